@@ -1,0 +1,150 @@
+"""Neutral actions: what handlers ask for. Adapters turn them into platform API calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from bot.events import ChatRef
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    data: str  # short callback payload (Telegram allows 64 bytes); longer state is stored and referenced
+
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+def keyboard(*rows: list[Button] | tuple[Button, ...]) -> Keyboard:
+    return tuple(tuple(r) for r in rows)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Action:
+    chat: ChatRef
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Send(Action):
+    text: str
+    buttons: Keyboard = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reply(Action):
+    """An answer to one event. `event_key` lets an adapter answer natively (a Discord interaction)."""
+
+    text: str
+    reply_to: str | None
+    event_key: str
+    buttons: Keyboard = ()
+    ephemeral: bool = False  # only the caller needs to see it, where the platform can do that
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EditMessage(Action):
+    message_id: str
+    text: str
+    buttons: Keyboard = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delete(Action):
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mute(Action):
+    user_id: str
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unmute(Action):
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Kick(Action):
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ban(Action):
+    user_id: str
+    until: datetime | None = None
+    delete_message_days: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unban(Action):
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GrantRole(Action):
+    user_id: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnswerButton(Action):
+    callback_id: str
+    text: str = ""
+    alert: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DirectMessage(Action):
+    """A private message; `chat` names the group it concerns (its platform routes it)."""
+
+    user_id: str
+    text: str
+    buttons: Keyboard = ()
+
+
+class Failure(StrEnum):
+    """Why an action did not happen: facts handlers can act on, never exceptions."""
+
+    FORBIDDEN = "forbidden"  # the bot lacks the right, or the user blocked the bot / closed DMs
+    NOT_FOUND = "not_found"  # message, member or chat is gone
+    BAD_REQUEST = "bad_request"
+    RATE_LIMITED = "rate_limited"  # retries exhausted
+    UNAVAILABLE = "unavailable"  # network or server errors, retries exhausted
+    NO_ADAPTER = "no_adapter"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    ok: bool
+    message_id: str | None = None
+    failure: Failure | None = None
+    detail: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+OK = ActionResult(ok=True)
+
+
+class RetryAfter(Exception):
+    """Raised by an adapter when the platform answered 429: the outbox waits and retries."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds}s")
+        self.seconds = seconds
+
+
+class TransientError(Exception):
+    """Raised by an adapter for network errors and 5xx: the outbox retries with backoff."""
+
+
+class PermanentError(Exception):
+    """Raised by an adapter for errors retrying cannot fix; reported back as a Failure."""
+
+    def __init__(self, failure: Failure, detail: str = "") -> None:
+        super().__init__(f"{failure}: {detail}")
+        self.failure = failure
+        self.detail = detail

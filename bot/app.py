@@ -1,0 +1,202 @@
+"""The app: dispatches one neutral event through dedup, activity, hooks and commands; runs scheduled jobs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from bot.clock import Clock, to_ms
+from bot.commands import CommandRegistry, CommandSpec, UsageError, bind_args
+from bot.context import Context
+from bot.events import MAX_TEXT, ButtonPressed, CommandInvoked, Event, MemberJoined, MemberLeft, MessagePosted
+from bot.feature import Feature, JobFunc
+from bot.outbox import Outbox
+from bot.scheduler import Scheduler
+from config.group_settings import from_overrides
+from storage.activity import ActivityWriter
+from storage.db import Database
+from storage.groups import GroupRepo
+from storage.jobs import JobRecord, JobRepo
+from storage.members import MemberRepo
+from storage.migrate import migrate
+from storage.processed import ProcessedEvents
+
+log = logging.getLogger(__name__)
+
+PROCESSED_EVENTS_KEPT = timedelta(days=7)
+
+
+class App:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        outbox: Outbox,
+        features: Iterable[Feature],
+        *,
+        manual_scheduler: bool = False,
+        writer_interval: float = 0.25,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.outbox = outbox
+        self.features = sorted(features, key=lambda f: f.priority)
+        self.groups = GroupRepo(db)
+        self.members = MemberRepo(db)
+        self.processed = ProcessedEvents(db)
+        self.writer = ActivityWriter(db, interval=writer_interval)
+        self.jobs = JobRepo(db)
+        self.scheduler = Scheduler(self.jobs, clock, self._run_job, manual=manual_scheduler)
+        self.commands = CommandRegistry()
+        self._job_funcs: dict[str, JobFunc] = {}
+        self._buttons: dict[str, Feature] = {}
+        for feature in self.features:
+            for spec in feature.commands():
+                self.commands.add(spec)
+            for short, func in feature.jobs().items():
+                self._job_funcs[f"{feature.name}.{short}"] = func
+            if feature.button_prefix:
+                self._buttons[feature.button_prefix] = feature
+
+    @property
+    def sections(self) -> list[str]:
+        """Settings sections of the features this build runs (what /settings shows and /set accepts)."""
+        return [f.settings_section for f in self.features if f.settings_section]
+
+    async def start(self) -> None:
+        await migrate(self.db, now_ms=to_ms(self.clock.now()))
+        await self.scheduler.load()
+        for feature in self.features:
+            await feature.on_start(self)
+        self.writer.start()
+        self.scheduler.start()
+        if self.scheduler.manual:
+            await self.scheduler.run_due()
+
+    async def stop(self) -> None:
+        self.scheduler.shutdown()
+        await self.writer.stop()
+
+    # --- contexts ------------------------------------------------------------------------------------
+
+    async def context_for_group(self, group_id: int) -> Context | None:
+        group = await self.groups.by_id(group_id)
+        if group is None:
+            return None
+        settings = from_overrides(await self.groups.overrides(group.id))
+        return Context(self, group, settings)
+
+    # --- dispatch ------------------------------------------------------------------------------------
+
+    async def handle(self, event: Event) -> None:
+        """Never raises: one bad event or handler must not stop the adapter."""
+        try:
+            await self._handle(event)
+        except Exception:
+            log.exception("failed to handle %s", event.event_key)
+
+    async def _handle(self, event: Event) -> None:
+        if await self.processed.seen(event.event_key):
+            log.debug("duplicate event %s dropped", event.event_key)
+            return
+        now_ms = to_ms(event.at)
+        await self.writer.mark_processed(event.event_key, now_ms)
+        group = await self.groups.ensure(event.chat.platform, event.chat.chat_id, event.chat.title, now_ms)
+        settings = from_overrides(await self.groups.overrides(group.id))
+        ctx = Context(self, group, settings, event)
+        await self._record_activity(ctx, event)
+        if event.user.is_bot:
+            return
+        if isinstance(event, MessagePosted):
+            await self._on_message(ctx, event)
+        elif isinstance(event, CommandInvoked):
+            spec = self.commands.get(event.name)
+            await self._run_command(ctx, spec, event.name, event.args)
+        elif isinstance(event, MemberJoined):
+            await self._each(ctx, "on_join", event)
+        elif isinstance(event, MemberLeft):
+            await self._each(ctx, "on_leave", event)
+        elif isinstance(event, ButtonPressed):
+            await self._on_button(ctx, event)
+
+    async def _record_activity(self, ctx: Context, event: Event) -> None:
+        user, gid, at_ms = event.user, ctx.group.id, to_ms(event.at)
+        if isinstance(event, MemberJoined):
+            await self.writer.flush()
+            await self.members.record_join(gid, user.user_id, user.name, user.username, user.is_bot, at_ms)
+        elif isinstance(event, MemberLeft):
+            await self.writer.flush()
+            await self.members.record_leave(gid, user.user_id, at_ms)
+        else:
+            posted = isinstance(event, MessagePosted) and not event.edited
+            local = event.at.astimezone(ctx.zone) if posted else None
+            await self.writer.touch(
+                gid, user.user_id, name=user.name, username=user.username, is_bot=user.is_bot, at_ms=at_ms,
+                day=local.date().isoformat() if local else None, hour=local.hour if local else None,
+            )
+
+    async def _each(self, ctx: Context, hook: str, event: Event) -> None:
+        for feature in self.features:
+            try:
+                await getattr(feature, hook)(ctx, event)
+            except Exception:
+                log.exception("%s.%s failed on %s", feature.name, hook, event.event_key)
+
+    async def _on_message(self, ctx: Context, event: MessagePosted) -> None:
+        for feature in self.features:
+            try:
+                if await feature.on_message(ctx, event):
+                    return
+            except Exception:
+                log.exception("%s.on_message failed on %s", feature.name, event.event_key)
+        if event.edited:
+            return
+        match = self.commands.match(event.text[:MAX_TEXT])
+        if match is not None:
+            await self._run_command(ctx, match.spec, match.name, match.args)
+
+    async def _run_command(self, ctx: Context, spec: CommandSpec | None, name: str, args: str) -> None:
+        if spec is None:
+            await ctx.reply(ctx.t("common.unknown_command", name=name))
+            return
+        if spec.admin_only and not ctx.is_admin:
+            await ctx.reply(ctx.t("common.admin_only", name=spec.name))
+            return
+        try:
+            parsed = bind_args(spec, args)
+        except UsageError:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t(spec.usage_key)))
+            return
+        try:
+            await spec.func(ctx, parsed)
+        except Exception:
+            log.exception("command /%s failed", spec.name)
+            await ctx.reply(ctx.t("common.internal_error"))
+
+    async def _on_button(self, ctx: Context, event: ButtonPressed) -> None:
+        prefix, _, payload = event.data.partition(":")
+        feature = self._buttons.get(prefix)
+        if feature is None:
+            await ctx.answer_button(ctx.t("common.button_expired"))
+            return
+        try:
+            await feature.on_button(ctx, event, payload)
+        except Exception:
+            log.exception("%s.on_button failed on %s", feature.name, event.event_key)
+            await ctx.answer_button(ctx.t("common.internal_error"))
+
+    # --- jobs ----------------------------------------------------------------------------------------
+
+    async def _run_job(self, job: JobRecord, at: object) -> None:
+        func = self._job_funcs.get(job.kind)
+        if func is None:
+            log.error("job %s has unknown kind %s", job.id, job.kind)
+            return
+        ctx = None
+        if job.group_id is not None:
+            ctx = await self.context_for_group(job.group_id)
+            if ctx is None:
+                log.warning("job %s belongs to a group that is gone", job.id)
+                return
+        await func(self, ctx, job)

@@ -1,0 +1,121 @@
+"""The command registry: one spec per command; adapters build native menus from the same specs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.parsing import Rest, tokenize
+
+if TYPE_CHECKING:
+    from bot.context import Context
+
+
+class NoArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+CommandFunc = Callable[["Context", Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    func: CommandFunc
+    args: type[BaseModel] = NoArgs
+    admin_only: bool = False
+    aliases: tuple[str, ...] = ()  # other slash names, e.g. /qd for /checkin
+    triggers: tuple[str, ...] = ()  # plain-text triggers: the whole message, e.g. 签到
+    feature: str = ""
+
+    @property
+    def help_key(self) -> str:
+        return f"cmd.{self.name}.help"
+
+    @property
+    def usage_key(self) -> str:
+        return f"cmd.{self.name}.usage"
+
+
+class UsageError(Exception):
+    """The arguments do not fit: the caller gets the command's usage line."""
+
+
+def bind_args(spec: CommandSpec, text: str) -> BaseModel:
+    """Map tokens onto the argument model's fields in order; a field marked REST takes the rest as typed."""
+    model = spec.args
+    tokens = tokenize(text)
+    values: dict[str, Any] = {}
+    ti = 0
+    for name, info in model.model_fields.items():
+        if ti >= len(tokens):
+            break
+        if any(isinstance(m, Rest) for m in info.metadata):
+            rest = tokens[ti:]
+            values[name] = rest[0].text if len(rest) == 1 else text[rest[0].start :].strip()
+            ti = len(tokens)
+            break
+        values[name] = tokens[ti].text
+        ti += 1
+    if ti < len(tokens):
+        raise UsageError("too many arguments")
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+_SLASH = re.compile(r"^[/／]([^\s@/]+)(@\S+)?(?:\s+(.*))?$", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    spec: CommandSpec | None  # None: a slash command nobody registered
+    name: str
+    args: str
+
+
+class CommandRegistry:
+    def __init__(self) -> None:
+        self._specs: dict[str, CommandSpec] = {}
+        self._names: dict[str, CommandSpec] = {}
+        self._triggers: dict[str, CommandSpec] = {}
+
+    def add(self, spec: CommandSpec) -> None:
+        for name in (spec.name, *spec.aliases):
+            key = name.lower()
+            if key in self._names:
+                raise ValueError(f"command name {name!r} registered twice")
+            self._names[key] = spec
+        for trigger in spec.triggers:
+            self._triggers[trigger.lower()] = spec
+        self._specs[spec.name] = spec
+
+    def get(self, name: str) -> CommandSpec | None:
+        return self._names.get(name.lower())
+
+    def all(self) -> list[CommandSpec]:
+        return list(self._specs.values())
+
+    def visible_to(self, is_admin: bool) -> list[CommandSpec]:
+        return [s for s in self._specs.values() if is_admin or not s.admin_only]
+
+    def match(self, text: str) -> Match | None:
+        """A slash command (`/name args`), or a plain-text trigger as the whole message (or followed by args)."""
+        stripped = text.strip()
+        if m := _SLASH.match(stripped):
+            name = m.group(1).lower()
+            return Match(self._names.get(name), name, (m.group(3) or "").strip())
+        low = stripped.lower()
+        spec = self._triggers.get(low)
+        if spec is not None:
+            return Match(spec, spec.name, "")
+        head, _, rest = low.partition(" ")
+        spec = self._triggers.get(head)
+        if spec is not None and rest:
+            return Match(spec, spec.name, stripped[len(head) :].strip())
+        return None

@@ -1,0 +1,134 @@
+"""The context a handler works through: its group, settings, clock, storage, and the actions it may take."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from bot import actions as A
+from bot.clock import local_day, to_ms
+from bot.events import ButtonPressed, ChatRef, CommandInvoked, Event, MessagePosted
+from bot.i18n import t
+from bot.parsing import Mention
+from config.group_settings import GroupSettings, apply_override
+from storage.groups import Group
+from storage.members import Member
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+
+class Context:
+    """Bound to one group, and to the event being handled (None for a scheduled job)."""
+
+    def __init__(self, app: App, group: Group, settings: GroupSettings, event: Event | None = None) -> None:
+        self.app = app
+        self.group = group
+        self.settings = settings
+        self.event = event
+        self.chat = event.chat if event is not None else ChatRef(group.platform, group.chat_id, group.title)
+
+    # --- reading -------------------------------------------------------------------------------------
+
+    @property
+    def lang(self) -> str:
+        return self.settings.language
+
+    def t(self, key: str, /, **params: Any) -> str:
+        return t(self.lang, key, **params)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)  # ZoneInfo caches instances itself
+
+    def now(self) -> datetime:
+        return self.app.clock.now()
+
+    def now_ms(self) -> int:
+        return to_ms(self.app.clock.now())
+
+    def today(self) -> str:
+        """The group's calendar day, ISO formatted (check-ins, quotas, reports)."""
+        return local_day(self.now(), self.settings.timezone).isoformat()
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.event and self.event.is_admin)
+
+    async def resolve_member(self, mention: Mention) -> Member | None:
+        """A typed @mention or id to a member of this group only (never another group's)."""
+        members = self.app.members
+        if isinstance(self.event, MessagePosted | CommandInvoked):
+            known = self.event.mentions.get(mention.raw)
+            if known is not None:
+                return await members.get(self.group.id, known.user_id)
+        if mention.user_id is not None:
+            return await members.get(self.group.id, mention.user_id)
+        if mention.username is not None:
+            return await members.find(self.group.id, mention.username)
+        return None
+
+    # --- changing settings ---------------------------------------------------------------------------
+
+    async def set_setting(self, key: str, raw: str) -> GroupSettings:
+        """Validate and store one setting for this group; raises pydantic's ValidationError on a bad value."""
+        overrides = await self.app.groups.overrides(self.group.id)
+        settings, merged = apply_override(overrides, key, raw)
+        actor = self.event.user.user_id if self.event else "system"
+        await self.app.groups.save_overrides(self.group.id, merged, actor, self.now_ms())
+        self.settings = settings
+        return settings
+
+    # --- acting --------------------------------------------------------------------------------------
+
+    async def act(self, action: A.Action) -> A.ActionResult:
+        """Every action passes here: what the bot is about to say is committed first, then the outbox sends."""
+        await self.app.writer.flush()
+        return await self.app.outbox.deliver(action)
+
+    async def reply(self, text: str, buttons: A.Keyboard = (), *, ephemeral: bool = False) -> A.ActionResult:
+        ev = self.event
+        if isinstance(ev, MessagePosted | CommandInvoked):
+            return await self.act(
+                A.Reply(chat=self.chat, text=text, reply_to=ev.message_id, event_key=ev.event_key,
+                        buttons=buttons, ephemeral=ephemeral)
+            )
+        return await self.send(text, buttons)
+
+    async def send(self, text: str, buttons: A.Keyboard = ()) -> A.ActionResult:
+        return await self.act(A.Send(chat=self.chat, text=text, buttons=buttons))
+
+    async def edit(self, message_id: str, text: str, buttons: A.Keyboard = ()) -> A.ActionResult:
+        return await self.act(A.EditMessage(chat=self.chat, message_id=message_id, text=text, buttons=buttons))
+
+    async def delete(self, message_id: str) -> A.ActionResult:
+        return await self.act(A.Delete(chat=self.chat, message_id=message_id))
+
+    async def mute(self, user_id: str, until: datetime) -> A.ActionResult:
+        return await self.act(A.Mute(chat=self.chat, user_id=user_id, until=until))
+
+    async def unmute(self, user_id: str) -> A.ActionResult:
+        return await self.act(A.Unmute(chat=self.chat, user_id=user_id))
+
+    async def kick(self, user_id: str) -> A.ActionResult:
+        return await self.act(A.Kick(chat=self.chat, user_id=user_id))
+
+    async def ban(self, user_id: str, until: datetime | None = None) -> A.ActionResult:
+        return await self.act(A.Ban(chat=self.chat, user_id=user_id, until=until))
+
+    async def unban(self, user_id: str) -> A.ActionResult:
+        return await self.act(A.Unban(chat=self.chat, user_id=user_id))
+
+    async def grant_role(self, user_id: str, role: str) -> A.ActionResult:
+        return await self.act(A.GrantRole(chat=self.chat, user_id=user_id, role=role))
+
+    async def dm(self, user_id: str, text: str, buttons: A.Keyboard = ()) -> A.ActionResult:
+        return await self.act(A.DirectMessage(chat=self.chat, user_id=user_id, text=text, buttons=buttons))
+
+    async def answer_button(self, text: str = "", *, alert: bool = False) -> A.ActionResult:
+        if not isinstance(self.event, ButtonPressed):
+            raise TypeError("answer_button needs a button event")
+        return await self.act(
+            A.AnswerButton(chat=self.chat, callback_id=self.event.callback_id, text=text, alert=alert)
+        )

@@ -1,0 +1,48 @@
+"""What a handler module declares: its commands, event hooks, button prefix and scheduled jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from bot.commands import CommandSpec
+from bot.events import ButtonPressed, MemberJoined, MemberLeft, MessagePosted
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.context import Context
+    from storage.jobs import JobRecord
+
+JobFunc = Callable[["App", "Context | None", "JobRecord"], Awaitable[None]]
+
+
+class Feature:
+    """Base class of a feature. Hooks run in `priority` order (moderation first: a deleted message earns nothing)."""
+
+    name: ClassVar[str] = ""
+    settings_section: ClassVar[str | None] = None  # the GroupSettings section this feature owns
+    priority: ClassVar[int] = 100
+    button_prefix: ClassVar[str | None] = None  # button data "<prefix>:<payload>" is routed here
+
+    def commands(self) -> list[CommandSpec]:
+        return []
+
+    def jobs(self) -> dict[str, JobFunc]:
+        """Job functions by short name; a job's kind is "<feature name>.<short name>"."""
+        return {}
+
+    async def on_start(self, app: App) -> None:
+        """Called once the app is up (ensure system jobs, warm caches)."""
+
+    async def on_message(self, ctx: Context, event: MessagePosted) -> bool:
+        """Return True to stop lower-priority hooks (and command handling) for this message."""
+        return False
+
+    async def on_join(self, ctx: Context, event: MemberJoined) -> None:
+        """A member joined."""
+
+    async def on_leave(self, ctx: Context, event: MemberLeft) -> None:
+        """A member left or was removed."""
+
+    async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
+        """A button with this feature's prefix was pressed."""

@@ -1,0 +1,139 @@
+"""The outbox: every action reaches its adapter through here, under the platform's rate limits.
+
+Design taken from python-telegram-bot's AIORateLimiter, applied in the core so Discord gets it too:
+one overall limiter plus one per chat; a 429 pauses everything for that platform, then the call is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiolimiter import AsyncLimiter
+
+from bot.actions import (
+    Action,
+    ActionResult,
+    DirectMessage,
+    Failure,
+    PermanentError,
+    RetryAfter,
+    TransientError,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Calls per second overall and per minute per chat; None lifts a limit (console, tests)."""
+
+    overall_per_second: float | None = None
+    per_chat_per_minute: float | None = None
+
+
+TELEGRAM_LIMITS = RateLimits(overall_per_second=30, per_chat_per_minute=20)
+# Discord: 50 requests/s per bot, about 5 messages per 5 s per channel.
+DISCORD_LIMITS = RateLimits(overall_per_second=45, per_chat_per_minute=60)
+
+
+class Adapter(Protocol):
+    platform: str
+    limits: RateLimits
+
+    async def perform(self, action: Action) -> ActionResult:
+        """Carry the action out; raise RetryAfter, TransientError or PermanentError on failure."""
+        ...
+
+
+class _Lane:
+    """The limiters and pause state of one adapter."""
+
+    def __init__(self, adapter: Adapter, max_chats: int = 10_000) -> None:
+        self.adapter = adapter
+        limits = adapter.limits
+        self.overall = AsyncLimiter(limits.overall_per_second, 1) if limits.overall_per_second else None
+        self.per_chat_rate = limits.per_chat_per_minute
+        self.chats: OrderedDict[str, AsyncLimiter] = OrderedDict()
+        self.max_chats = max_chats
+        self.resume = asyncio.Event()
+        self.resume.set()
+
+    def chat_limiter(self, chat_id: str) -> AsyncLimiter | None:
+        if not self.per_chat_rate:
+            return None
+        lim = self.chats.get(chat_id)
+        if lim is None:
+            lim = self.chats[chat_id] = AsyncLimiter(self.per_chat_rate, 60)
+            if len(self.chats) > self.max_chats:
+                self.chats.popitem(last=False)
+        else:
+            self.chats.move_to_end(chat_id)
+        return lim
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Outbox:
+    def __init__(self, *, max_retries: int = 5, backoff: float = 0.5, sleep: Sleep = asyncio.sleep) -> None:
+        self._lanes: dict[str, _Lane] = {}
+        self._max_retries = max_retries
+        self._backoff = backoff
+        self._sleep = sleep
+
+    def register(self, adapter: Adapter) -> None:
+        self._lanes[adapter.platform] = _Lane(adapter)
+
+    def platforms(self) -> list[str]:
+        return list(self._lanes)
+
+    async def deliver(self, action: Action) -> ActionResult:
+        lane = self._lanes.get(action.chat.platform)
+        if lane is None:
+            log.error("no adapter for platform %s: dropped %r", action.chat.platform, action)
+            return ActionResult(ok=False, failure=Failure.NO_ADAPTER)
+        attempt = 0
+        while True:
+            await lane.resume.wait()
+            await self._acquire(lane, action)
+            try:
+                return await lane.adapter.perform(action)
+            except RetryAfter as exc:
+                attempt += 1
+                if attempt > self._max_retries:
+                    log.error("rate limited %d times, giving up on %r", attempt, action)
+                    return ActionResult(ok=False, failure=Failure.RATE_LIMITED, detail=str(exc))
+                log.warning("%s asked to retry after %.1fs; pausing that platform", lane.adapter.platform, exc.seconds)
+                await self._pause(lane, exc.seconds)
+            except TransientError as exc:
+                attempt += 1
+                if attempt > self._max_retries:
+                    log.error("giving up after %d attempts on %r: %s", attempt, action, exc)
+                    return ActionResult(ok=False, failure=Failure.UNAVAILABLE, detail=str(exc))
+                await self._sleep(self._backoff * 2 ** (attempt - 1))
+            except PermanentError as exc:
+                log.warning("%s failed permanently (%s): %r", type(action).__name__, exc, action)
+                return ActionResult(ok=False, failure=exc.failure, detail=exc.detail)
+
+    async def _acquire(self, lane: _Lane, action: Action) -> None:
+        if lane.overall is not None:
+            await lane.overall.acquire()
+        if not isinstance(action, DirectMessage):
+            chat = lane.chat_limiter(action.chat.chat_id)
+            if chat is not None:
+                await chat.acquire()
+
+    async def _pause(self, lane: _Lane, seconds: float) -> None:
+        if lane.resume.is_set():
+            lane.resume.clear()
+            try:
+                await self._sleep(seconds)
+            finally:
+                lane.resume.set()
+        else:
+            await lane.resume.wait()

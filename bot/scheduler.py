@@ -1,0 +1,168 @@
+"""Scheduling on APScheduler, with the database as the source of truth and an injectable clock.
+
+Live mode hands every job to APScheduler's AsyncIOScheduler. Manual mode (console scripts, tests) uses the
+same APScheduler triggers for the arithmetic but fires jobs only when the clock is advanced, in time order,
+so a week of community life replays in a second.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.clock import Clock, FakeClock, to_ms
+from storage.jobs import JobRecord, JobRepo
+
+log = logging.getLogger(__name__)
+
+Runner = Callable[[JobRecord, datetime], Awaitable[None]]
+MISFIRE_GRACE = timedelta(hours=1)  # a one-off missed while the bot was down still fires if this late at most
+_MAX_FIRES_PER_ADVANCE = 100_000
+
+
+def build_trigger(job: JobRecord) -> BaseTrigger:
+    args: dict[str, Any] = dict(job.trigger_args)
+    tz = args.pop("timezone", "UTC")
+    if job.trigger_type == "date":
+        return DateTrigger(run_date=datetime.fromisoformat(args["run_at"]), timezone=tz)
+    if job.trigger_type == "interval":
+        start = args.pop("start", None)
+        return IntervalTrigger(
+            timezone=tz, start_date=datetime.fromisoformat(start) if start else None, **args
+        )
+    if job.trigger_type == "cron":
+        return CronTrigger(timezone=tz, **args)
+    raise ValueError(f"unknown trigger type {job.trigger_type!r}")
+
+
+class Scheduler:
+    def __init__(self, repo: JobRepo, clock: Clock, runner: Runner, *, manual: bool) -> None:
+        self._repo = repo
+        self._clock = clock
+        self._runner = runner
+        self._manual = manual
+        self._jobs: dict[str, tuple[JobRecord, BaseTrigger]] = {}
+        self._next: dict[str, datetime] = {}
+        self._aps: AsyncIOScheduler | None = None if manual else AsyncIOScheduler(timezone=UTC)
+
+    @property
+    def manual(self) -> bool:
+        return self._manual
+
+    async def load(self) -> int:
+        """Rebuild every job from the database (at start)."""
+        now = self._clock.now()
+        for job in await self._repo.all():
+            try:
+                self._arm(job, build_trigger(job), now, restoring=True)
+            except Exception:
+                log.exception("cannot restore job %s; leaving it in the database", job.id)
+        return len(self._jobs)
+
+    def start(self) -> None:
+        if self._aps is not None and not self._aps.running:
+            self._aps.start()
+
+    def shutdown(self) -> None:
+        if self._aps is not None and self._aps.running:
+            self._aps.shutdown(wait=False)
+
+    async def add(self, job: JobRecord) -> datetime | None:
+        """Persist and arm a job; returns its next fire time (None when it will never fire)."""
+        trigger = build_trigger(job)  # validates before anything is stored
+        await self._repo.save(job, to_ms(self._clock.now()))
+        self._arm(job, trigger, self._clock.now(), restoring=False)
+        return self.next_fire(job.id)
+
+    async def remove(self, job_id: str) -> bool:
+        self._jobs.pop(job_id, None)
+        self._next.pop(job_id, None)
+        if self._aps is not None and self._aps.get_job(job_id) is not None:
+            self._aps.remove_job(job_id)
+        return await self._repo.delete(job_id)
+
+    def next_fire(self, job_id: str) -> datetime | None:
+        if self._aps is not None:
+            aps_job = self._aps.get_job(job_id)
+            return None if aps_job is None else aps_job.next_run_time
+        return self._next.get(job_id)
+
+    def job_ids(self) -> list[str]:
+        return sorted(self._jobs)
+
+    def _arm(self, job: JobRecord, trigger: BaseTrigger, now: datetime, *, restoring: bool) -> None:
+        first = trigger.get_next_fire_time(None, now)
+        if first is None:
+            return
+        if isinstance(trigger, DateTrigger) and first < now - MISFIRE_GRACE:
+            log.warning("one-off job %s was due at %s, too long ago; skipped", job.id, first)
+            return
+        self._jobs[job.id] = (job, trigger)
+        if self._aps is not None:
+            self._aps.add_job(
+                self._fire, trigger, args=[job.id], id=job.id, replace_existing=True,
+                misfire_grace_time=int(MISFIRE_GRACE.total_seconds()), coalesce=True,
+            )
+        else:
+            self._next[job.id] = first
+
+    async def _fire(self, job_id: str) -> None:
+        entry = self._jobs.get(job_id)
+        if entry is None:
+            return
+        job, trigger = entry
+        fired_at = self._clock.now()
+        await self._run(job, fired_at)
+        if isinstance(trigger, DateTrigger):
+            self._jobs.pop(job_id, None)
+            await self._repo.delete(job_id)
+
+    async def _run(self, job: JobRecord, at: datetime) -> None:
+        try:
+            await self._runner(job, at)
+        except Exception:
+            log.exception("job %s (%s) failed", job.id, job.kind)
+        try:
+            await self._repo.mark_run(job.id, to_ms(at))
+        except Exception:
+            log.exception("cannot record the run of job %s", job.id)
+
+    async def run_due(self) -> int:
+        """Manual mode: fire what is due now (after a restart, or after the clock was set)."""
+        return await self.advance_to(self._clock.now())
+
+    async def advance_to(self, target: datetime) -> int:
+        """Manual mode: move the clock to `target`, firing every job due on the way, in time order."""
+        if not self._manual or not isinstance(self._clock, FakeClock):
+            raise RuntimeError("advance_to needs manual mode and a FakeClock")
+        fired = 0
+        while fired < _MAX_FIRES_PER_ADVANCE:
+            due = [(when, jid) for jid, when in self._next.items() if when <= target]
+            if not due:
+                break
+            when, job_id = min(due)
+            job, trigger = self._jobs[job_id]
+            if when > self._clock.now():
+                self._clock.set(when)
+            await self._run(job, when)
+            fired += 1
+            if job_id not in self._jobs:  # the job removed itself
+                continue
+            following = trigger.get_next_fire_time(when, when + timedelta(microseconds=1))
+            if following is None:
+                self._jobs.pop(job_id, None)
+                self._next.pop(job_id, None)
+                await self._repo.delete(job_id)
+            else:
+                self._next[job_id] = following
+        if target > self._clock.now():
+            self._clock.set(target)
+        return fired

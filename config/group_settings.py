@@ -1,0 +1,204 @@
+"""Per-group settings: defaults live here, only an admin's changes are stored (per group, in the database)."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Annotated, Any, Literal, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from annotated_types import Ge, Le
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, normalize_language
+
+_TRUE = {"on", "true", "yes", "y", "1", "开", "开启", "打开", "是", "启用"}
+_FALSE = {"off", "false", "no", "n", "0", "关", "关闭", "否", "停用", "禁用"}
+
+
+def _bool(value: Any) -> Any:
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+    return value
+
+
+def _language(value: Any) -> Any:
+    if isinstance(value, str):
+        return normalize_language(value) or value
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("unknown timezone") from exc
+    if value not in available_timezones() and value != "UTC":
+        raise ValueError("unknown timezone")
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_bool)]
+Timezone = Annotated[str, AfterValidator(_timezone)]
+Language = Annotated[Literal["zh-CN", "en"], BeforeValidator(_language)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class WelcomeSettings(Section):
+    enabled: Flag = True
+    send_in_dm: Flag = False
+    clean: Flag = True
+    verify: Literal["off", "button", "math"] = "off"
+    verify_minutes: Annotated[int, Field(ge=1, le=60)] = 5
+    verify_tries: Annotated[int, Field(ge=1, le=10)] = 3
+    goodbye: Flag = False
+
+
+class CheckinSettings(Section):
+    enabled: Flag = True
+    base_points: Annotated[int, Field(ge=0, le=10_000)] = 10
+    streak_step: Annotated[int, Field(ge=0, le=1_000)] = 2
+    streak_cap: Annotated[int, Field(ge=0, le=10_000)] = 20
+    reminder_hour: Annotated[int, Field(ge=0, le=23)] = 20
+
+
+class PointsSettings(Section):
+    enabled: Flag = True
+    per_message: Annotated[int, Field(ge=0, le=100)] = 1
+    message_cooldown_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
+    message_min_length: Annotated[int, Field(ge=0, le=1_000)] = 5
+
+
+class ModerationSettings(Section):
+    enabled: Flag = True
+    warn_expiry_days: Annotated[int, Field(ge=1, le=365)] = 30
+    report_threshold: Annotated[int, Field(ge=1, le=50)] = 3
+
+
+class NeedsSettings(Section):
+    enabled: Flag = True
+    answer_hours: Annotated[int, Field(ge=1, le=720)] = 48
+
+
+class DormantSettings(Section):
+    enabled: Flag = False
+    days: Annotated[int, Field(ge=1, le=365)] = 7
+    max_nudges: Annotated[int, Field(ge=0, le=10)] = 2
+
+
+class CampaignSettings(Section):
+    enabled: Flag = True
+
+
+class ReportSettings(Section):
+    enabled: Flag = True
+    weekly_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    hour: Annotated[int, Field(ge=0, le=23)] = 9
+
+
+class GroupSettings(Section):
+    """The top-level keys (`language`, `timezone`) apply everywhere; each section belongs to one feature."""
+
+    language: Language = DEFAULT_LANGUAGE  # type: ignore[assignment]
+    timezone: Timezone = "Asia/Shanghai"
+    welcome: WelcomeSettings = WelcomeSettings()
+    checkin: CheckinSettings = CheckinSettings()
+    points: PointsSettings = PointsSettings()
+    moderation: ModerationSettings = ModerationSettings()
+    needs: NeedsSettings = NeedsSettings()
+    dormant: DormantSettings = DormantSettings()
+    campaigns: CampaignSettings = CampaignSettings()
+    reports: ReportSettings = ReportSettings()
+
+
+GENERAL_KEYS = ("language", "timezone")
+SECTIONS: tuple[str, ...] = tuple(
+    name for name, f in GroupSettings.model_fields.items() if isinstance(f.annotation, type) and issubclass(f.annotation, Section)
+)
+
+
+def all_keys(sections: typing.Iterable[str] | None = None) -> list[str]:
+    """Dotted keys an admin may `/set`, limited to the given sections (the features this build runs)."""
+    keys = list(GENERAL_KEYS)
+    for section in SECTIONS if sections is None else [s for s in SECTIONS if s in set(sections)]:
+        model = GroupSettings.model_fields[section].annotation
+        keys += [f"{section}.{name}" for name in model.model_fields]  # type: ignore[union-attr]
+    return keys
+
+
+def field_info(key: str) -> Any:
+    if "." in key:
+        section, name = key.split(".", 1)
+        model = GroupSettings.model_fields[section].annotation
+        return model.model_fields[name]  # type: ignore[union-attr]
+    return GroupSettings.model_fields[key]
+
+
+def allowed_values(key: str) -> tuple[str, dict[str, Any]]:
+    """How to describe the acceptable values of a key: an i18n key under `settings.allowed.` and its params."""
+    if key == "timezone":
+        return "timezone", {}
+    info = field_info(key)
+    ann = info.annotation
+    if get_origin(ann) is Literal:
+        return "choice", {"choices": " | ".join(map(str, get_args(ann)))}
+    if ann is bool:
+        return "flag", {}
+    if ann is int:
+        lo = next((m.ge for m in info.metadata if isinstance(m, Ge)), None)
+        hi = next((m.le for m in info.metadata if isinstance(m, Le)), None)
+        return "int_range", {"lo": lo, "hi": hi}
+    if get_origin(ann) in (typing.Union, types.UnionType):
+        return "text", {}
+    return "text", {}
+
+
+def get_value(settings: GroupSettings, key: str) -> Any:
+    node: Any = settings
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def apply_override(overrides: dict[str, Any], key: str, raw: str) -> tuple[GroupSettings, dict[str, Any]]:
+    """Validate `key = raw` on top of stored overrides; returns the new settings and overrides or raises."""
+    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in overrides.items()}
+    if "." in key:
+        section, name = key.split(".", 1)
+        merged.setdefault(section, {})[name] = raw
+    else:
+        merged[key] = raw
+    settings = GroupSettings.model_validate(merged)
+    # Store the validated (typed) value, not the raw text.
+    value = get_value(settings, key)
+    if "." in key:
+        section, name = key.split(".", 1)
+        merged[section][name] = value
+    else:
+        merged[key] = value
+    return settings, merged
+
+
+def from_overrides(overrides: dict[str, Any]) -> GroupSettings:
+    try:
+        return GroupSettings.model_validate(overrides)
+    except ValidationError:
+        # A stored value that a newer build no longer accepts must not take the group down: drop bad keys.
+        clean: dict[str, Any] = {}
+        for k, v in overrides.items():
+            try:
+                GroupSettings.model_validate({k: v})
+                clean[k] = v
+            except ValidationError:
+                continue
+        return GroupSettings.model_validate(clean)
+
+
+LANGUAGE_CHOICES = " | ".join(LANGUAGES)

@@ -1,0 +1,13 @@
+"""Feature modules, one per feature. `default_features()` is what a running bot loads."""
+
+from __future__ import annotations
+
+from bot.feature import Feature
+
+
+def default_features() -> list[Feature]:
+    from handlers.help import HelpFeature
+    from handlers.maintenance import MaintenanceFeature
+    from handlers.settings import SettingsFeature
+
+    return [SettingsFeature(), HelpFeature(), MaintenanceFeature()]

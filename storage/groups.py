@@ -1,0 +1,79 @@
+"""Groups and their settings. A group is (platform, chat id); everything else is scoped by its row id."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from storage.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: int
+    platform: str
+    chat_id: str
+    title: str
+
+
+class GroupRepo:
+    """Caches groups and settings overrides in memory; a write through this repo invalidates its entry."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._groups: dict[tuple[str, str], Group] = {}
+        self._overrides: dict[int, dict[str, Any]] = {}
+
+    async def ensure(self, platform: str, chat_id: str, title: str, now_ms: int) -> Group:
+        key = (platform, chat_id)
+        group = self._groups.get(key)
+        if group is not None and (not title or title == group.title):
+            return group
+        await self._db.execute(
+            "INSERT INTO groups (platform, chat_id, title, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (platform, chat_id) DO UPDATE SET title = CASE WHEN excluded.title = '' "
+            "THEN groups.title ELSE excluded.title END",
+            platform, chat_id, title, now_ms,
+        )
+        row = await self._db.fetchone(
+            "SELECT id, platform, chat_id, title FROM groups WHERE platform = ? AND chat_id = ?", platform, chat_id
+        )
+        assert row is not None
+        group = Group(int(row["id"]), row["platform"], row["chat_id"], row["title"])
+        self._groups[key] = group
+        return group
+
+    async def get(self, platform: str, chat_id: str) -> Group | None:
+        group = self._groups.get((platform, chat_id))
+        if group is not None:
+            return group
+        row = await self._db.fetchone(
+            "SELECT id, platform, chat_id, title FROM groups WHERE platform = ? AND chat_id = ?", platform, chat_id
+        )
+        if row is None:
+            return None
+        group = Group(int(row["id"]), row["platform"], row["chat_id"], row["title"])
+        self._groups[(platform, chat_id)] = group
+        return group
+
+    async def by_id(self, group_id: int) -> Group | None:
+        row = await self._db.fetchone("SELECT id, platform, chat_id, title FROM groups WHERE id = ?", group_id)
+        return None if row is None else Group(int(row["id"]), row["platform"], row["chat_id"], row["title"])
+
+    async def overrides(self, group_id: int) -> dict[str, Any]:
+        cached = self._overrides.get(group_id)
+        if cached is None:
+            raw = await self._db.fetchval("SELECT overrides FROM group_settings WHERE group_id = ?", group_id)
+            cached = json.loads(raw) if raw else {}
+            self._overrides[group_id] = cached
+        return cached
+
+    async def save_overrides(self, group_id: int, overrides: dict[str, Any], actor: str, now_ms: int) -> None:
+        await self._db.execute(
+            "INSERT INTO group_settings (group_id, overrides, updated_at, updated_by) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (group_id) DO UPDATE SET overrides = excluded.overrides, "
+            "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+            group_id, json.dumps(overrides, ensure_ascii=False, sort_keys=True), now_ms, actor,
+        )
+        self._overrides[group_id] = overrides
