@@ -132,8 +132,14 @@ class App:
             posted = isinstance(event, MessagePosted) and not event.edited
             local = event.at.astimezone(ctx.zone) if posted else None
             await self.writer.touch(
-                gid, user.user_id, name=user.name, username=user.username, is_bot=user.is_bot, at_ms=at_ms,
-                day=local.date().isoformat() if local else None, hour=local.hour if local else None,
+                gid,
+                user.user_id,
+                name=user.name,
+                username=user.username,
+                is_bot=user.is_bot,
+                at_ms=at_ms,
+                day=local.date().isoformat() if local else None,
+                hour=local.hour if local else None,
             )
 
     async def _each(self, ctx: Context, hook: str, event: Event) -> None:

@@ -91,8 +91,14 @@ class Context:
         ev = self.event
         if isinstance(ev, MessagePosted | CommandInvoked):
             return await self.act(
-                A.Reply(chat=self.chat, text=text, reply_to=ev.message_id, event_key=ev.event_key,
-                        buttons=buttons, ephemeral=ephemeral)
+                A.Reply(
+                    chat=self.chat,
+                    text=text,
+                    reply_to=ev.message_id,
+                    event_key=ev.event_key,
+                    buttons=buttons,
+                    ephemeral=ephemeral,
+                )
             )
         return await self.send(text, buttons)
 
@@ -100,7 +106,9 @@ class Context:
         return await self.act(A.Send(chat=self.chat, text=text, buttons=buttons))
 
     async def edit(self, message_id: str, text: str, buttons: A.Keyboard = ()) -> A.ActionResult:
-        return await self.act(A.EditMessage(chat=self.chat, message_id=message_id, text=text, buttons=buttons))
+        return await self.act(
+            A.EditMessage(chat=self.chat, message_id=message_id, text=text, buttons=buttons)
+        )
 
     async def delete(self, message_id: str) -> A.ActionResult:
         return await self.act(A.Delete(chat=self.chat, message_id=message_id))

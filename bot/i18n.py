@@ -18,8 +18,18 @@ _DIR = Path(__file__).with_name("locales")
 
 # Accepted spellings of a language, so "/lang 中文" or "/lang english" just work.
 LANGUAGE_ALIASES = {
-    "zh": "zh-CN", "zh-cn": "zh-CN", "cn": "zh-CN", "chinese": "zh-CN", "中文": "zh-CN", "简体中文": "zh-CN",
-    "en": "en", "en-us": "en", "en-gb": "en", "english": "en", "英文": "en", "英语": "en",
+    "zh": "zh-CN",
+    "zh-cn": "zh-CN",
+    "cn": "zh-CN",
+    "chinese": "zh-CN",
+    "中文": "zh-CN",
+    "简体中文": "zh-CN",
+    "en": "en",
+    "en-us": "en",
+    "en-gb": "en",
+    "english": "en",
+    "英文": "en",
+    "英语": "en",
 }
 
 

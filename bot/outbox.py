@@ -108,7 +108,9 @@ class Outbox:
                 if attempt > self._max_retries:
                     log.error("rate limited %d times, giving up on %r", attempt, action)
                     return ActionResult(ok=False, failure=Failure.RATE_LIMITED, detail=str(exc))
-                log.warning("%s asked to retry after %.1fs; pausing that platform", lane.adapter.platform, exc.seconds)
+                log.warning(
+                    "%s asked to retry after %.1fs; pausing that platform", lane.adapter.platform, exc.seconds
+                )
                 await self._pause(lane, exc.seconds)
             except TransientError as exc:
                 attempt += 1

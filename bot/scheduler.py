@@ -92,7 +92,11 @@ class Scheduler:
     def next_fire(self, job_id: str) -> datetime | None:
         if self._aps is not None:
             aps_job = self._aps.get_job(job_id)
-            return None if aps_job is None else aps_job.next_run_time
+            if aps_job is None:
+                return None
+            # A job added before the scheduler started is pending and has no run time yet.
+            pending = aps_job.trigger.get_next_fire_time(None, self._clock.now())
+            return getattr(aps_job, "next_run_time", pending)
         return self._next.get(job_id)
 
     def job_ids(self) -> list[str]:
@@ -108,8 +112,13 @@ class Scheduler:
         self._jobs[job.id] = (job, trigger)
         if self._aps is not None:
             self._aps.add_job(
-                self._fire, trigger, args=[job.id], id=job.id, replace_existing=True,
-                misfire_grace_time=int(MISFIRE_GRACE.total_seconds()), coalesce=True,
+                self._fire,
+                trigger,
+                args=[job.id],
+                id=job.id,
+                replace_existing=True,
+                misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
+                coalesce=True,
             )
         else:
             self._next[job.id] = first

@@ -19,7 +19,9 @@ DEFAULT_DATABASE_URL = "sqlite:///data/qunbot.db"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QUNBOT_", extra="ignore", populate_by_name=True)
 
-    telegram_token: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_TOKEN", "telegram_token"))
+    telegram_token: str | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_TOKEN", "telegram_token")
+    )
     telegram_api_base_url: str | None = Field(
         None, validation_alias=AliasChoices("TELEGRAM_API_BASE_URL", "telegram_api_base_url")
     )

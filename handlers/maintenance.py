@@ -26,7 +26,9 @@ class MaintenanceFeature(Feature):
         if PRUNE_JOB_ID not in app.scheduler.job_ids():
             await app.scheduler.add(
                 JobRecord(
-                    id=PRUNE_JOB_ID, kind=f"{self.name}.prune_events", trigger_type="cron",
+                    id=PRUNE_JOB_ID,
+                    kind=f"{self.name}.prune_events",
+                    trigger_type="cron",
                     trigger_args={"hour": 4, "minute": 0, "timezone": "Asia/Shanghai"},
                 )
             )

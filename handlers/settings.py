@@ -73,7 +73,9 @@ class SettingsFeature(Feature):
             settings = await ctx.set_setting(key, args.value.strip())
         except ValidationError:
             await ctx.reply(
-                ctx.t("settings.bad_value", key=key, value=args.value[:64], allowed=_describe_allowed(ctx, key))
+                ctx.t(
+                    "settings.bad_value", key=key, value=args.value[:64], allowed=_describe_allowed(ctx, key)
+                )
             )
             return
         await ctx.reply(ctx.t("settings.changed", key=key, value=show_value(ctx, get_value(settings, key))))
@@ -91,4 +93,3 @@ class SettingsFeature(Feature):
             return
         await ctx.set_setting("language", language)
         await ctx.reply(ctx.t("lang.changed", language=ctx.t(f"lang.name.{language}")))
-

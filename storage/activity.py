@@ -63,7 +63,9 @@ class ActivityWriter:
         posted = day is not None
         entry = self._members.get((group_id, user_id))
         if entry is None:
-            self._members[(group_id, user_id)] = _Touch(name, username, int(is_bot), at_ms, at_ms, int(posted))
+            self._members[(group_id, user_id)] = _Touch(
+                name, username, int(is_bot), at_ms, at_ms, int(posted)
+            )
         else:
             entry.name, entry.username = name, username
             entry.last_ms = max(entry.last_ms, at_ms)

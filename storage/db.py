@@ -180,7 +180,9 @@ class PostgresDatabase(Database):
         try:
             import asyncpg
         except ImportError as exc:  # pragma: no cover - depends on the install
-            raise RuntimeError("PostgreSQL needs the 'postgres' extra: pip install 'qunbot[postgres]'") from exc
+            raise RuntimeError(
+                "PostgreSQL needs the 'postgres' extra: pip install 'qunbot[postgres]'"
+            ) from exc
         settings = {"search_path": schema} if schema else None
         pool = await asyncpg.create_pool(url, min_size=1, max_size=10, server_settings=settings)
         return cls(pool)
@@ -214,4 +216,6 @@ async def open_database(url: str, *, pg_schema: str | None = None) -> Database:
         return await SqliteDatabase.open(path or ":memory:")
     if url.startswith(("postgresql://", "postgres://")):
         return await PostgresDatabase.open(url, schema=pg_schema)
-    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path.db or postgresql://user@host:port/db")
+    raise ValueError(
+        f"unsupported database URL {url!r}: use sqlite:///path.db or postgresql://user@host:port/db"
+    )

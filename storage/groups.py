@@ -34,10 +34,15 @@ class GroupRepo:
             "INSERT INTO groups (platform, chat_id, title, created_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (platform, chat_id) DO UPDATE SET title = CASE WHEN excluded.title = '' "
             "THEN groups.title ELSE excluded.title END",
-            platform, chat_id, title, now_ms,
+            platform,
+            chat_id,
+            title,
+            now_ms,
         )
         row = await self._db.fetchone(
-            "SELECT id, platform, chat_id, title FROM groups WHERE platform = ? AND chat_id = ?", platform, chat_id
+            "SELECT id, platform, chat_id, title FROM groups WHERE platform = ? AND chat_id = ?",
+            platform,
+            chat_id,
         )
         assert row is not None
         group = Group(int(row["id"]), row["platform"], row["chat_id"], row["title"])
@@ -49,7 +54,9 @@ class GroupRepo:
         if group is not None:
             return group
         row = await self._db.fetchone(
-            "SELECT id, platform, chat_id, title FROM groups WHERE platform = ? AND chat_id = ?", platform, chat_id
+            "SELECT id, platform, chat_id, title FROM groups WHERE platform = ? AND chat_id = ?",
+            platform,
+            chat_id,
         )
         if row is None:
             return None
@@ -58,7 +65,9 @@ class GroupRepo:
         return group
 
     async def by_id(self, group_id: int) -> Group | None:
-        row = await self._db.fetchone("SELECT id, platform, chat_id, title FROM groups WHERE id = ?", group_id)
+        row = await self._db.fetchone(
+            "SELECT id, platform, chat_id, title FROM groups WHERE id = ?", group_id
+        )
         return None if row is None else Group(int(row["id"]), row["platform"], row["chat_id"], row["title"])
 
     async def overrides(self, group_id: int) -> dict[str, Any]:
@@ -74,6 +83,9 @@ class GroupRepo:
             "INSERT INTO group_settings (group_id, overrides, updated_at, updated_by) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (group_id) DO UPDATE SET overrides = excluded.overrides, "
             "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-            group_id, json.dumps(overrides, ensure_ascii=False, sort_keys=True), now_ms, actor,
+            group_id,
+            json.dumps(overrides, ensure_ascii=False, sort_keys=True),
+            now_ms,
+            actor,
         )
         self._overrides[group_id] = overrides

@@ -32,8 +32,12 @@ class JobRepo:
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET group_id = excluded.group_id, "
             "kind = excluded.kind, trigger_type = excluded.trigger_type, trigger_args = excluded.trigger_args, "
             "payload = excluded.payload",
-            job.id, job.group_id, job.kind, job.trigger_type,
-            json.dumps(job.trigger_args, sort_keys=True), json.dumps(job.payload, ensure_ascii=False, sort_keys=True),
+            job.id,
+            job.group_id,
+            job.kind,
+            job.trigger_type,
+            json.dumps(job.trigger_args, sort_keys=True),
+            json.dumps(job.payload, ensure_ascii=False, sort_keys=True),
             now_ms,
         )
 
@@ -49,8 +53,13 @@ class JobRepo:
         )
         return [
             JobRecord(
-                id=r["id"], kind=r["kind"], trigger_type=r["trigger_type"], trigger_args=json.loads(r["trigger_args"]),
-                group_id=r["group_id"], payload=json.loads(r["payload"]), last_run_ms=r["last_run_at"],
+                id=r["id"],
+                kind=r["kind"],
+                trigger_type=r["trigger_type"],
+                trigger_args=json.loads(r["trigger_args"]),
+                group_id=r["group_id"],
+                payload=json.loads(r["payload"]),
+                last_run_ms=r["last_run_at"],
             )
             for r in rows
         ]

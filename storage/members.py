@@ -22,8 +22,15 @@ class Member:
     @classmethod
     def from_row(cls, row: Row) -> Member:
         return cls(
-            int(row["group_id"]), row["user_id"], row["name"], row["username"], int(row["first_seen_at"]),
-            int(row["last_seen_at"]), int(row["message_count"]), row["joined_at"], row["left_at"],
+            int(row["group_id"]),
+            row["user_id"],
+            row["name"],
+            row["username"],
+            int(row["first_seen_at"]),
+            int(row["last_seen_at"]),
+            int(row["message_count"]),
+            row["joined_at"],
+            row["left_at"],
         )
 
 
@@ -46,12 +53,14 @@ class MemberRepo:
         row = await self._db.fetchone(
             f"SELECT {_COLUMNS} FROM members WHERE group_id = ? AND LOWER(username) = LOWER(?) "
             "ORDER BY last_seen_at DESC LIMIT 1",
-            group_id, handle,
+            group_id,
+            handle,
         )
         if row is None:
             row = await self._db.fetchone(
                 f"SELECT {_COLUMNS} FROM members WHERE group_id = ? AND name = ? ORDER BY last_seen_at DESC LIMIT 1",
-                group_id, handle,
+                group_id,
+                handle,
             )
         return None if row is None else Member.from_row(row)
 
@@ -64,40 +73,61 @@ class MemberRepo:
                 "joined_at, left_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL) "
                 "ON CONFLICT (group_id, user_id) DO UPDATE SET name = excluded.name, username = excluded.username, "
                 "joined_at = excluded.joined_at, left_at = NULL, last_seen_at = excluded.last_seen_at",
-                group_id, user_id, name, username, int(is_bot), at_ms, at_ms, at_ms,
+                group_id,
+                user_id,
+                name,
+                username,
+                int(is_bot),
+                at_ms,
+                at_ms,
+                at_ms,
             )
             await tx.execute(
                 "INSERT INTO membership_events (group_id, user_id, kind, at) VALUES (?, ?, 'join', ?)",
-                group_id, user_id, at_ms,
+                group_id,
+                user_id,
+                at_ms,
             )
 
     async def record_leave(self, group_id: int, user_id: str, at_ms: int) -> int | None:
         """Returns how many seconds the member stayed, when their join (or first sight) is known."""
         async with self._db.transaction() as tx:
             row = await tx.fetchone(
-                "SELECT joined_at, first_seen_at FROM members WHERE group_id = ? AND user_id = ?", group_id, user_id
+                "SELECT joined_at, first_seen_at FROM members WHERE group_id = ? AND user_id = ?",
+                group_id,
+                user_id,
             )
             stayed = None
             if row is not None:
                 since = row["joined_at"] if row["joined_at"] is not None else row["first_seen_at"]
                 stayed = max(0, (at_ms - int(since)) // 1000)
                 await tx.execute(
-                    "UPDATE members SET left_at = ? WHERE group_id = ? AND user_id = ?", at_ms, group_id, user_id
+                    "UPDATE members SET left_at = ? WHERE group_id = ? AND user_id = ?",
+                    at_ms,
+                    group_id,
+                    user_id,
                 )
             await tx.execute(
                 "INSERT INTO membership_events (group_id, user_id, kind, at, stayed_seconds) VALUES (?, ?, 'leave', ?, ?)",
-                group_id, user_id, at_ms, stayed,
+                group_id,
+                user_id,
+                at_ms,
+                stayed,
             )
             return stayed
 
     async def count_active(self, group_id: int) -> int:
         return int(
-            await self._db.fetchval("SELECT COUNT(*) FROM members WHERE group_id = ? AND left_at IS NULL", group_id)
+            await self._db.fetchval(
+                "SELECT COUNT(*) FROM members WHERE group_id = ? AND left_at IS NULL", group_id
+            )
         )
 
     async def messages_on(self, group_id: int, day: str) -> int:
         return int(
             await self._db.fetchval(
-                "SELECT COALESCE(SUM(messages), 0) FROM activity_daily WHERE group_id = ? AND day = ?", group_id, day
+                "SELECT COALESCE(SUM(messages), 0) FROM activity_daily WHERE group_id = ? AND day = ?",
+                group_id,
+                day,
             )
         )

@@ -69,7 +69,10 @@ async def migrate(db: Database, *, target: int | None = None, now_ms: int = 0) -
             for statement in mig.statements(db.dialect):
                 await tx.execute(statement)
             await tx.execute(
-                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)", mig.version, mig.name, now_ms
+                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                mig.version,
+                mig.name,
+                now_ms,
             )
         log.info("applied migration %04d_%s", mig.version, mig.name)
         applied.append(mig.version)

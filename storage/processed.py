@@ -33,4 +33,6 @@ class ProcessedEvents:
             self._recent.popitem(last=False)
 
     async def prune(self, older_than_ms: int) -> int:
-        return await self._db.execute_rowcount("DELETE FROM processed_events WHERE processed_at < ?", older_than_ms)
+        return await self._db.execute_rowcount(
+            "DELETE FROM processed_events WHERE processed_at < ?", older_than_ms
+        )

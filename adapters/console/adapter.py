@@ -75,7 +75,13 @@ class ConsoleAdapter:
             case A.Reply(text=text, buttons=buttons, reply_to=reply_to, ephemeral=ephemeral):
                 mid = self.new_id()
                 self._remember(g, mid, buttons)
-                rec = {"action": "reply", "group": g, "reply_to": _int(reply_to), "message_id": mid, "text": text}
+                rec = {
+                    "action": "reply",
+                    "group": g,
+                    "reply_to": _int(reply_to),
+                    "message_id": mid,
+                    "text": text,
+                }
                 if buttons:
                     rec["buttons"] = self._labels(buttons)
                 if ephemeral:
@@ -107,7 +113,10 @@ class ConsoleAdapter:
             case A.Unban(user_id=u):
                 self.emit({"action": "unban", "group": g, "user": u}, f"[{g}] unbanned {u}")
             case A.GrantRole(user_id=u, role=role):
-                self.emit({"action": "grant_role", "group": g, "user": u, "role": role}, f"[{g}] {u} gets role {role}")
+                self.emit(
+                    {"action": "grant_role", "group": g, "user": u, "role": role},
+                    f"[{g}] {u} gets role {role}",
+                )
             case A.AnswerButton(callback_id=cb, text=text, alert=alert):
                 rec = {"action": "answer_button", "group": g, "callback_id": cb, "text": text}
                 if alert:

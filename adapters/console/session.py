@@ -1,15 +1,15 @@
 """Console sessions: the script format (a contract later tests rely on) and the interactive prompt.
 
-    @clock 2026-11-22T09:00:00+08:00   set the clock
-    @advance 90s|45m|2h|3d             move it forward, firing due jobs in time order
-    @group name                        switch to (and create) a group
-    @join alice / @leave alice         membership
-    @admin carol                       carol becomes an admin of the current group
-    alice: text                        alice posts (commands included)
-    @press alice <label or id>         alice presses that button on the latest bot message having it
-    @redeliver                         the platform delivers the last input event again (same event key)
-    @restart                           the bot restarts on the same database
-    # comment / blank line             ignored
+@clock 2026-11-22T09:00:00+08:00   set the clock
+@advance 90s|45m|2h|3d             move it forward, firing due jobs in time order
+@group name                        switch to (and create) a group
+@join alice / @leave alice         membership
+@admin carol                       carol becomes an admin of the current group
+alice: text                        alice posts (commands included)
+@press alice <label or id>         alice presses that button on the latest bot message having it
+@redeliver                         the platform delivers the last input event again (same event key)
+@restart                           the bot restarts on the same database
+# comment / blank line             ignored
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import asyncio
 import json
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TextIO
@@ -27,6 +28,7 @@ from adapters.console.adapter import PLATFORM, ConsoleAdapter
 from bot.app import App
 from bot.clock import FakeClock
 from bot.events import ButtonPressed, ChatRef, Event, MemberJoined, MemberLeft, MessagePosted, UserRef
+from bot.feature import Feature
 from bot.outbox import Outbox
 from bot.parsing import parse_duration
 from handlers import default_features
@@ -52,9 +54,17 @@ class _Group:
 
 class ConsoleSession:
     def __init__(
-        self, db: Database, out: TextIO, *, jsonl: bool = False, echo: bool = True, start: datetime = DEFAULT_START
+        self,
+        db: Database,
+        out: TextIO,
+        *,
+        jsonl: bool = False,
+        echo: bool = True,
+        start: datetime = DEFAULT_START,
+        features: Callable[[], list[Feature]] = default_features,
     ) -> None:
         self.db = db
+        self._features = features
         self.clock = FakeClock(start)
         tz = start.tzinfo if start.tzinfo is not None else ZoneInfo("Asia/Shanghai")
         self.adapter = ConsoleAdapter(out, jsonl=jsonl, display_tz=tz)
@@ -69,7 +79,7 @@ class ConsoleSession:
         self._lock = asyncio.Lock()
 
     def _new_app(self) -> App:
-        return App(self.db, self.clock, self.outbox, default_features(), manual_scheduler=True)
+        return App(self.db, self.clock, self.outbox, self._features(), manual_scheduler=True)
 
     async def start(self) -> None:
         await self.app.start()
@@ -131,12 +141,18 @@ class ConsoleSession:
         mid = self.adapter.new_id()
         g = self.group.name
         self._echo(
-            {"event": "message", "group": g, "user": user, "message_id": mid, "text": text}, f"[{g}] {user}: {text}"
+            {"event": "message", "group": g, "user": user, "message_id": mid, "text": text},
+            f"[{g}] {user}: {text}",
         )
         await self._dispatch(
             MessagePosted(
-                event_key=f"con:{g}:{mid}", chat=self._chat(), user=self._user(user),
-                is_admin=user in self.group.admins, at=self.clock.now(), message_id=str(mid), text=text,
+                event_key=f"con:{g}:{mid}",
+                chat=self._chat(),
+                user=self._user(user),
+                is_admin=user in self.group.admins,
+                at=self.clock.now(),
+                message_id=str(mid),
+                text=text,
             )
         )
 
@@ -176,10 +192,17 @@ class ConsoleSession:
         name = self._need_name(rest, "a user name")
         g = self.group.name
         kind = "join" if joined else "leave"
-        self._echo({"event": kind, "group": g, "user": name}, f"[{g}] {'+' if joined else '-'} {name} {kind}s")
+        self._echo(
+            {"event": kind, "group": g, "user": name}, f"[{g}] {'+' if joined else '-'} {name} {kind}s"
+        )
         key = f"con:{g}:{kind}:{name}:{self.adapter.new_id()}"
-        common = {"event_key": key, "chat": self._chat(), "user": self._user(name), "is_admin": False,
-                  "at": self.clock.now()}
+        common = {
+            "event_key": key,
+            "chat": self._chat(),
+            "user": self._user(name),
+            "is_admin": False,
+            "at": self.clock.now(),
+        }
         event: Event = MemberJoined(**common) if joined else MemberLeft(**common)
         await self._dispatch(event)
 
@@ -193,7 +216,10 @@ class ConsoleSession:
     async def _do_admin(self, rest: str) -> None:
         name = self._need_name(rest, "a user name")
         self.group.admins.add(name)
-        self._echo({"event": "admin", "group": self.group.name, "user": name}, f"[{self.group.name}] * {name} is an admin")
+        self._echo(
+            {"event": "admin", "group": self.group.name, "user": name},
+            f"[{self.group.name}] * {name} is an admin",
+        )
 
     async def _do_press(self, rest: str) -> None:
         user, _, wanted = rest.partition(" ")
@@ -211,17 +237,24 @@ class ConsoleSession:
         )
         await self._dispatch(
             ButtonPressed(
-                event_key=f"con:{g}:cb:{self._callbacks}", chat=self._chat(), user=self._user(user),
-                is_admin=user in self.group.admins, at=self.clock.now(), message_id=str(message_id),
-                data=button.data, callback_id=str(self._callbacks),
+                event_key=f"con:{g}:cb:{self._callbacks}",
+                chat=self._chat(),
+                user=self._user(user),
+                is_admin=user in self.group.admins,
+                at=self.clock.now(),
+                message_id=str(message_id),
+                data=button.data,
+                callback_id=str(self._callbacks),
             )
         )
 
     async def _do_redeliver(self, _rest: str) -> None:
         if self.last_event is None:
             raise ValueError("nothing to redeliver yet")
-        self._echo({"event": "redeliver", "event_key": self.last_event.event_key},
-                   f"@redeliver {self.last_event.event_key}")
+        self._echo(
+            {"event": "redeliver", "event_key": self.last_event.event_key},
+            f"@redeliver {self.last_event.event_key}",
+        )
         await self.app.handle(replace(self.last_event))
 
     async def _do_restart(self, _rest: str) -> None:
@@ -232,12 +265,18 @@ class ConsoleSession:
 
 
 async def run_script(
-    lines: list[str], out: TextIO, *, db_url: str, jsonl: bool = False, start: datetime = DEFAULT_START
+    lines: list[str],
+    out: TextIO,
+    *,
+    db_url: str,
+    jsonl: bool = False,
+    start: datetime = DEFAULT_START,
+    features: Callable[[], list[Feature]] = default_features,
 ) -> int:
     """Play a script; returns 0, or 2 after printing the line that stopped it."""
     db = await open_database(db_url)
     try:
-        session = ConsoleSession(db, out, jsonl=jsonl, start=start)
+        session = ConsoleSession(db, out, jsonl=jsonl, start=start, features=features)
     except BaseException:
         await db.close()
         raise
