@@ -13,7 +13,7 @@ from bot.events import MAX_TEXT, ButtonPressed, CommandInvoked, Event, MemberJoi
 from bot.feature import Feature, JobFunc
 from bot.outbox import Outbox
 from bot.scheduler import Scheduler
-from config.group_settings import from_overrides
+from config.group_settings import GroupSettings, from_overrides
 from storage.activity import ActivityWriter
 from storage.db import Database
 from storage.groups import GroupRepo
@@ -42,7 +42,7 @@ class App:
         self.clock = clock
         self.outbox = outbox
         self.features = sorted(features, key=lambda f: f.priority)
-        self.groups = GroupRepo(db)
+        self.groups: GroupRepo[GroupSettings] = GroupRepo(db, from_overrides)
         self.members = MemberRepo(db)
         self.processed = ProcessedEvents(db)
         self.writer = ActivityWriter(db, interval=writer_interval)
@@ -66,6 +66,7 @@ class App:
 
     async def start(self) -> None:
         await migrate(self.db, now_ms=to_ms(self.clock.now()))
+        self.processed.begin(to_ms(self.clock.now()))
         await self.scheduler.load()
         for feature in self.features:
             await feature.on_start(self)
@@ -84,8 +85,7 @@ class App:
         group = await self.groups.by_id(group_id)
         if group is None:
             return None
-        settings = from_overrides(await self.groups.overrides(group.id))
-        return Context(self, group, settings)
+        return Context(self, group, await self.groups.settings(group.id))
 
     # --- dispatch ------------------------------------------------------------------------------------
 
@@ -97,14 +97,13 @@ class App:
             log.exception("failed to handle %s", event.event_key)
 
     async def _handle(self, event: Event) -> None:
-        if await self.processed.seen(event.event_key):
+        now_ms = to_ms(event.at)
+        if await self.processed.seen(event.event_key, now_ms):
             log.debug("duplicate event %s dropped", event.event_key)
             return
-        now_ms = to_ms(event.at)
         await self.writer.mark_processed(event.event_key, now_ms)
         group = await self.groups.ensure(event.chat.platform, event.chat.chat_id, event.chat.title, now_ms)
-        settings = from_overrides(await self.groups.overrides(group.id))
-        ctx = Context(self, group, settings, event)
+        ctx = Context(self, group, await self.groups.settings(group.id), event)
         await self._record_activity(ctx, event)
         if event.user.is_bot:
             return

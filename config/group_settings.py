@@ -52,7 +52,9 @@ Language = Annotated[Literal["zh-CN", "en"], BeforeValidator(_language)]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    """Frozen: one parsed settings object per group is shared by every event until an admin changes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class WelcomeSettings(Section):

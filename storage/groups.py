@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from storage.db import Database
 
@@ -17,13 +18,21 @@ class Group:
     title: str
 
 
-class GroupRepo:
-    """Caches groups and settings overrides in memory; a write through this repo invalidates its entry."""
+S = TypeVar("S")
 
-    def __init__(self, db: Database) -> None:
+
+class GroupRepo(Generic[S]):
+    """Caches groups, their stored overrides and the settings parsed from them; a write refreshes the entry.
+
+    `parse` turns stored overrides into the settings object (config.group_settings.from_overrides).
+    """
+
+    def __init__(self, db: Database, parse: Callable[[dict[str, Any]], S]) -> None:
         self._db = db
+        self._parse = parse
         self._groups: dict[tuple[str, str], Group] = {}
         self._overrides: dict[int, dict[str, Any]] = {}
+        self._settings: dict[int, S] = {}
 
     async def ensure(self, platform: str, chat_id: str, title: str, now_ms: int) -> Group:
         key = (platform, chat_id)
@@ -78,6 +87,12 @@ class GroupRepo:
             self._overrides[group_id] = cached
         return cached
 
+    async def settings(self, group_id: int) -> S:
+        cached = self._settings.get(group_id)
+        if cached is None:
+            cached = self._settings[group_id] = self._parse(await self.overrides(group_id))
+        return cached
+
     async def save_overrides(self, group_id: int, overrides: dict[str, Any], actor: str, now_ms: int) -> None:
         await self._db.execute(
             "INSERT INTO group_settings (group_id, overrides, updated_at, updated_by) VALUES (?, ?, ?, ?) "
@@ -89,3 +104,4 @@ class GroupRepo:
             actor,
         )
         self._overrides[group_id] = overrides
+        self._settings.pop(group_id, None)

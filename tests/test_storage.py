@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.clock import to_ms
+from config.group_settings import from_overrides
 from storage.activity import ActivityWriter
 from storage.db import to_dollar_params
 from storage.groups import GroupRepo
@@ -46,22 +47,22 @@ async def test_upgrade_in_place_keeps_data(db) -> None:  # type: ignore[no-untyp
         0,
         None,
     )
-    assert await GroupRepo(db).overrides(gid) == {"language": "en"}
+    assert await GroupRepo(db, from_overrides).overrides(gid) == {"language": "en"}
     assert await members.record_leave(gid, "u1", 5005) == 5  # the new columns work on old rows
 
 
 async def test_group_ensure_is_stable_and_keeps_titles(db) -> None:  # type: ignore[no-untyped-def]
     await migrate(db)
-    repo = GroupRepo(db)
+    repo = GroupRepo(db, from_overrides)
     a = await repo.ensure("tg", "-1", "Alpha", NOW)
-    assert await GroupRepo(db).ensure("tg", "-1", "", NOW) == a  # a fresh repo finds the same row
+    assert await GroupRepo(db, from_overrides).ensure("tg", "-1", "", NOW) == a  # a fresh repo finds the same row
     b = await repo.ensure("dc", "-1", "Beta", NOW)
     assert a.id != b.id  # same chat id on another platform is another group
 
 
 async def test_activity_is_batched_then_flushed(db) -> None:  # type: ignore[no-untyped-def]
     await migrate(db)
-    gid = (await GroupRepo(db).ensure("tg", "-1", "G", NOW)).id
+    gid = (await GroupRepo(db, from_overrides).ensure("tg", "-1", "G", NOW)).id
     writer = ActivityWriter(db, max_rows=10_000)
     for i in range(50):
         await writer.touch(
@@ -98,7 +99,7 @@ async def test_activity_is_batched_then_flushed(db) -> None:  # type: ignore[no-
 
 async def test_writer_flushes_by_itself_when_the_batch_is_full(db) -> None:  # type: ignore[no-untyped-def]
     await migrate(db)
-    gid = (await GroupRepo(db).ensure("tg", "-1", "G", NOW)).id
+    gid = (await GroupRepo(db, from_overrides).ensure("tg", "-1", "G", NOW)).id
     writer = ActivityWriter(db, max_rows=20)
     for i in range(25):
         await writer.touch(gid, f"u{i}", name="x", username=None, is_bot=False, at_ms=NOW)
@@ -107,7 +108,7 @@ async def test_writer_flushes_by_itself_when_the_batch_is_full(db) -> None:  # t
 
 async def test_join_and_leave_record_how_long_a_member_stayed(db) -> None:  # type: ignore[no-untyped-def]
     await migrate(db)
-    gid = (await GroupRepo(db).ensure("tg", "-1", "G", NOW)).id
+    gid = (await GroupRepo(db, from_overrides).ensure("tg", "-1", "G", NOW)).id
     members = MemberRepo(db)
     await members.record_join(gid, "u1", "Ann", "ann", False, NOW)
     assert (await members.find(gid, "@ANN")).user_id == "u1"  # type: ignore[union-attr]
