@@ -42,7 +42,9 @@ class Poll(Feature):
         return {"remind": self.remind}
 
     async def poll(self, ctx: Context, _args: Any) -> None:
-        await ctx.send("Tea or coffee?", keyboard([Button("Tea", "poll:tea"), Button("Coffee", "poll:coffee")]))
+        await ctx.send(
+            "Tea or coffee?", keyboard([Button("Tea", "poll:tea"), Button("Coffee", "poll:coffee")])
+        )
 
     async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
         await ctx.answer_button(f"{event.user.name} chose {payload}")
@@ -50,7 +52,9 @@ class Poll(Feature):
     async def later(self, ctx: Context, _args: Any) -> None:
         run_at = ctx.now().replace(minute=0, second=0) + __import__("datetime").timedelta(hours=2)
         await ctx.app.scheduler.add(
-            JobRecord(f"remind:{ctx.group.id}", "poll.remind", "date", {"run_at": run_at.isoformat()}, ctx.group.id)
+            JobRecord(
+                f"remind:{ctx.group.id}", "poll.remind", "date", {"run_at": run_at.isoformat()}, ctx.group.id
+            )
         )
         await ctx.reply("scheduled")
 
@@ -88,8 +92,9 @@ carol: /later
 
 async def play(script: str, tmp_path: Path, name: str = "s.db") -> tuple[int, str]:
     out = io.StringIO()
-    code = await run_script(script.splitlines(), out, db_url=f"sqlite:///{tmp_path / name}", jsonl=True,
-                            features=features)
+    code = await run_script(
+        script.splitlines(), out, db_url=f"sqlite:///{tmp_path / name}", jsonl=True, features=features
+    )
     return code, out.getvalue()
 
 
@@ -108,7 +113,12 @@ async def test_jsonl_records_follow_the_contract(tmp_path: Path) -> None:
     assert by_kind["answer_button"]["text"] == "alice chose coffee"
     hush_id = next(r["message_id"] for r in records if r.get("text") == "/hush")
     assert by_kind["delete"] == {"action": "delete", "group": "demo", "message_id": hush_id}
-    assert by_kind["mute"] == {"action": "mute", "group": "demo", "user": "alice", "until": "2026-11-22T10:00:00+08:00"}
+    assert by_kind["mute"] == {
+        "action": "mute",
+        "group": "demo",
+        "user": "alice",
+        "until": "2026-11-22T10:00:00+08:00",
+    }
     assert by_kind["dm"]["user"] == "alice" and by_kind["dm"]["text"] == "you were muted"
     assert by_kind["reply"]["text"] == "scheduled" and by_kind["reply"]["reply_to"] == next(
         r["message_id"] for r in records if r.get("text") == "/later"
@@ -133,8 +143,9 @@ async def test_same_script_same_output(tmp_path: Path) -> None:
         ("@clock yesterday", 1, "@clock"),
     ],
 )
-async def test_a_bad_line_stops_the_script_with_its_number(tmp_path: Path, capsys, script: str, line: int,
-                                                           message: str) -> None:  # type: ignore[no-untyped-def]
+async def test_a_bad_line_stops_the_script_with_its_number(
+    tmp_path: Path, capsys, script: str, line: int, message: str
+) -> None:  # type: ignore[no-untyped-def]
     code, _ = await play(script, tmp_path)
     err = capsys.readouterr().err
     assert code == 2 and f"line {line}:" in err and message in err
@@ -153,14 +164,21 @@ def _run_main(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     full_env = {k: v for k, v in os.environ.items() if k not in ("TELEGRAM_TOKEN", "DISCORD_TOKEN")}
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=60, env=full_env,
+        [sys.executable, "main.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=full_env,
         stdin=subprocess.DEVNULL,
     )
 
 
 def test_main_console_script_jsonl_is_deterministic(tmp_path: Path) -> None:
     script = tmp_path / "s.txt"
-    script.write_text("@admin carol\nalice: /help\ncarol: /set timezone Asia/Tokyo\ncarol: /settings\n", "utf-8")
+    script.write_text(
+        "@admin carol\nalice: /help\ncarol: /set timezone Asia/Tokyo\ncarol: /settings\n", "utf-8"
+    )
     runs = [_run_main("console", "--script", str(script), "--jsonl") for _ in range(2)]
     assert runs[0].returncode == 0, runs[0].stderr
     assert runs[0].stdout == runs[1].stdout
@@ -186,8 +204,12 @@ def test_main_migrate_upgrades_the_configured_database(tmp_path: Path) -> None:
 
 def test_main_interactive_console_answers(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "main.py", "console", "--db", str(tmp_path / "i.db")], cwd=ROOT, input="/help\n/lang en\n/help\n",
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "main.py", "console", "--db", str(tmp_path / "i.db")],
+        cwd=ROOT,
+        input="/help\n/lang en\n/help\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     assert "可用命令" in proc.stdout and "Commands you can use" in proc.stdout
@@ -195,4 +217,6 @@ def test_main_interactive_console_answers(tmp_path: Path) -> None:
 
 def test_bad_config_is_a_message_not_a_traceback(tmp_path: Path) -> None:
     result = _run_main("--config", str(tmp_path / "nope.toml"), "migrate")
-    assert result.returncode == 2 and "configuration error" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 2 and "configuration error" in result.stderr and "Traceback" not in result.stderr
+    )

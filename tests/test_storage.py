@@ -55,7 +55,9 @@ async def test_group_ensure_is_stable_and_keeps_titles(db) -> None:  # type: ign
     await migrate(db)
     repo = GroupRepo(db, from_overrides)
     a = await repo.ensure("tg", "-1", "Alpha", NOW)
-    assert await GroupRepo(db, from_overrides).ensure("tg", "-1", "", NOW) == a  # a fresh repo finds the same row
+    assert (
+        await GroupRepo(db, from_overrides).ensure("tg", "-1", "", NOW) == a
+    )  # a fresh repo finds the same row
     b = await repo.ensure("dc", "-1", "Beta", NOW)
     assert a.id != b.id  # same chat id on another platform is another group
 
