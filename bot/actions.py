@@ -115,6 +115,7 @@ class Failure(StrEnum):
     RATE_LIMITED = "rate_limited"  # retries exhausted
     UNAVAILABLE = "unavailable"  # network or server errors, retries exhausted
     NO_ADAPTER = "no_adapter"
+    UNSUPPORTED = "unsupported"  # the platform has no such thing (roles on Telegram)
 
 
 @dataclass(frozen=True, slots=True)

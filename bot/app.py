@@ -6,15 +6,27 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
+from bot import actions as A
 from bot.clock import Clock, to_ms
 from bot.commands import CommandRegistry, CommandSpec, UsageError, bind_args
 from bot.context import Context
-from bot.events import MAX_TEXT, ButtonPressed, CommandInvoked, Event, MemberJoined, MemberLeft, MessagePosted
+from bot.events import (
+    MAX_TEXT,
+    ButtonPressed,
+    CommandInvoked,
+    DirectOpened,
+    Event,
+    MemberJoined,
+    MemberLeft,
+    MessagePosted,
+)
 from bot.feature import Feature, JobFunc
+from bot.i18n import DEFAULT_LANGUAGE, normalize_language, t
 from bot.outbox import Outbox
 from bot.scheduler import Scheduler
 from config.group_settings import GroupSettings, from_overrides
 from storage.activity import ActivityWriter
+from storage.buttons import ButtonStore, DmRegistry
 from storage.db import Database
 from storage.groups import GroupRepo
 from storage.jobs import JobRecord, JobRepo
@@ -47,6 +59,8 @@ class App:
         self.processed = ProcessedEvents(db)
         self.writer = ActivityWriter(db, interval=writer_interval)
         self.jobs = JobRepo(db)
+        self.buttons = ButtonStore(db)
+        self.dms = DmRegistry(db)
         self.scheduler = Scheduler(self.jobs, clock, self._run_job, manual=manual_scheduler)
         self.commands = CommandRegistry()
         self._job_funcs: dict[str, JobFunc] = {}
@@ -102,6 +116,9 @@ class App:
             log.debug("duplicate event %s dropped", event.event_key)
             return
         await self.writer.mark_processed(event.event_key, now_ms)
+        if isinstance(event, DirectOpened):
+            await self._on_direct_opened(event, now_ms)
+            return
         group = await self.groups.ensure(event.chat.platform, event.chat.chat_id, event.chat.title, now_ms)
         ctx = Context(self, group, await self.groups.settings(group.id), event)
         await self._record_activity(ctx, event)
@@ -179,8 +196,19 @@ class App:
             log.exception("command /%s failed", spec.name)
             await ctx.reply(ctx.t("common.internal_error"))
 
+    async def _on_direct_opened(self, event: DirectOpened, now_ms: int) -> None:
+        """Not a group event: remember the user can get DMs, and say what the bot is for."""
+        await self.dms.opened(event.chat.platform, event.user.user_id, now_ms)
+        lang = normalize_language(event.user.language or "") or DEFAULT_LANGUAGE
+        await self.writer.flush()
+        await self.outbox.deliver(
+            A.Reply(chat=event.chat, text=t(lang, "common.dm_welcome"), reply_to=event.message_id,
+                    event_key=event.event_key)
+        )
+
     async def _on_button(self, ctx: Context, event: ButtonPressed) -> None:
-        prefix, _, payload = event.data.partition(":")
+        data = await self.buttons.resolve(event.data)
+        prefix, _, payload = (data or "").partition(":")
         feature = self._buttons.get(prefix)
         if feature is None:
             await ctx.answer_button(ctx.t("common.button_expired"))

@@ -105,9 +105,14 @@ class CommandRegistry:
         return [s for s in self._specs.values() if is_admin or not s.admin_only]
 
     def match(self, text: str) -> Match | None:
-        """A slash command (`/name args`), or a plain-text trigger as the whole message (or followed by args)."""
+        """A slash command (`/name args`), or a plain-text trigger as the whole message (or followed by args).
+
+        A command still carrying an `@botname` suffix is for another bot: adapters remove their own name.
+        """
         stripped = text.strip()
         if m := _SLASH.match(stripped):
+            if m.group(2):  # "/cmd@SomeBot": adapters strip their own bot's name, so this is another bot's
+                return None
             name = m.group(1).lower()
             return Match(self._names.get(name), name, (m.group(3) or "").strip())
         low = stripped.lower()

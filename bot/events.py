@@ -73,3 +73,13 @@ class ButtonPressed(Event):
     message_id: str
     data: str
     callback_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DirectOpened(Event):
+    """A user opened a private chat with the bot (Telegram /start): DMs to them can now be delivered.
+
+    `chat` is the private chat, not a group; the app records the fact and greets, nothing more.
+    """
+
+    message_id: str | None = None

@@ -34,7 +34,12 @@ LANGUAGE_ALIASES = {
 
 
 def normalize_language(value: str) -> str | None:
-    return LANGUAGE_ALIASES.get(value.strip().lower())
+    """Our language for a spelling or a client language code (zh-hans, en-US); None if we have none."""
+    low = value.strip().lower()
+    found = LANGUAGE_ALIASES.get(low)
+    if found is None and "-" in low:
+        found = LANGUAGE_ALIASES.get(low.split("-", 1)[0])
+    return found
 
 
 def _flatten(prefix: str, node: dict[str, Any], out: dict[str, str]) -> None:

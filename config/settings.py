@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     telegram_api_base_url: str | None = Field(
         None, validation_alias=AliasChoices("TELEGRAM_API_BASE_URL", "telegram_api_base_url")
     )
+    telegram_webhook_url: str | None = None  # QUNBOT_TELEGRAM_WEBHOOK_URL: set it to use a webhook
+    telegram_webhook_listen: str = "0.0.0.0"
+    telegram_webhook_port: int = 8443
+    telegram_webhook_secret: str | None = None  # checked on every webhook call; random when unset
     discord_token: str | None = Field(None, validation_alias=AliasChoices("DISCORD_TOKEN", "discord_token"))
     database_url: str = DEFAULT_DATABASE_URL
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

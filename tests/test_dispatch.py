@@ -94,7 +94,8 @@ async def test_handler_crash_gives_a_polite_answer_and_no_traceback(sqlite_db) -
 async def test_plain_text_trigger_and_bot_suffix(sqlite_db) -> None:  # type: ignore[no-untyped-def]
     h = await Harness(sqlite_db, [Counter(), *default_features()]).start()
     assert await h.say("alice", "打卡") == ["pong"]
-    assert await h.say("alice", "  /PING@QunBot  ") == ["pong"]
+    assert await h.say("alice", "  /PING  ") == ["pong"]
+    assert await h.say("alice", "/ping@OtherBot") == []  # addressed to another bot (adapters strip our name)
     assert await h.say("alice", "我今天打卡了") == []  # a trigger is the whole message, not a substring
     await h.stop()
 

@@ -1,0 +1,465 @@
+"""Telegram: updates from python-telegram-bot become neutral events; neutral actions become Bot API calls."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    ChatMember,
+    ChatMemberAdministrator,
+    ChatMemberRestricted,
+    ChatPermissions,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
+from telegram import error as tg_error
+from telegram.constants import ChatType, ParseMode
+
+from bot import actions as A
+from bot.app import App
+from bot.clock import to_ms
+from bot.events import (
+    MAX_TEXT,
+    ButtonPressed,
+    ChatRef,
+    DirectOpened,
+    Event,
+    MemberJoined,
+    MemberLeft,
+    MessagePosted,
+    UserRef,
+)
+from bot.i18n import LANGUAGES, t
+from bot.outbox import TELEGRAM_LIMITS
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+CALLBACK_DATA_BYTES = 64
+MESSAGE_LIMIT = 4096
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "chat_member", "my_chat_member"]
+ADMIN_TTL = 600.0  # seconds an admin list is trusted; a chat_member change drops it sooner
+JOIN_WINDOW = 120.0  # a join seen through both update paths within this window is one join
+RIGHTS_NOTICE_EVERY = 3600.0
+_GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
+_MEMBER_STATUSES = (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER)
+_ADMIN_STATUSES = (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
+_COMMAND_NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+T = TypeVar("T")
+
+
+def user_ref(user: Any) -> UserRef:
+    return UserRef(
+        user_id=str(user.id), name=user.full_name or user.username or str(user.id), username=user.username,
+        is_bot=bool(user.is_bot), language=user.language_code,
+    )
+
+
+def chat_ref(chat: Any) -> ChatRef:
+    return ChatRef(PLATFORM, str(chat.id), chat.title or "")
+
+
+def is_member(member: ChatMember) -> bool:
+    if isinstance(member, ChatMemberRestricted):
+        return bool(member.is_member)
+    return member.status in _MEMBER_STATUSES
+
+
+def render(text: str) -> str:
+    """Handlers write plain text: escape all of it for HTML parse mode, and keep within Telegram's limit."""
+    escaped = html.escape(text, quote=False)
+    while len(escaped) > MESSAGE_LIMIT:
+        text = text[: len(text) - (len(escaped) - MESSAGE_LIMIT) - 1]
+        escaped = html.escape(text, quote=False) + "…"
+    return escaped
+
+
+@dataclass(slots=True)
+class _AdminCache:
+    ids: frozenset[str]
+    fetched: float
+
+
+class TelegramAdapter:
+    """Owns one python-telegram-bot Bot; `on_update` is registered as a TypeHandler callback."""
+
+    platform = PLATFORM
+    limits = TELEGRAM_LIMITS
+
+    def __init__(self, app: App, bot: Bot, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.app = app
+        self.bot = bot
+        self._monotonic = monotonic
+        self._admins: dict[str, _AdminCache] = {}
+        self._recent_membership: dict[tuple[str, str, str], tuple[str, float]] = {}
+        self._rights_noticed: dict[tuple[str, str], float] = {}
+        self._default_permissions: dict[str, ChatPermissions] = {}
+        self.username = ""
+        self.bot_id = ""
+
+    async def start(self) -> None:
+        me = await self.bot.get_me()
+        self.username, self.bot_id = (me.username or ""), str(me.id)
+        await self.publish_commands()
+
+    # --- command menus -------------------------------------------------------------------------------
+
+    async def publish_commands(self) -> None:
+        """Member commands for every group chat, member plus admin commands for chat admins, zh and en."""
+        specs = [s for s in self.app.commands.all() if set(s.name) <= _COMMAND_NAME_OK and len(s.name) <= 32]
+        for lang in (None, *LANGUAGES):
+            text_lang = lang or "zh-CN"
+            code = None if lang is None else lang.split("-")[0]
+
+            def menu(admin: bool, text_lang: str = text_lang) -> list[BotCommand]:
+                return [
+                    BotCommand(s.name, t(text_lang, s.help_key)[:256])
+                    for s in specs
+                    if admin or not s.admin_only
+                ]
+
+            try:
+                await self.bot.set_my_commands(menu(False), scope=BotCommandScopeAllGroupChats(), language_code=code)
+                await self.bot.set_my_commands(
+                    menu(True), scope=BotCommandScopeAllChatAdministrators(), language_code=code
+                )
+            except tg_error.TelegramError as exc:
+                log.warning("setMyCommands (%s) failed: %s", code, exc)
+
+    # --- updates to events ---------------------------------------------------------------------------
+
+    async def on_update(self, update: object, _context: object = None) -> None:
+        """Called by python-telegram-bot for every update; never raises."""
+        if not isinstance(update, Update):
+            return
+        try:
+            for event in await self.events_for(update):
+                await self.app.handle(event)
+        except Exception:
+            log.exception("cannot handle Telegram update %s", update.update_id)
+
+    async def events_for(self, update: Update) -> list[Event]:
+        if update.callback_query is not None:
+            return await self._callback(update)
+        if update.chat_member is not None:
+            return await self._chat_member(update)
+        if update.my_chat_member is not None:
+            await self._my_chat_member(update)
+            return []
+        message = update.message or update.edited_message
+        if message is None:
+            return []
+        if message.chat.type == ChatType.PRIVATE:
+            return self._private(message)
+        if message.chat.type not in _GROUPS:
+            return []
+        return await self._group_message(message, edited=update.edited_message is not None)
+
+    def _private(self, message: Message) -> list[Event]:
+        text = (message.text or "").strip()
+        if message.from_user is None or not (text == "/start" or text.startswith(("/start ", "/start@"))):
+            return []
+        return [
+            DirectOpened(
+                event_key=f"tg:{message.chat.id}:{message.message_id}", chat=ChatRef(PLATFORM, str(message.chat.id)),
+                user=user_ref(message.from_user), is_admin=False, at=message.date, message_id=str(message.message_id),
+            )
+        ]
+
+    async def _group_message(self, message: Message, *, edited: bool) -> list[Event]:
+        chat = chat_ref(message.chat)
+        events: list[Event] = []
+        for newcomer in message.new_chat_members or ():
+            if str(newcomer.id) != self.bot_id:
+                events.append(self._membership(chat, newcomer, joined=True, at=message.date))
+        if message.left_chat_member is not None and str(message.left_chat_member.id) != self.bot_id:
+            events.append(self._membership(chat, message.left_chat_member, joined=False, at=message.date))
+        text = message.text if message.text is not None else message.caption
+        if text is None:
+            return events
+        user, is_admin = await self._author(message)
+        if user is None:
+            return events
+        text = self._own_command(text[:MAX_TEXT])
+        at = (message.edit_date if edited and message.edit_date else message.date) or datetime.now(UTC)
+        key = f"tg:{chat.chat_id}:{message.message_id}"
+        if edited:
+            key += f":e{int(at.timestamp())}"
+        reply_to = message.reply_to_message.message_id if message.reply_to_message else None
+        events.append(
+            MessagePosted(
+                event_key=key, chat=chat, user=user, is_admin=is_admin, at=at, message_id=str(message.message_id),
+                text=text, reply_to=None if reply_to is None else str(reply_to), edited=edited,
+                mentions=self._mentions(message),
+            )
+        )
+        return events
+
+    async def _author(self, message: Message) -> tuple[UserRef | None, bool]:
+        """Who speaks: a user; an anonymous admin (speaking as the group); or a channel, which is no member."""
+        sender_chat = message.sender_chat
+        if sender_chat is not None:
+            if sender_chat.id == message.chat.id:  # an anonymous admin
+                return UserRef(f"chat:{sender_chat.id}", sender_chat.title or "admin"), True
+            # a linked or other channel posting in the group: treated like a bot (no points, no commands)
+            return UserRef(f"chat:{sender_chat.id}", sender_chat.title or "channel", is_bot=True), False
+        if message.from_user is None:
+            return None, False
+        user = user_ref(message.from_user)
+        return user, await self.is_admin(str(message.chat.id), user.user_id)
+
+    def _own_command(self, text: str) -> str:
+        """`/cmd@ThisBot args` → `/cmd args`; `/cmd@OtherBot` stays, and the core leaves it alone."""
+        if not text.startswith("/") or not self.username:
+            return text
+        head, sep, rest = text.partition(" ")
+        name, at, bot_name = head.partition("@")
+        if at and bot_name.lower() == self.username.lower():
+            return name + sep + rest
+        return text
+
+    @staticmethod
+    def _mentions(message: Message) -> dict[str, UserRef]:
+        found: dict[str, UserRef] = {}
+        for entity, value in message.parse_entities([MessageEntity.TEXT_MENTION]).items():
+            if entity.user is not None:
+                found[value] = user_ref(entity.user)
+        return found
+
+    def _membership(self, chat: ChatRef, user: Any, *, joined: bool, at: datetime) -> Event:
+        """One join (or leave) is one event, whether the service message, the chat_member update or both came."""
+        kind = "join" if joined else "leave"
+        now = self._monotonic()
+        slot = (chat.chat_id, str(user.id), kind)
+        recent = self._recent_membership.get(slot)
+        if recent is not None and now - recent[1] < JOIN_WINDOW:
+            key = recent[0]
+        else:
+            key = f"tg:{chat.chat_id}:{kind}:{user.id}:{int(at.timestamp())}"
+            self._recent_membership[slot] = (key, now)
+            if len(self._recent_membership) > 10_000:
+                cutoff = now - JOIN_WINDOW
+                self._recent_membership = {k: v for k, v in self._recent_membership.items() if v[1] >= cutoff}
+        ref = user_ref(user)
+        if joined:
+            return MemberJoined(event_key=key, chat=chat, user=ref, is_admin=False, at=at)
+        return MemberLeft(event_key=key, chat=chat, user=ref, is_admin=False, at=at)
+
+    async def _chat_member(self, update: Update) -> list[Event]:
+        change = update.chat_member
+        assert change is not None
+        if change.chat.type not in _GROUPS:
+            return []
+        chat = chat_ref(change.chat)
+        old, new = change.old_chat_member, change.new_chat_member
+        if old.status in _ADMIN_STATUSES or new.status in _ADMIN_STATUSES:
+            self._admins.pop(chat.chat_id, None)  # someone was promoted or demoted
+        was, now = is_member(old), is_member(new)
+        if str(new.user.id) == self.bot_id or was == now:
+            return []
+        if now:
+            return [self._membership(chat, new.user, joined=True, at=change.date)]
+        leave = self._membership(chat, new.user, joined=False, at=change.date)
+        assert isinstance(leave, MemberLeft)
+        if new.status == ChatMember.BANNED:
+            leave = MemberLeft(event_key=leave.event_key, chat=chat, user=leave.user, is_admin=False, at=leave.at,
+                               kicked=True)
+        return [leave]
+
+    async def _callback(self, update: Update) -> list[Event]:
+        query = update.callback_query
+        assert query is not None
+        message = query.message
+        if message is None or query.data is None:
+            await self._safe(query.answer())
+            return []
+        user = user_ref(query.from_user)
+        chat_id = str(message.chat.id)
+        return [
+            ButtonPressed(
+                event_key=f"tg:cb:{query.id}", chat=chat_ref(message.chat), user=user,
+                is_admin=await self.is_admin(chat_id, user.user_id), at=datetime.now(UTC),
+                message_id=str(message.message_id), data=query.data, callback_id=query.id,
+            )
+        ]
+
+    async def _my_chat_member(self, update: Update) -> None:
+        """The bot was added, promoted or demoted: tell the admins plainly which rights it still lacks."""
+        change = update.my_chat_member
+        assert change is not None
+        if change.chat.type not in _GROUPS or not is_member(change.new_chat_member):
+            return
+        chat = chat_ref(change.chat)
+        missing = self._missing_rights(change.new_chat_member)
+        if missing:
+            await self._rights_notice(chat, missing, force=True)
+
+    @staticmethod
+    def _missing_rights(member: ChatMember) -> list[str]:
+        if not isinstance(member, ChatMemberAdministrator):
+            return ["admin"]
+        missing = []
+        if not member.can_delete_messages:
+            missing.append("delete")
+        if not member.can_restrict_members:
+            missing.append("restrict")
+        return missing
+
+    async def _rights_notice(self, chat: ChatRef, rights: list[str], *, force: bool = False) -> None:
+        now = self._monotonic()
+        key = (chat.chat_id, ",".join(rights))
+        if not force and now - self._rights_noticed.get(key, -RIGHTS_NOTICE_EVERY) < RIGHTS_NOTICE_EVERY:
+            return
+        self._rights_noticed[key] = now
+        group = await self.app.groups.ensure(PLATFORM, chat.chat_id, chat.title, to_ms(self.app.clock.now()))
+        lang = (await self.app.groups.settings(group.id)).language
+        names = "、".join(t(lang, f"telegram.right.{r}") for r in rights)
+        await self.app.outbox.deliver(A.Send(chat=chat, text=t(lang, "telegram.missing_rights", rights=names)))
+
+    # --- admins --------------------------------------------------------------------------------------
+
+    async def is_admin(self, chat_id: str, user_id: str) -> bool:
+        """As Telegram says, from getChatAdministrators, cached for a few minutes per chat."""
+        cached = self._admins.get(chat_id)
+        now = self._monotonic()
+        if cached is None or now - cached.fetched > ADMIN_TTL:
+            try:
+                admins = await self.bot.get_chat_administrators(int(chat_id))
+            except tg_error.TelegramError as exc:
+                log.warning("getChatAdministrators(%s) failed: %s", chat_id, exc)
+                return cached is not None and user_id in cached.ids
+            cached = _AdminCache(frozenset(str(a.user.id) for a in admins), now)
+            self._admins[chat_id] = cached
+        return user_id in cached.ids
+
+    # --- actions to API calls ------------------------------------------------------------------------
+
+    async def _markup(self, buttons: A.Keyboard) -> InlineKeyboardMarkup | None:
+        if not buttons:
+            return None
+        now_ms = to_ms(self.app.clock.now())
+        rows = []
+        for row in buttons:
+            rows.append([
+                InlineKeyboardButton(
+                    b.label[:64], callback_data=await self.app.buttons.shorten(b.data, CALLBACK_DATA_BYTES, now_ms)
+                )
+                for b in row
+            ])
+        return InlineKeyboardMarkup(rows)
+
+    async def perform(self, action: A.Action) -> A.ActionResult:
+        try:
+            return await self._perform(action)
+        except tg_error.RetryAfter as exc:
+            wait = exc._retry_after  # a timedelta in PTB 22; the public property may still be an int
+            raise A.RetryAfter(wait.total_seconds() if isinstance(wait, timedelta) else float(wait)) from exc
+        except tg_error.BadRequest as exc:
+            return await self._bad_request(action, exc)
+        except tg_error.Forbidden as exc:
+            raise A.PermanentError(A.Failure.FORBIDDEN, exc.message) from exc
+        except tg_error.ChatMigrated as exc:
+            raise A.PermanentError(A.Failure.NOT_FOUND, f"chat migrated to {exc.new_chat_id}") from exc
+        except tg_error.InvalidToken as exc:
+            raise A.PermanentError(A.Failure.FORBIDDEN, "invalid token") from exc
+        except (tg_error.TimedOut, tg_error.NetworkError) as exc:
+            raise A.TransientError(str(exc)) from exc
+
+    async def _bad_request(self, action: A.Action, exc: tg_error.BadRequest) -> A.ActionResult:
+        text = exc.message.lower()
+        if "message is not modified" in text:
+            return A.OK
+        if "not enough rights" in text or "admin_required" in text or "administrator" in text:
+            right = "delete" if isinstance(action, A.Delete) else "restrict"
+            asyncio.get_running_loop().create_task(self._rights_notice(action.chat, [right]))
+            raise A.PermanentError(A.Failure.FORBIDDEN, exc.message) from exc
+        if "not found" in text or "message to delete" in text or "message_id_invalid" in text:
+            raise A.PermanentError(A.Failure.NOT_FOUND, exc.message) from exc
+        raise A.PermanentError(A.Failure.BAD_REQUEST, exc.message) from exc
+
+    async def _perform(self, action: A.Action) -> A.ActionResult:
+        bot = self.bot
+        chat_id = int(action.chat.chat_id)
+        match action:
+            case A.Send(text=text, buttons=buttons):
+                sent = await bot.send_message(
+                    chat_id, render(text), parse_mode=ParseMode.HTML, reply_markup=await self._markup(buttons)
+                )
+                return A.ActionResult(ok=True, message_id=str(sent.message_id))
+            case A.Reply(text=text, buttons=buttons, reply_to=reply_to):
+                params = None
+                if reply_to is not None and reply_to.isdigit():
+                    params = ReplyParameters(int(reply_to), allow_sending_without_reply=True)
+                sent = await bot.send_message(
+                    chat_id, render(text), parse_mode=ParseMode.HTML, reply_markup=await self._markup(buttons),
+                    reply_parameters=params,
+                )
+                return A.ActionResult(ok=True, message_id=str(sent.message_id))
+            case A.EditMessage(message_id=mid, text=text, buttons=buttons):
+                await bot.edit_message_text(
+                    render(text), chat_id=chat_id, message_id=int(mid), parse_mode=ParseMode.HTML,
+                    reply_markup=await self._markup(buttons),
+                )
+            case A.Delete(message_id=mid):
+                await bot.delete_message(chat_id, int(mid))
+            case A.Mute(user_id=uid, until=until):
+                await bot.restrict_chat_member(
+                    chat_id, int(uid), ChatPermissions.no_permissions(), until_date=until,
+                    use_independent_chat_permissions=True,
+                )
+            case A.Unmute(user_id=uid):
+                await bot.restrict_chat_member(
+                    chat_id, int(uid), await self._chat_permissions(chat_id), use_independent_chat_permissions=True
+                )
+            case A.Kick(user_id=uid):
+                await bot.ban_chat_member(chat_id, int(uid))
+                await bot.unban_chat_member(chat_id, int(uid), only_if_banned=True)
+            case A.Ban(user_id=uid, until=until, delete_message_days=days):
+                await bot.ban_chat_member(chat_id, int(uid), until_date=until, revoke_messages=days > 0)
+            case A.Unban(user_id=uid):
+                await bot.unban_chat_member(chat_id, int(uid), only_if_banned=True)
+            case A.AnswerButton(callback_id=cb, text=text, alert=alert):
+                await bot.answer_callback_query(cb, text=text[:200] or None, show_alert=alert)
+            case A.DirectMessage(user_id=uid, text=text, buttons=buttons):
+                sent = await bot.send_message(
+                    int(uid), render(text), parse_mode=ParseMode.HTML, reply_markup=await self._markup(buttons)
+                )
+                return A.ActionResult(ok=True, message_id=str(sent.message_id))
+            case A.GrantRole():
+                return A.ActionResult(ok=False, failure=A.Failure.UNSUPPORTED, detail="Telegram has no roles")
+            case _:
+                return A.ActionResult(ok=False, failure=A.Failure.UNSUPPORTED, detail=type(action).__name__)
+        return A.OK
+
+    async def _chat_permissions(self, chat_id: int) -> ChatPermissions:
+        """The group's default permissions, which an unmuted member gets back."""
+        cached = self._default_permissions.get(str(chat_id))
+        if cached is None:
+            chat = await self.bot.get_chat(chat_id)
+            cached = chat.permissions or ChatPermissions.all_permissions()
+            self._default_permissions[str(chat_id)] = cached
+        return cached
+
+    @staticmethod
+    async def _safe(call: Awaitable[T]) -> T | None:
+        try:
+            return await call
+        except tg_error.TelegramError as exc:
+            log.warning("Telegram call failed: %s", exc)
+            return None
