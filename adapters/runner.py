@@ -20,11 +20,15 @@ log = logging.getLogger(__name__)
 
 async def run_platforms(settings: Settings) -> int:
     if settings.discord_token and not settings.telegram_token:
-        print("The Discord adapter is not part of this build yet; unset DISCORD_TOKEN or set TELEGRAM_TOKEN.",
-              file=sys.stderr)
+        print(
+            "The Discord adapter is not part of this build yet; unset DISCORD_TOKEN or set TELEGRAM_TOKEN.",
+            file=sys.stderr,
+        )
         return 2
     if settings.discord_token:
-        log.warning("DISCORD_TOKEN is set but the Discord adapter is not part of this build yet; running Telegram")
+        log.warning(
+            "DISCORD_TOKEN is set but the Discord adapter is not part of this build yet; running Telegram"
+        )
     db = await open_database(settings.database_url)
     outbox = Outbox()
     app = App(db, SystemClock(), outbox, default_features())

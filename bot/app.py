@@ -202,8 +202,12 @@ class App:
         lang = normalize_language(event.user.language or "") or DEFAULT_LANGUAGE
         await self.writer.flush()
         await self.outbox.deliver(
-            A.Reply(chat=event.chat, text=t(lang, "common.dm_welcome"), reply_to=event.message_id,
-                    event_key=event.event_key)
+            A.Reply(
+                chat=event.chat,
+                text=t(lang, "common.dm_welcome"),
+                reply_to=event.message_id,
+                event_key=event.event_key,
+            )
         )
 
     async def _on_button(self, ctx: Context, event: ButtonPressed) -> None:

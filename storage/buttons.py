@@ -41,7 +41,9 @@ class DmRegistry:
         await self._db.execute(
             "INSERT INTO dm_open (platform, user_id, opened_at) VALUES (?, ?, ?) "
             "ON CONFLICT (platform, user_id) DO NOTHING",
-            platform, user_id, now_ms,
+            platform,
+            user_id,
+            now_ms,
         )
 
     async def closed(self, platform: str, user_id: str) -> None:

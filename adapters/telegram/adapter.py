@@ -66,8 +66,11 @@ T = TypeVar("T")
 
 def user_ref(user: Any) -> UserRef:
     return UserRef(
-        user_id=str(user.id), name=user.full_name or user.username or str(user.id), username=user.username,
-        is_bot=bool(user.is_bot), language=user.language_code,
+        user_id=str(user.id),
+        name=user.full_name or user.username or str(user.id),
+        username=user.username,
+        is_bot=bool(user.is_bot),
+        language=user.language_code,
     )
 
 
@@ -110,6 +113,7 @@ class TelegramAdapter:
         self._recent_membership: dict[tuple[str, str, str], tuple[str, float]] = {}
         self._rights_noticed: dict[tuple[str, str], float] = {}
         self._default_permissions: dict[str, ChatPermissions] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
         self.username = ""
         self.bot_id = ""
 
@@ -135,7 +139,9 @@ class TelegramAdapter:
                 ]
 
             try:
-                await self.bot.set_my_commands(menu(False), scope=BotCommandScopeAllGroupChats(), language_code=code)
+                await self.bot.set_my_commands(
+                    menu(False), scope=BotCommandScopeAllGroupChats(), language_code=code
+                )
                 await self.bot.set_my_commands(
                     menu(True), scope=BotCommandScopeAllChatAdministrators(), language_code=code
                 )
@@ -145,14 +151,29 @@ class TelegramAdapter:
     # --- updates to events ---------------------------------------------------------------------------
 
     async def on_update(self, update: object, _context: object = None) -> None:
-        """Called by python-telegram-bot for every update; never raises."""
+        """Called by python-telegram-bot for every update; never raises.
+
+        Updates run concurrently across chats but in arrival order within one chat (a /lang followed by
+        /help must be answered in that order), through one FIFO lock per chat taken before any await.
+        """
         if not isinstance(update, Update):
             return
-        try:
-            for event in await self.events_for(update):
-                await self.app.handle(event)
-        except Exception:
-            log.exception("cannot handle Telegram update %s", update.update_id)
+        chat = update.effective_chat
+        lock = self._chat_lock(str(chat.id) if chat is not None else "")
+        async with lock:
+            try:
+                for event in await self.events_for(update):
+                    await self.app.handle(event)
+            except Exception:
+                log.exception("cannot handle Telegram update %s", update.update_id)
+
+    def _chat_lock(self, chat_id: str) -> asyncio.Lock:
+        lock = self._locks.get(chat_id)
+        if lock is None:
+            if len(self._locks) > 10_000:  # forget idle chats
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+            lock = self._locks[chat_id] = asyncio.Lock()
+        return lock
 
     async def events_for(self, update: Update) -> list[Event]:
         if update.callback_query is not None:
@@ -177,8 +198,12 @@ class TelegramAdapter:
             return []
         return [
             DirectOpened(
-                event_key=f"tg:{message.chat.id}:{message.message_id}", chat=ChatRef(PLATFORM, str(message.chat.id)),
-                user=user_ref(message.from_user), is_admin=False, at=message.date, message_id=str(message.message_id),
+                event_key=f"tg:{message.chat.id}:{message.message_id}",
+                chat=ChatRef(PLATFORM, str(message.chat.id)),
+                user=user_ref(message.from_user),
+                is_admin=False,
+                at=message.date,
+                message_id=str(message.message_id),
             )
         ]
 
@@ -204,8 +229,15 @@ class TelegramAdapter:
         reply_to = message.reply_to_message.message_id if message.reply_to_message else None
         events.append(
             MessagePosted(
-                event_key=key, chat=chat, user=user, is_admin=is_admin, at=at, message_id=str(message.message_id),
-                text=text, reply_to=None if reply_to is None else str(reply_to), edited=edited,
+                event_key=key,
+                chat=chat,
+                user=user,
+                is_admin=is_admin,
+                at=at,
+                message_id=str(message.message_id),
+                text=text,
+                reply_to=None if reply_to is None else str(reply_to),
+                edited=edited,
                 mentions=self._mentions(message),
             )
         )
@@ -278,8 +310,14 @@ class TelegramAdapter:
         leave = self._membership(chat, new.user, joined=False, at=change.date)
         assert isinstance(leave, MemberLeft)
         if new.status == ChatMember.BANNED:
-            leave = MemberLeft(event_key=leave.event_key, chat=chat, user=leave.user, is_admin=False, at=leave.at,
-                               kicked=True)
+            leave = MemberLeft(
+                event_key=leave.event_key,
+                chat=chat,
+                user=leave.user,
+                is_admin=False,
+                at=leave.at,
+                kicked=True,
+            )
         return [leave]
 
     async def _callback(self, update: Update) -> list[Event]:
@@ -293,9 +331,14 @@ class TelegramAdapter:
         chat_id = str(message.chat.id)
         return [
             ButtonPressed(
-                event_key=f"tg:cb:{query.id}", chat=chat_ref(message.chat), user=user,
-                is_admin=await self.is_admin(chat_id, user.user_id), at=datetime.now(UTC),
-                message_id=str(message.message_id), data=query.data, callback_id=query.id,
+                event_key=f"tg:cb:{query.id}",
+                chat=chat_ref(message.chat),
+                user=user,
+                is_admin=await self.is_admin(chat_id, user.user_id),
+                at=datetime.now(UTC),
+                message_id=str(message.message_id),
+                data=query.data,
+                callback_id=query.id,
             )
         ]
 
@@ -330,7 +373,9 @@ class TelegramAdapter:
         group = await self.app.groups.ensure(PLATFORM, chat.chat_id, chat.title, to_ms(self.app.clock.now()))
         lang = (await self.app.groups.settings(group.id)).language
         names = "、".join(t(lang, f"telegram.right.{r}") for r in rights)
-        await self.app.outbox.deliver(A.Send(chat=chat, text=t(lang, "telegram.missing_rights", rights=names)))
+        await self.app.outbox.deliver(
+            A.Send(chat=chat, text=t(lang, "telegram.missing_rights", rights=names))
+        )
 
     # --- admins --------------------------------------------------------------------------------------
 
@@ -356,12 +401,15 @@ class TelegramAdapter:
         now_ms = to_ms(self.app.clock.now())
         rows = []
         for row in buttons:
-            rows.append([
-                InlineKeyboardButton(
-                    b.label[:64], callback_data=await self.app.buttons.shorten(b.data, CALLBACK_DATA_BYTES, now_ms)
-                )
-                for b in row
-            ])
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        b.label[:64],
+                        callback_data=await self.app.buttons.shorten(b.data, CALLBACK_DATA_BYTES, now_ms),
+                    )
+                    for b in row
+                ]
+            )
         return InlineKeyboardMarkup(rows)
 
     async def perform(self, action: A.Action) -> A.ActionResult:
@@ -407,25 +455,37 @@ class TelegramAdapter:
                 if reply_to is not None and reply_to.isdigit():
                     params = ReplyParameters(int(reply_to), allow_sending_without_reply=True)
                 sent = await bot.send_message(
-                    chat_id, render(text), parse_mode=ParseMode.HTML, reply_markup=await self._markup(buttons),
+                    chat_id,
+                    render(text),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=await self._markup(buttons),
                     reply_parameters=params,
                 )
                 return A.ActionResult(ok=True, message_id=str(sent.message_id))
             case A.EditMessage(message_id=mid, text=text, buttons=buttons):
                 await bot.edit_message_text(
-                    render(text), chat_id=chat_id, message_id=int(mid), parse_mode=ParseMode.HTML,
+                    render(text),
+                    chat_id=chat_id,
+                    message_id=int(mid),
+                    parse_mode=ParseMode.HTML,
                     reply_markup=await self._markup(buttons),
                 )
             case A.Delete(message_id=mid):
                 await bot.delete_message(chat_id, int(mid))
             case A.Mute(user_id=uid, until=until):
                 await bot.restrict_chat_member(
-                    chat_id, int(uid), ChatPermissions.no_permissions(), until_date=until,
+                    chat_id,
+                    int(uid),
+                    ChatPermissions.no_permissions(),
+                    until_date=until,
                     use_independent_chat_permissions=True,
                 )
             case A.Unmute(user_id=uid):
                 await bot.restrict_chat_member(
-                    chat_id, int(uid), await self._chat_permissions(chat_id), use_independent_chat_permissions=True
+                    chat_id,
+                    int(uid),
+                    await self._chat_permissions(chat_id),
+                    use_independent_chat_permissions=True,
                 )
             case A.Kick(user_id=uid):
                 await bot.ban_chat_member(chat_id, int(uid))
@@ -438,7 +498,10 @@ class TelegramAdapter:
                 await bot.answer_callback_query(cb, text=text[:200] or None, show_alert=alert)
             case A.DirectMessage(user_id=uid, text=text, buttons=buttons):
                 sent = await bot.send_message(
-                    int(uid), render(text), parse_mode=ParseMode.HTML, reply_markup=await self._markup(buttons)
+                    int(uid),
+                    render(text),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=await self._markup(buttons),
                 )
                 return A.ActionResult(ok=True, message_id=str(sent.message_id))
             case A.GrantRole():

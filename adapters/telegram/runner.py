@@ -30,7 +30,9 @@ class TelegramRunner:
     def __init__(self, app: App, settings: Settings, application: Application | None = None) -> None:  # type: ignore[type-arg]
         assert settings.telegram_token
         self.settings = settings
-        self.application = application or build_application(settings.telegram_token, settings.telegram_api_base_url)
+        self.application = application or build_application(
+            settings.telegram_token, settings.telegram_api_base_url
+        )
         self.adapter = TelegramAdapter(app, self.application.bot)
         self.application.add_handler(TypeHandler(Update, self.adapter.on_update))
         self.application.add_error_handler(self._on_error)
@@ -50,11 +52,19 @@ class TelegramRunner:
             secret = s.telegram_webhook_secret or secrets.token_urlsafe(32)
             path = urlparse(s.telegram_webhook_url).path.lstrip("/")
             await application.updater.start_webhook(
-                listen=s.telegram_webhook_listen, port=s.telegram_webhook_port, url_path=path,
-                webhook_url=s.telegram_webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES,
+                listen=s.telegram_webhook_listen,
+                port=s.telegram_webhook_port,
+                url_path=path,
+                webhook_url=s.telegram_webhook_url,
+                secret_token=secret,
+                allowed_updates=ALLOWED_UPDATES,
             )
-            log.info("Telegram webhook on %s:%s → %s", s.telegram_webhook_listen, s.telegram_webhook_port,
-                     s.telegram_webhook_url)
+            log.info(
+                "Telegram webhook on %s:%s → %s",
+                s.telegram_webhook_listen,
+                s.telegram_webhook_port,
+                s.telegram_webhook_url,
+            )
         else:
             await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30)
             log.info("Telegram long polling as @%s", self.adapter.username)

@@ -1,0 +1,309 @@
+"""End to end: the real python-telegram-bot Application polls a fake Bot API server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from adapters.telegram.runner import TelegramRunner
+from bot.actions import Button, keyboard
+from bot.app import App
+from bot.clock import FakeClock
+from bot.commands import CommandSpec
+from bot.context import Context
+from bot.events import ButtonPressed
+from bot.feature import Feature
+from bot.outbox import Outbox
+from config.settings import Settings
+from handlers import default_features
+from storage.db import Database
+from tests.fakes.telegram_api import (
+    BOT_USER,
+    BOT_USERNAME,
+    FakeBotApi,
+    callback,
+    chat_member_update,
+    group,
+    join_message,
+    member,
+    text_message,
+    user,
+)
+
+CHAT = -100_123
+ALICE = user(1001, "Alice")
+CAROL = user(1003, "Carol")
+
+
+class Tools(Feature):
+    """Buttons, delete and mute, to see the Bot API calls they become."""
+
+    name = "tools"
+    button_prefix = "tools"
+
+    def commands(self) -> list[CommandSpec]:
+        return [
+            CommandSpec("poll", self.poll, feature=self.name),
+            CommandSpec("hush", self.hush, feature=self.name),
+        ]
+
+    async def poll(self, ctx: Context, _args: Any) -> None:
+        await ctx.send(
+            "Tea or coffee?", keyboard([Button("Tea", "tools:tea"), Button("Coffee", "tools:" + "c" * 80)])
+        )
+
+    async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
+        await ctx.answer_button(f"{event.user.name} chose {payload[:6]}")
+
+    async def hush(self, ctx: Context, _args: Any) -> None:
+        assert ctx.event is not None
+        await ctx.delete(ctx.event.message_id)  # type: ignore[attr-defined]
+        await ctx.mute(ctx.event.user.user_id, ctx.now() + timedelta(hours=1))
+
+
+class Bot:
+    """One running bot: App + TelegramRunner against the fake, restartable on the same database."""
+
+    def __init__(self, fake: FakeBotApi, db: Database) -> None:
+        self.fake, self.db = fake, db
+        self.clock = FakeClock(datetime.now(UTC))
+        self.app: App | None = None
+        self.runner: TelegramRunner | None = None
+
+    async def start(self) -> None:
+        self.app = App(
+            self.db, self.clock, Outbox(backoff=0.05), [Tools(), *default_features()], manual_scheduler=True
+        )
+        settings = Settings(telegram_token=self.fake.token, telegram_api_base_url=self.fake.base_url)
+        self.runner = TelegramRunner(self.app, settings)
+        await self.app.start()
+        await self.runner.start()
+
+    async def stop(self) -> None:
+        assert self.runner is not None and self.app is not None
+        await self.runner.stop()
+        await self.app.stop()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotApi]:
+    api = FakeBotApi()
+    await api.start()
+    api.admins[CHAT] = [CAROL]
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+async def bot(fake: FakeBotApi, db: Database) -> AsyncIterator[Bot]:
+    running = Bot(fake, db)
+    await running.start()
+    yield running
+    await running.stop()
+
+
+def say(fake: FakeBotApi, sender: dict[str, Any], text: str, **extra: Any) -> int:
+    mid = fake.new_message_id()
+    fake.push(text_message(CHAT, mid, sender, text, **extra))
+    return mid
+
+
+async def replies(fake: FakeBotApi, count: int) -> list[str]:
+    return [c["text"] for c in await fake.wait_for("sendMessage", count)]
+
+
+async def test_commands_answered_in_zh_then_en(bot: Bot, fake: FakeBotApi) -> None:
+    mid = say(fake, ALICE, "/help")
+    [first] = await replies(fake, 1)
+    sent = fake.of("sendMessage")[0]
+    assert first.startswith("可用命令") and "/set" not in first
+    assert sent["parse_mode"] == "HTML" and sent["reply_parameters"]["message_id"] == mid
+    say(fake, CAROL, "/lang en")
+    say(fake, ALICE, "/help")
+    texts = await replies(fake, 3)
+    assert texts[1] == "This group's language is now English."
+    assert texts[2].startswith("Commands you can use")
+
+
+async def test_command_menus_in_both_languages_and_scopes(bot: Bot, fake: FakeBotApi) -> None:
+    calls = fake.of("setMyCommands")
+    scopes = {(c["scope"]["type"], c.get("language_code")) for c in calls}
+    assert scopes >= {
+        ("all_group_chats", "zh"),
+        ("all_group_chats", "en"),
+        ("all_chat_administrators", "zh"),
+        ("all_chat_administrators", "en"),
+    }
+    member_menu = next(
+        c for c in calls if c["scope"]["type"] == "all_group_chats" and c.get("language_code") == "en"
+    )
+    admin_menu = next(
+        c for c in calls if c["scope"]["type"] == "all_chat_administrators" and c.get("language_code") == "zh"
+    )
+    assert "set" not in {c["command"] for c in member_menu["commands"]}
+    assert {"help", "set", "settings", "lang"} <= {c["command"] for c in admin_menu["commands"]}
+    assert (
+        next(c["description"] for c in admin_menu["commands"] if c["command"] == "set") == "修改一项本群设置"
+    )
+
+
+async def test_a_join_seen_through_both_update_paths_is_one_join(
+    bot: Bot, fake: FakeBotApi, db: Database
+) -> None:
+    newcomer = user(1050, "Newbie")
+    fake.push(join_message(CHAT, fake.new_message_id(), newcomer))
+    fake.push(chat_member_update(CHAT, newcomer, "left", "member"))
+    say(fake, ALICE, "/help")  # a marker: once answered, both join updates were handled
+    await replies(fake, 1)
+    await asyncio.sleep(0.1)
+    joins = await db.fetchval(
+        "SELECT COUNT(*) FROM membership_events WHERE kind = 'join' AND user_id = '1050'"
+    )
+    assert joins == 1
+    fake.push(chat_member_update(CHAT, newcomer, "member", "kicked"))
+    say(fake, ALICE, "/help")
+    await replies(fake, 2)
+    await asyncio.sleep(0.1)
+    assert await db.fetchval("SELECT COUNT(*) FROM membership_events WHERE kind = 'leave'") == 1
+
+
+async def test_commands_for_another_bot_are_ignored(bot: Bot, fake: FakeBotApi) -> None:
+    say(fake, ALICE, "/help@OtherBot")
+    say(fake, ALICE, f"/help@{BOT_USERNAME}")
+    [only] = await replies(fake, 1)
+    await asyncio.sleep(0.3)
+    assert only.startswith("可用命令") and len(fake.of("sendMessage")) == 1
+
+
+async def test_non_admin_is_refused_and_nothing_changes(bot: Bot, fake: FakeBotApi) -> None:
+    say(fake, ALICE, "/set timezone UTC")
+    say(fake, CAROL, "/settings")
+    texts = await replies(fake, 2)
+    assert texts[0] == "/set 仅限管理员使用。"
+    assert "timezone = Asia/Shanghai" in texts[1]
+
+
+async def test_button_press_with_a_long_payload(bot: Bot, fake: FakeBotApi) -> None:
+    say(fake, ALICE, "/poll")
+    [sent] = await fake.wait_for("sendMessage")
+    buttons = sent["reply_markup"]["inline_keyboard"][0]
+    assert [b["text"] for b in buttons] == ["Tea", "Coffee"]
+    assert all(len(b["callback_data"].encode()) <= 64 for b in buttons)
+    fake.push(callback("cbq-1", CHAT, 777, ALICE, buttons[1]["callback_data"]))
+    [answer] = await fake.wait_for("answerCallbackQuery")
+    assert answer["callback_query_id"] == "cbq-1" and answer["text"] == "Alice chose cccccc"
+
+
+async def test_delete_and_mute_carry_the_right_parameters(bot: Bot, fake: FakeBotApi) -> None:
+    mid = say(fake, ALICE, "/hush")
+    [deleted] = await fake.wait_for("deleteMessage")
+    [muted] = await fake.wait_for("restrictChatMember")
+    assert (int(deleted["chat_id"]), int(deleted["message_id"])) == (CHAT, mid)
+    assert int(muted["chat_id"]) == CHAT and int(muted["user_id"]) == ALICE["id"]
+    assert muted["permissions"]["can_send_messages"] is False
+    until = int(muted["until_date"])
+    assert abs(until - (bot.clock.now() + timedelta(hours=1)).timestamp()) < 2
+
+
+async def test_a_429_is_waited_out_and_the_message_delivered(bot: Bot, fake: FakeBotApi) -> None:
+    fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    say(fake, ALICE, "/help")
+    texts = await replies(fake, 2)  # the refused attempt, then the retry
+    assert texts[0] == texts[1] and texts[1].startswith("可用命令")
+
+
+async def test_a_server_error_is_retried(bot: Bot, fake: FakeBotApi) -> None:
+    fake.fail_next("sendMessage", 502, "Bad Gateway")
+    say(fake, ALICE, "/help")
+    assert len(await replies(fake, 2)) == 2
+
+
+async def test_a_permanent_error_does_not_stop_later_messages(bot: Bot, fake: FakeBotApi) -> None:
+    fake.fail_next("sendMessage", 403, "Forbidden: bot was kicked from the supergroup chat")
+    say(fake, ALICE, "/help")
+    await fake.wait_for("sendMessage", 1)
+    say(fake, ALICE, "/frobnicate")
+    texts = await replies(fake, 2)
+    assert texts[1].startswith("未知命令 /frobnicate")
+
+
+async def test_an_update_redelivered_after_a_restart_is_not_processed_twice(
+    bot: Bot, fake: FakeBotApi
+) -> None:
+    mid = fake.new_message_id()
+    update = text_message(CHAT, mid, ALICE, "/help")
+    uid = fake.push(update)
+    await replies(fake, 1)
+    await bot.stop()
+    await bot.start()
+    fake.push(update, update_id=uid)  # Telegram delivers it again
+    say(fake, ALICE, "/frobnicate")  # a marker after it
+    texts = await replies(fake, 2)
+    await asyncio.sleep(0.3)
+    assert len(fake.of("sendMessage")) == 2 and texts[1].startswith("未知命令")
+
+
+async def test_user_text_is_escaped_for_html(bot: Bot, fake: FakeBotApi) -> None:
+    say(fake, CAROL, "/set <b>bold</b> 1")
+    [text] = await replies(fake, 1)
+    assert "&lt;b&gt;bold&lt;/b&gt;" in text and "<b>" not in text
+
+
+async def test_anonymous_admin_and_channel_posts(bot: Bot, fake: FakeBotApi) -> None:
+    say(
+        fake,
+        {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"},
+        "/lang en",
+        sender_chat=group(CHAT),
+    )
+    say(
+        fake,
+        {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"},
+        "/lang zh",
+        sender_chat={"id": -100_777, "type": "channel", "title": "News"},
+    )
+    say(fake, ALICE, "/help")
+    texts = await replies(fake, 2)
+    assert texts[0] == "This group's language is now English."  # the anonymous admin is an admin
+    assert texts[1].startswith("Commands you can use")  # the channel post ran no command
+
+
+async def test_private_start_records_that_dms_can_be_delivered(
+    bot: Bot, fake: FakeBotApi, db: Database
+) -> None:
+    zh_user = user(1070, "Xiao", lang="zh-hans")
+    fake.push(
+        {
+            "message": {
+                "message_id": 1,
+                "date": 1_700_000_000,
+                "from": zh_user,
+                "text": "/start",
+                "chat": {"id": 1070, "type": "private", "first_name": "Xiao"},
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            }
+        }
+    )
+    [text] = await replies(fake, 1)
+    assert text.startswith("你好！我是 Qunbot")
+    assert bot.app is not None and await bot.app.dms.can_dm("telegram", "1070")
+
+
+async def test_missing_rights_are_told_plainly(bot: Bot, fake: FakeBotApi) -> None:
+    fake.push(
+        {
+            "my_chat_member": {
+                "chat": group(CHAT),
+                "from": CAROL,
+                "date": 1_700_000_000,
+                "old_chat_member": member(BOT_USER, "left"),
+                "new_chat_member": member(BOT_USER, "member"),
+            }
+        }
+    )
+    [text] = await replies(fake, 1)
+    assert text.startswith("我还缺少这些管理员权限：管理员身份")
