@@ -307,3 +307,37 @@ async def test_missing_rights_are_told_plainly(bot: Bot, fake: FakeBotApi) -> No
     )
     [text] = await replies(fake, 1)
     assert text.startswith("我还缺少这些管理员权限：管理员身份")
+
+
+async def test_webhook_mode_checks_the_secret(fake: FakeBotApi, sqlite_db: Database) -> None:
+    import socket
+
+    import aiohttp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/tg-hook"
+    app = App(sqlite_db, FakeClock(datetime.now(UTC)), Outbox(), default_features(), manual_scheduler=True)
+    settings = Settings(
+        telegram_token=fake.token, telegram_api_base_url=fake.base_url, telegram_webhook_url=url,
+        telegram_webhook_listen="127.0.0.1", telegram_webhook_port=port, telegram_webhook_secret="s3cret",
+    )
+    runner = TelegramRunner(app, settings)
+    await app.start()
+    await runner.start()
+    try:
+        [hook] = fake.of("setWebhook")
+        assert hook["url"] == url and hook["secret_token"] == "s3cret"
+        assert set(hook["allowed_updates"]) >= {"message", "chat_member", "callback_query"}
+        update = {"update_id": 1, **text_message(CHAT, 42, ALICE, "/help")}
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as r:
+                assert r.status == 403
+            async with http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}) as r:
+                assert r.status == 200
+        [text] = await replies(fake, 1)
+        assert text.startswith("可用命令")
+    finally:
+        await runner.stop()
+        await app.stop()
