@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -15,7 +15,7 @@ from bot.app import App
 from bot.clock import FakeClock
 from bot.commands import CommandSpec
 from bot.context import Context
-from bot.events import ButtonPressed
+from bot.events import ButtonPressed, MessagePosted
 from bot.feature import Feature
 from bot.outbox import Outbox
 from config.settings import Settings
@@ -58,6 +58,12 @@ class Tools(Feature):
 
     async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
         await ctx.answer_button(f"{event.user.name} chose {payload[:6]}")
+
+    seen: ClassVar[list[MessagePosted]] = []
+
+    async def on_message(self, ctx: Context, event: MessagePosted) -> bool:
+        Tools.seen.append(event)
+        return False
 
     async def hush(self, ctx: Context, _args: Any) -> None:
         assert ctx.event is not None
@@ -320,8 +326,12 @@ async def test_webhook_mode_checks_the_secret(fake: FakeBotApi, sqlite_db: Datab
     url = f"http://127.0.0.1:{port}/tg-hook"
     app = App(sqlite_db, FakeClock(datetime.now(UTC)), Outbox(), default_features(), manual_scheduler=True)
     settings = Settings(
-        telegram_token=fake.token, telegram_api_base_url=fake.base_url, telegram_webhook_url=url,
-        telegram_webhook_listen="127.0.0.1", telegram_webhook_port=port, telegram_webhook_secret="s3cret",
+        telegram_token=fake.token,
+        telegram_api_base_url=fake.base_url,
+        telegram_webhook_url=url,
+        telegram_webhook_listen="127.0.0.1",
+        telegram_webhook_port=port,
+        telegram_webhook_secret="s3cret",
     )
     runner = TelegramRunner(app, settings)
     await app.start()
@@ -334,10 +344,33 @@ async def test_webhook_mode_checks_the_secret(fake: FakeBotApi, sqlite_db: Datab
         async with aiohttp.ClientSession() as http:
             async with http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as r:
                 assert r.status == 403
-            async with http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}) as r:
+            async with http.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+            ) as r:
                 assert r.status == 200
         [text] = await replies(fake, 1)
         assert text.startswith("可用命令")
     finally:
         await runner.stop()
         await app.stop()
+
+
+async def test_edits_reach_the_core_as_edits(bot: Bot, fake: FakeBotApi) -> None:
+    Tools.seen.clear()
+    mid = say(fake, ALICE, "hello there")
+    edited = text_message(CHAT, mid, ALICE, "hello, buy followers at spam.example")["message"]
+    fake.push({"edited_message": {**edited, "edit_date": edited["date"] + 5}})
+    say(fake, ALICE, "/help")
+    await replies(fake, 1)
+    texts = [(e.text, e.edited) for e in Tools.seen]
+    assert texts[:2] == [("hello there", False), ("hello, buy followers at spam.example", True)]
+    assert Tools.seen[0].event_key != Tools.seen[1].event_key
+
+
+async def test_a_promotion_is_seen_at_once(bot: Bot, fake: FakeBotApi) -> None:
+    say(fake, ALICE, "/lang en")
+    assert (await replies(fake, 1))[0] == "/lang 仅限管理员使用。"  # the admin list is now cached
+    fake.admins[CHAT].append(ALICE)
+    fake.push(chat_member_update(CHAT, ALICE, "member", "administrator"))
+    say(fake, ALICE, "/lang en")
+    assert (await replies(fake, 2))[1] == "This group's language is now English."
