@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from bot import actions as A
 from bot.app import App
 from bot.clock import FakeClock
-from bot.events import ButtonPressed, ChatRef, MemberJoined, MemberLeft, MessagePosted, UserRef
+from bot.events import ChatRef, MessagePosted, UserRef
 from bot.feature import Feature
 from bot.outbox import Outbox, RateLimits
 from handlers import default_features
@@ -94,37 +94,6 @@ class Harness:
     async def say(self, user: str, text: str, **kw: object) -> list[str]:
         await self.app.handle(self.message(user, text, **kw))  # type: ignore[arg-type]
         return self.adapter.pop_texts()
-
-    def join(self, user: str, chat_id: str = "g1") -> MemberJoined:
-        return MemberJoined(
-            event_key=f"t:{chat_id}:join:{user}:{next(self._ids)}",
-            chat=self.chat(chat_id),
-            user=UserRef(user, user, user),
-            is_admin=False,
-            at=self.clock.now(),
-        )
-
-    def leave(self, user: str, chat_id: str = "g1") -> MemberLeft:
-        return MemberLeft(
-            event_key=f"t:{chat_id}:leave:{user}:{next(self._ids)}",
-            chat=self.chat(chat_id),
-            user=UserRef(user, user, user),
-            is_admin=False,
-            at=self.clock.now(),
-        )
-
-    def press(self, user: str, message_id: str, data: str, chat_id: str = "g1") -> ButtonPressed:
-        n = next(self._ids)
-        return ButtonPressed(
-            event_key=f"t:cb:{n}",
-            chat=self.chat(chat_id),
-            user=UserRef(user, user, user),
-            is_admin=False,
-            at=self.clock.now(),
-            message_id=message_id,
-            data=data,
-            callback_id=str(n),
-        )
 
 
 async def _no_sleep(_seconds: float) -> None:
