@@ -74,6 +74,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--db", help="database file or URL (scripts default to a fresh temporary database)")
     sub.add_parser("migrate", help="upgrade the database schema in place")
     sub.add_parser("demo", help="play the bundled demo script (in Chinese) and exit")
+    sub.add_parser("discord-sync", help="register the slash commands with Discord globally")
     return p
 
 
@@ -101,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_console(args, settings, lines))
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
+        if args.command == "discord-sync":
+            from adapters.runner import discord_sync
+
+            return asyncio.run(discord_sync(settings))
         if args.command == "demo":
             return asyncio.run(_demo(DEMO_SCRIPT.read_text("utf-8").splitlines()))
         return asyncio.run(_run(settings, args))

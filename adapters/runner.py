@@ -1,4 +1,4 @@
-"""Runs the platform adapters that have tokens around one App, until SIGINT or SIGTERM."""
+"""Runs the platform adapters that have tokens around one App (one database, one outbox), until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import sys
+from typing import Any
 
 from bot.app import App
 from bot.clock import SystemClock
@@ -19,33 +20,55 @@ log = logging.getLogger(__name__)
 
 
 async def run_platforms(settings: Settings) -> int:
-    if settings.discord_token and not settings.telegram_token:
-        print(
-            "The Discord adapter is not part of this build yet; unset DISCORD_TOKEN or set TELEGRAM_TOKEN.",
-            file=sys.stderr,
-        )
-        return 2
-    if settings.discord_token:
-        log.warning(
-            "DISCORD_TOKEN is set but the Discord adapter is not part of this build yet; running Telegram"
-        )
     db = await open_database(settings.database_url)
-    outbox = Outbox()
-    app = App(db, SystemClock(), outbox, default_features())
-    from adapters.telegram.runner import TelegramRunner
+    app = App(db, SystemClock(), Outbox(), default_features())
+    runners: list[Any] = []
+    if settings.telegram_token:
+        from adapters.telegram.runner import TelegramRunner
 
-    runner = TelegramRunner(app, settings)
+        runners.append(TelegramRunner(app, settings))
+    if settings.discord_token:
+        from adapters.discord.runner import DiscordRunner
+
+        runners.append(DiscordRunner(app, settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    started: list[Any] = []
     try:
         await app.start()
-        await runner.start()
+        for runner in runners:
+            await runner.start()
+            started.append(runner)
         await stop.wait()
     finally:
-        await runner.stop()
+        for runner in reversed(started):
+            try:
+                await runner.stop()
+            except Exception:
+                log.exception("stopping %s failed", type(runner).__name__)
         await app.stop()
+        await db.close()
+    return 0
+
+
+async def discord_sync(settings: Settings) -> int:
+    """Register the slash commands globally (`python main.py discord-sync`)."""
+    if not settings.discord_token:
+        print("discord-sync needs DISCORD_TOKEN", file=sys.stderr)
+        return 2
+    from adapters.discord.runner import DiscordRunner
+
+    db = await open_database(settings.database_url)
+    app = App(db, SystemClock(), Outbox(), default_features())
+    runner = DiscordRunner(app, settings)
+    try:
+        await runner.login()
+        count = await runner.adapter.sync_global()
+        print(f"registered {count} slash commands globally")
+    finally:
+        await runner.client.close()
         await db.close()
     return 0

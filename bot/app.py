@@ -180,21 +180,21 @@ class App:
 
     async def _run_command(self, ctx: Context, spec: CommandSpec | None, name: str, args: str) -> None:
         if spec is None:
-            await ctx.reply(ctx.t("common.unknown_command", name=name))
+            await ctx.reply(ctx.t("common.unknown_command", name=name), ephemeral=True)
             return
         if spec.admin_only and not ctx.is_admin:
-            await ctx.reply(ctx.t("common.admin_only", name=spec.name))
+            await ctx.reply(ctx.t("common.admin_only", name=spec.name), ephemeral=True)
             return
         try:
             parsed = bind_args(spec, args)
         except UsageError:
-            await ctx.reply(ctx.t("common.usage", usage=ctx.t(spec.usage_key)))
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t(spec.usage_key)), ephemeral=True)
             return
         try:
             await spec.func(ctx, parsed)
         except Exception:
             log.exception("command /%s failed", spec.name)
-            await ctx.reply(ctx.t("common.internal_error"))
+            await ctx.reply(ctx.t("common.internal_error"), ephemeral=True)
 
     async def _on_direct_opened(self, event: DirectOpened, now_ms: int) -> None:
         """Not a group event: remember the user can get DMs, and say what the bot is for."""

@@ -122,8 +122,12 @@ class Context:
     async def kick(self, user_id: str) -> A.ActionResult:
         return await self.act(A.Kick(chat=self.chat, user_id=user_id))
 
-    async def ban(self, user_id: str, until: datetime | None = None) -> A.ActionResult:
-        return await self.act(A.Ban(chat=self.chat, user_id=user_id, until=until))
+    async def ban(
+        self, user_id: str, until: datetime | None = None, *, delete_message_days: int = 0
+    ) -> A.ActionResult:
+        return await self.act(
+            A.Ban(chat=self.chat, user_id=user_id, until=until, delete_message_days=delete_message_days)
+        )
 
     async def unban(self, user_id: str) -> A.ActionResult:
         return await self.act(A.Unban(chat=self.chat, user_id=user_id))

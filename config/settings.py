@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     telegram_webhook_port: int = 8443
     telegram_webhook_secret: str | None = None  # checked on every webhook call; random when unset
     discord_token: str | None = Field(None, validation_alias=AliasChoices("DISCORD_TOKEN", "discord_token"))
+    discord_shards: int | None = None  # QUNBOT_DISCORD_SHARDS: run an AutoShardedClient with this many shards
     database_url: str = DEFAULT_DATABASE_URL
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

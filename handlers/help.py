@@ -31,4 +31,4 @@ class HelpFeature(Feature):
         if admin:
             lines += ["", ctx.t("help.admin_title")]
             lines += [_line(ctx, s) for s in admin]
-        await ctx.reply("\n".join(lines))
+        await ctx.reply("\n".join(lines), ephemeral=True)

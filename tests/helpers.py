@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import count
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel
+
 from bot import actions as A
+from bot.actions import Button, keyboard
 from bot.app import App
 from bot.clock import FakeClock
-from bot.events import ChatRef, MessagePosted, UserRef
+from bot.commands import CommandSpec
+from bot.context import Context
+from bot.events import ButtonPressed, ChatRef, MessagePosted, UserRef
 from bot.feature import Feature
 from bot.outbox import Outbox, RateLimits
 from handlers import default_features
@@ -98,3 +105,56 @@ class Harness:
 
 async def _no_sleep(_seconds: float) -> None:
     return None
+
+
+class Tools(Feature):
+    """Buttons, delete and mute, to see the Bot API calls they become."""
+
+    name = "tools"
+    button_prefix = "tools"
+
+    def commands(self) -> list[CommandSpec]:
+        return [
+            CommandSpec("poll", self.poll, feature=self.name),
+            CommandSpec("hush", self.hush, feature=self.name),
+            CommandSpec("reward", self.reward, RewardArgs, feature=self.name),
+            CommandSpec("banme", self.banme, feature=self.name),
+            CommandSpec("slow", self.slow, feature=self.name),
+        ]
+
+    async def poll(self, ctx: Context, _args: Any) -> None:
+        await ctx.send(
+            "Tea or coffee?", keyboard([Button("Tea", "tools:tea"), Button("Coffee", "tools:" + "c" * 80)])
+        )
+
+    async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
+        await ctx.answer_button(f"{event.user.name} chose {payload[:6]}")
+
+    seen: ClassVar[list[MessagePosted]] = []
+
+    async def on_message(self, ctx: Context, event: MessagePosted) -> bool:
+        Tools.seen.append(event)
+        return False
+
+    async def hush(self, ctx: Context, _args: Any) -> None:
+        assert ctx.event is not None
+        await ctx.delete(ctx.event.message_id)  # type: ignore[attr-defined]
+        await ctx.mute(ctx.event.user.user_id, ctx.now() + timedelta(hours=1))
+
+    async def reward(self, ctx: Context, args: RewardArgs) -> None:
+        assert ctx.event is not None
+        result = await ctx.grant_role(ctx.event.user.user_id, args.role)
+        await ctx.reply("role granted" if result.ok else f"no role: {result.failure}")
+
+    async def banme(self, ctx: Context, _args: Any) -> None:
+        assert ctx.event is not None
+        await ctx.ban(ctx.event.user.user_id, delete_message_days=1)
+        await ctx.send("banned")
+
+    async def slow(self, ctx: Context, _args: Any) -> None:
+        await asyncio.sleep(0.5)  # slower than the platform's answer window in tests
+        await ctx.reply("done at last")
+
+
+class RewardArgs(BaseModel):
+    role: str

@@ -5,18 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 from adapters.telegram.runner import TelegramRunner
-from bot.actions import Button, keyboard
 from bot.app import App
 from bot.clock import FakeClock
-from bot.commands import CommandSpec
-from bot.context import Context
-from bot.events import ButtonPressed, MessagePosted
-from bot.feature import Feature
 from bot.outbox import Outbox
 from config.settings import Settings
 from handlers import default_features
@@ -33,42 +28,11 @@ from tests.fakes.telegram_api import (
     text_message,
     user,
 )
+from tests.helpers import Tools
 
 CHAT = -100_123
 ALICE = user(1001, "Alice")
 CAROL = user(1003, "Carol")
-
-
-class Tools(Feature):
-    """Buttons, delete and mute, to see the Bot API calls they become."""
-
-    name = "tools"
-    button_prefix = "tools"
-
-    def commands(self) -> list[CommandSpec]:
-        return [
-            CommandSpec("poll", self.poll, feature=self.name),
-            CommandSpec("hush", self.hush, feature=self.name),
-        ]
-
-    async def poll(self, ctx: Context, _args: Any) -> None:
-        await ctx.send(
-            "Tea or coffee?", keyboard([Button("Tea", "tools:tea"), Button("Coffee", "tools:" + "c" * 80)])
-        )
-
-    async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
-        await ctx.answer_button(f"{event.user.name} chose {payload[:6]}")
-
-    seen: ClassVar[list[MessagePosted]] = []
-
-    async def on_message(self, ctx: Context, event: MessagePosted) -> bool:
-        Tools.seen.append(event)
-        return False
-
-    async def hush(self, ctx: Context, _args: Any) -> None:
-        assert ctx.event is not None
-        await ctx.delete(ctx.event.message_id)  # type: ignore[attr-defined]
-        await ctx.mute(ctx.event.user.user_id, ctx.now() + timedelta(hours=1))
 
 
 class Bot:

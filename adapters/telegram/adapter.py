@@ -30,6 +30,7 @@ from telegram import (
 from telegram import error as tg_error
 from telegram.constants import ChatType, ParseMode
 
+from adapters.ordering import ChatLocks
 from bot import actions as A
 from bot.app import App
 from bot.clock import to_ms
@@ -113,7 +114,7 @@ class TelegramAdapter:
         self._recent_membership: dict[tuple[str, str, str], tuple[str, float]] = {}
         self._rights_noticed: dict[tuple[str, str], float] = {}
         self._default_permissions: dict[str, ChatPermissions] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._chat_lock = ChatLocks()
         self.username = ""
         self.bot_id = ""
 
@@ -159,21 +160,12 @@ class TelegramAdapter:
         if not isinstance(update, Update):
             return
         chat = update.effective_chat
-        lock = self._chat_lock(str(chat.id) if chat is not None else "")
-        async with lock:
+        async with self._chat_lock(str(chat.id) if chat is not None else ""):
             try:
                 for event in await self.events_for(update):
                     await self.app.handle(event)
             except Exception:
                 log.exception("cannot handle Telegram update %s", update.update_id)
-
-    def _chat_lock(self, chat_id: str) -> asyncio.Lock:
-        lock = self._locks.get(chat_id)
-        if lock is None:
-            if len(self._locks) > 10_000:  # forget idle chats
-                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
-            lock = self._locks[chat_id] = asyncio.Lock()
-        return lock
 
     async def events_for(self, update: Update) -> list[Event]:
         if update.callback_query is not None:

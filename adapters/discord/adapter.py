@@ -1,0 +1,440 @@
+"""Discord: discord.py events become neutral events; neutral actions become Discord API calls.
+
+A group is a guild. Messages go to the channel of the event being answered; messages that answer no
+event (scheduled ones, notices) go to the guild's last active channel, else its system channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import discord
+
+from adapters.discord.commands import command_payloads, options_to_args
+from adapters.ordering import ChatLocks
+from bot import actions as A
+from bot.app import App
+from bot.clock import to_ms
+from bot.events import (
+    MAX_TEXT,
+    ButtonPressed,
+    ChatRef,
+    CommandInvoked,
+    Event,
+    MemberJoined,
+    MemberLeft,
+    MessagePosted,
+    UserRef,
+)
+from bot.i18n import t
+from bot.outbox import DISCORD_LIMITS
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+MESSAGE_LIMIT = 2000
+CUSTOM_ID_LIMIT = 100
+MAX_TIMEOUT = timedelta(days=28)
+DEFER_AFTER = 2.0  # seconds; Discord wants an interaction answered within 3
+_REMEMBERED = 5_000
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def intents() -> discord.Intents:
+    """Guilds, members (privileged) and message content (privileged)."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.members = True
+    wanted.guild_messages = True
+    wanted.message_content = True
+    return wanted
+
+
+def make_client(shards: int | None = None, **options: Any) -> discord.Client:
+    if shards:
+        return discord.AutoShardedClient(intents=intents(), shard_count=shards, **options)
+    return discord.Client(intents=intents(), **options)
+
+
+def user_ref(user: discord.abc.User, *, webhook: bool = False) -> UserRef:
+    locale = getattr(user, "locale", None)
+    return UserRef(
+        user_id=str(user.id),
+        name=user.display_name,
+        username=user.name,
+        is_bot=bool(user.bot) or webhook,
+        language=str(locale) if locale else None,
+    )
+
+
+def is_admin(member: Any) -> bool:
+    perms = getattr(member, "guild_permissions", None)
+    return bool(perms and (perms.administrator or perms.manage_guild))
+
+
+def clip(text: str) -> str:
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
+class _Pending:
+    """An interaction waiting for its answer; the lock keeps the auto-defer and the answer from racing."""
+
+    def __init__(self, interaction: discord.Interaction) -> None:
+        self.interaction = interaction
+        self.lock = asyncio.Lock()
+
+
+class _Remembered(OrderedDict[str, Any]):
+    def remember(self, key: str, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > _REMEMBERED:
+            self.popitem(last=False)
+
+
+class DiscordAdapter:
+    platform = PLATFORM
+    limits = DISCORD_LIMITS
+
+    def __init__(self, app: App, client: discord.Client) -> None:
+        self.app = app
+        self.client = client
+        self._pending: _Remembered = _Remembered()  # event key -> _Pending
+        self._channels: _Remembered = _Remembered()  # message id -> channel id
+        self._home: dict[str, int] = {}  # guild id -> last active channel id
+        self._guild_lock = ChatLocks()
+        self.defer_after = DEFER_AFTER
+        for name in (
+            "on_ready",
+            "on_guild_join",
+            "on_message",
+            "on_raw_message_edit",
+            "on_member_join",
+            "on_raw_member_remove",
+            "on_interaction",
+        ):
+            setattr(client, name, getattr(self, name))
+
+    # --- slash commands ------------------------------------------------------------------------------
+
+    async def sync_guild(self, guild_id: int) -> None:
+        app_id = self.client.application_id
+        if app_id is None:
+            return
+        try:
+            await self.client.http.bulk_upsert_guild_commands(
+                app_id, guild_id, command_payloads(self.app.commands)
+            )
+        except discord.HTTPException as exc:
+            log.warning("cannot sync slash commands to guild %s: %s", guild_id, exc)
+
+    async def sync_global(self) -> int:
+        app_id = self.client.application_id
+        assert app_id is not None, "log in first"
+        payloads = command_payloads(self.app.commands)
+        await self.client.http.bulk_upsert_global_commands(app_id, payloads)
+        return len(payloads)
+
+    # --- events --------------------------------------------------------------------------------------
+
+    async def on_ready(self) -> None:
+        log.info("Discord ready as %s in %d guild(s)", self.client.user, len(self.client.guilds))
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.sync_guild(guild.id)
+
+    async def _deliver(self, guild_id: int, event: Event) -> None:
+        async with self._guild_lock(str(guild_id)):
+            await self.app.handle(event)
+
+    def _chat(self, guild: discord.Guild) -> ChatRef:
+        return ChatRef(PLATFORM, str(guild.id), guild.name or "")
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self._message(message, edited=False)
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        if "content" in payload.data:  # embeds resolving also count as edits; only text matters
+            await self._message(payload.message, edited=True)
+
+    async def _message(self, message: discord.Message, *, edited: bool) -> None:
+        guild = message.guild
+        if guild is None or (self.client.user is not None and message.author.id == self.client.user.id):
+            return
+        self._channels.remember(str(message.id), message.channel.id)
+        self._home[str(guild.id)] = message.channel.id
+        at = (message.edited_at if edited and message.edited_at else message.created_at) or datetime.now(UTC)
+        key = f"dc:{message.id}" + (f":e{int(at.timestamp() * 1000)}" if edited else "")
+        mentions = {f"<@{u.id}>": user_ref(u) for u in message.mentions}
+        mentions.update({f"<@!{u.id}>": user_ref(u) for u in message.mentions})
+        reply_to = message.reference.message_id if message.reference else None
+        event = MessagePosted(
+            event_key=key,
+            chat=self._chat(guild),
+            user=user_ref(message.author, webhook=message.webhook_id is not None),
+            is_admin=is_admin(message.author),
+            at=at,
+            message_id=str(message.id),
+            text=message.content[:MAX_TEXT],
+            reply_to=None if reply_to is None else str(reply_to),
+            edited=edited,
+            mentions=mentions,
+        )
+        await self._deliver(guild.id, event)
+
+    async def on_member_join(self, member: discord.Member) -> None:
+        joined = member.joined_at or datetime.now(UTC)
+        event = MemberJoined(
+            event_key=f"dc:join:{member.guild.id}:{member.id}:{int(joined.timestamp())}",
+            chat=self._chat(member.guild),
+            user=user_ref(member),
+            is_admin=False,
+            at=joined,
+            member_count=member.guild.member_count,
+        )
+        await self._deliver(member.guild.id, event)
+
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        guild = self.client.get_guild(payload.guild_id)
+        now = datetime.now(UTC)
+        joined = getattr(payload.user, "joined_at", None)
+        stamp = int((joined or now).timestamp())
+        chat = self._chat(guild) if guild is not None else ChatRef(PLATFORM, str(payload.guild_id))
+        event = MemberLeft(
+            event_key=f"dc:leave:{payload.guild_id}:{payload.user.id}:{stamp}",
+            chat=chat,
+            user=user_ref(payload.user),
+            is_admin=False,
+            at=now,
+        )
+        await self._deliver(payload.guild_id, event)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        guild = interaction.guild
+        if guild is None or interaction.data is None:
+            return
+        if interaction.channel_id is not None:
+            self._home[str(guild.id)] = interaction.channel_id
+        admin = is_admin(interaction.user) or bool(
+            interaction.permissions.administrator or interaction.permissions.manage_guild
+        )
+        user = user_ref(interaction.user)
+        key = f"dc:i:{interaction.id}"
+        event: Event
+        if interaction.type is discord.InteractionType.application_command:
+            name = str(interaction.data.get("name", ""))
+            options = list(interaction.data.get("options", []))  # type: ignore[arg-type]
+            event = CommandInvoked(
+                event_key=key,
+                chat=self._chat(guild),
+                user=user,
+                is_admin=admin,
+                at=interaction.created_at,
+                name=name,
+                args=options_to_args(self.app.commands.get(name), options),
+            )
+        elif interaction.type is discord.InteractionType.component:
+            custom_id = str(interaction.data.get("custom_id", ""))
+            message = interaction.message
+            event = ButtonPressed(
+                event_key=key,
+                chat=self._chat(guild),
+                user=user,
+                is_admin=admin,
+                at=interaction.created_at,
+                message_id=str(message.id) if message else "",
+                data=custom_id,
+                callback_id=str(interaction.id),
+            )
+        else:
+            return
+        pending = _Pending(interaction)
+        self._pending.remember(key, pending)
+        deferral = asyncio.create_task(self._defer_later(pending, component=isinstance(event, ButtonPressed)))
+        try:
+            await self._deliver(guild.id, event)
+        finally:
+            deferral.cancel()
+
+    async def _defer_later(self, pending: _Pending, *, component: bool) -> None:
+        """Answer 'thinking…' if the core has not answered within two seconds."""
+        await asyncio.sleep(self.defer_after)
+        async with pending.lock:
+            response = pending.interaction.response
+            if not response.is_done():
+                with contextlib.suppress(discord.HTTPException):
+                    if component:
+                        await response.defer()
+                    else:
+                        await response.defer(thinking=True)
+
+    # --- actions to API calls ------------------------------------------------------------------------
+
+    async def perform(self, action: A.Action) -> A.ActionResult:
+        try:
+            return await self._perform(action)
+        except discord.RateLimited as exc:
+            raise A.RetryAfter(exc.retry_after) from exc
+        except discord.Forbidden as exc:
+            raise A.PermanentError(A.Failure.FORBIDDEN, exc.text or str(exc)) from exc
+        except discord.NotFound as exc:
+            raise A.PermanentError(A.Failure.NOT_FOUND, exc.text or str(exc)) from exc
+        except discord.HTTPException as exc:
+            if exc.status >= 500:
+                raise A.TransientError(str(exc)) from exc
+            raise A.PermanentError(A.Failure.BAD_REQUEST, exc.text or str(exc)) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise A.TransientError(str(exc)) from exc
+
+    async def _view(self, buttons: A.Keyboard) -> discord.ui.View | None:
+        if not buttons:
+            return None
+        view = discord.ui.View(timeout=None)
+        now_ms = to_ms(self.app.clock.now())
+        for row_no, row in enumerate(buttons[:5]):
+            for b in row[:5]:
+                custom_id = await self.app.buttons.shorten(b.data, CUSTOM_ID_LIMIT, now_ms)
+                view.add_item(discord.ui.Button(label=b.label[:80], custom_id=custom_id, row=row_no))
+        return view
+
+    def _guild(self, chat: ChatRef) -> discord.Guild:
+        guild = self.client.get_guild(int(chat.chat_id))
+        if guild is None:
+            raise A.PermanentError(A.Failure.NOT_FOUND, f"not in guild {chat.chat_id}")
+        return guild
+
+    def _channel(self, chat: ChatRef, message_id: str | None = None) -> discord.PartialMessageable:
+        channel_id = self._channels.get(message_id) if message_id else None
+        if channel_id is None:
+            channel_id = self._home.get(chat.chat_id)
+        if channel_id is None:
+            guild = self._guild(chat)
+            channel = guild.system_channel or next(
+                (c for c in guild.text_channels if c.permissions_for(guild.me).send_messages), None
+            )
+            if channel is None:
+                raise A.PermanentError(A.Failure.NOT_FOUND, f"no channel to speak in guild {chat.chat_id}")
+            channel_id = channel.id
+        return self.client.get_partial_messageable(channel_id, guild_id=int(chat.chat_id))
+
+    async def _send(
+        self,
+        channel: discord.abc.Messageable,
+        text: str,
+        buttons: A.Keyboard,
+        reference: discord.MessageReference | None = None,
+    ) -> A.ActionResult:
+        kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
+        view = await self._view(buttons)
+        if view is not None:
+            kwargs["view"] = view
+        if reference is not None:
+            kwargs["reference"] = reference
+        sent = await channel.send(clip(text), **kwargs)
+        self._channels.remember(str(sent.id), sent.channel.id)
+        return A.ActionResult(ok=True, message_id=str(sent.id))
+
+    async def _respond(
+        self, pending: _Pending, text: str, buttons: A.Keyboard, ephemeral: bool
+    ) -> A.ActionResult:
+        async with pending.lock:
+            interaction = pending.interaction
+            kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS, "ephemeral": ephemeral}
+            view = await self._view(buttons)
+            if view is not None:
+                kwargs["view"] = view
+            if not interaction.response.is_done():
+                await interaction.response.send_message(clip(text), **kwargs)
+                return A.OK
+            sent = await interaction.followup.send(clip(text), wait=True, **kwargs)
+            return A.ActionResult(ok=True, message_id=str(sent.id))
+
+    async def _member(self, guild: discord.Guild, user_id: str) -> discord.Member:
+        return guild.get_member(int(user_id)) or await guild.fetch_member(int(user_id))
+
+    async def _perform(self, action: A.Action) -> A.ActionResult:
+        match action:
+            case A.Send(text=text, buttons=buttons):
+                return await self._send(self._channel(action.chat), text, buttons)
+            case A.Reply(text=text, buttons=buttons, reply_to=reply_to, event_key=key, ephemeral=ephemeral):
+                pending = self._pending.get(key)
+                if pending is not None:
+                    return await self._respond(pending, text, buttons, ephemeral)
+                channel = self._channel(action.chat, reply_to)
+                reference = None
+                if reply_to and reply_to.isdigit():
+                    reference = discord.MessageReference(
+                        message_id=int(reply_to),
+                        channel_id=channel.id,
+                        guild_id=int(action.chat.chat_id),
+                        fail_if_not_exists=False,
+                    )
+                return await self._send(channel, text, buttons, reference)
+            case A.EditMessage(message_id=mid, text=text, buttons=buttons):
+                message = self._channel(action.chat, mid).get_partial_message(int(mid))
+                await message.edit(
+                    content=clip(text), view=await self._view(buttons), allowed_mentions=NO_MENTIONS
+                )
+            case A.Delete(message_id=mid):
+                await self._channel(action.chat, mid).get_partial_message(int(mid)).delete()
+            case A.Mute(user_id=uid, until=until):
+                now = datetime.now(UTC)
+                member = await self._member(self._guild(action.chat), uid)
+                await member.timeout(min(until, now + MAX_TIMEOUT - timedelta(minutes=1)))
+            case A.Unmute(user_id=uid):
+                member = await self._member(self._guild(action.chat), uid)
+                await member.timeout(None)
+            case A.Kick(user_id=uid):
+                await self._guild(action.chat).kick(discord.Object(int(uid)))
+            case A.Ban(user_id=uid, delete_message_days=days):
+                await self._guild(action.chat).ban(
+                    discord.Object(int(uid)), delete_message_seconds=max(0, min(days, 7)) * 86400
+                )
+            case A.Unban(user_id=uid):
+                await self._guild(action.chat).unban(discord.Object(int(uid)))
+            case A.GrantRole(user_id=uid, role=role_ref):
+                return await self._grant_role(action, uid, role_ref)
+            case A.AnswerButton(callback_id=cb, text=text):
+                pending = self._pending.get(f"dc:i:{cb}")
+                if pending is None:
+                    raise A.PermanentError(A.Failure.NOT_FOUND, "interaction expired")
+                async with pending.lock:
+                    response = pending.interaction.response
+                    if text and not response.is_done():
+                        await response.send_message(clip(text), ephemeral=True, allowed_mentions=NO_MENTIONS)
+                    elif text:
+                        await pending.interaction.followup.send(clip(text), ephemeral=True)
+                    elif not response.is_done():
+                        await response.defer()
+            case A.DirectMessage(user_id=uid, text=text, buttons=buttons):
+                user = self.client.get_user(int(uid)) or await self.client.fetch_user(int(uid))
+                return await self._send(user, text, buttons)
+            case _:
+                return A.ActionResult(ok=False, failure=A.Failure.UNSUPPORTED, detail=type(action).__name__)
+        return A.OK
+
+    async def _grant_role(self, action: A.GrantRole, user_id: str, role_ref: str) -> A.ActionResult:
+        guild = self._guild(action.chat)
+        role = (
+            guild.get_role(int(role_ref))
+            if role_ref.isdigit()
+            else discord.utils.get(guild.roles, name=role_ref)
+        )
+        if role is None:
+            raise A.PermanentError(A.Failure.NOT_FOUND, f"no role {role_ref}")
+        if role >= guild.me.top_role:
+            group = await self.app.groups.ensure(
+                PLATFORM, action.chat.chat_id, action.chat.title, to_ms(self.app.clock.now())
+            )
+            lang = (await self.app.groups.settings(group.id)).language
+            await self._send(self._channel(action.chat), t(lang, "discord.role_too_high", role=role.name), ())
+            raise A.PermanentError(A.Failure.FORBIDDEN, f"role {role.name} is not below the bot's top role")
+        member = await self._member(guild, user_id)
+        await member.add_roles(role)
+        return A.OK

@@ -1,0 +1,275 @@
+"""End to end through discord.py's real code: gateway payloads parsed by its ConnectionState, its real HTTP
+client talking to a fake REST server on 127.0.0.1 (Route.BASE is process-wide: one fake at a time)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import discord
+import pytest
+
+from adapters.discord.adapter import make_client
+from adapters.discord.runner import DiscordRunner
+from bot.app import App
+from bot.clock import FakeClock
+from bot.outbox import Outbox
+from config.settings import Settings
+from handlers import default_features
+from storage.db import Database
+from tests.fakes import discord_api as F
+from tests.helpers import Tools
+
+ALICE = F.user(1001, "Alice")
+CAROL = F.user(1003, "Carol")
+
+
+class Bot:
+    def __init__(self, fake: F.FakeDiscordApi, db: Database) -> None:
+        self.fake, self.db = fake, db
+        self.clock = FakeClock(datetime.now(UTC))
+
+    async def start(self) -> None:
+        self.app = App(
+            self.db, self.clock, Outbox(backoff=0.05), [Tools(), *default_features()], manual_scheduler=True
+        )
+        self.client = make_client(guild_ready_timeout=0.05)
+        self.runner = DiscordRunner(self.app, Settings(discord_token="fake-token"), self.client)
+        await self.app.start()
+        await self.runner.login()
+        self.state = self.client._connection
+        self.state.parse_ready(F.ready())
+        self.state.parse_guild_create(F.guild([F.member(ALICE), F.member(CAROL, [F.ROLE_ADMIN])]))
+        await asyncio.sleep(0.2)  # guild_ready_timeout passes; on_ready fires
+
+    async def stop(self) -> None:
+        await self.runner.stop()
+        await self.app.stop()
+
+    def post(self, author: dict[str, Any], content: str, roles: list[int] | None = None) -> int:
+        mid = F.snowflake()
+        self.state.parse_message_create(F.message(mid, author, content, roles=roles))
+        return mid
+
+    async def calls(self, method: str, path: str, count: int = 1) -> list[F.Call]:
+        await self.fake.wait_until(lambda: len(self.fake.of(method, path)) >= count)
+        return self.fake.of(method, path)
+
+    async def said(self, count: int = 1) -> list[str]:
+        """Texts sent as channel messages and as interaction answers, in order."""
+        await self.fake.wait_until(lambda: len(self._texts()) >= count)
+        return self._texts()
+
+    def _texts(self) -> list[str]:
+        out = []
+        for c in self.fake.calls:
+            body = c.body or {}
+            if c.method == "POST" and ("/messages" in c.path or c.path.startswith("/webhooks")):
+                out.append(body.get("content", ""))
+            elif c.path.startswith("/interactions") and body.get("type") == 4:
+                out.append(body["data"].get("content", ""))
+        return out
+
+
+@pytest.fixture
+async def bot(db: Database, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Bot]:
+    fake = F.FakeDiscordApi()
+    await fake.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", f"{fake.base_url}/api/v10")
+    running = Bot(fake, db)
+    await running.start()
+    yield running
+    await running.stop()
+    await fake.stop()
+
+
+async def test_a_join_reaches_the_core_once(bot: Bot, db: Database) -> None:
+    newcomer = F.user(1050, "Newbie")
+    payload = {**F.member(newcomer), "guild_id": str(F.GUILD_ID), "joined_at": F.now_iso()}
+    bot.state.parse_guild_member_add(payload)
+    bot.state.parse_guild_member_add(payload)  # a replay: discord.py drops a cached member itself
+    await asyncio.sleep(0.2)
+    assert (
+        await db.fetchval("SELECT COUNT(*) FROM membership_events WHERE kind = 'join' AND user_id = '1050'")
+        == 1
+    )
+    bot.state.parse_guild_member_remove({"guild_id": str(F.GUILD_ID), "user": newcomer})
+    await asyncio.sleep(0.2)
+    stayed = await db.fetchval("SELECT stayed_seconds FROM membership_events WHERE kind = 'leave'")
+    assert stayed is not None and stayed < 60
+
+
+async def test_a_text_command_in_a_channel_gets_its_reply(bot: Bot) -> None:
+    mid = bot.post(ALICE, "帮助")
+    [call] = await bot.calls("POST", f"/channels/{F.CHANNEL_ID}/messages")
+    assert call.body["content"].startswith("可用命令")
+    assert int(call.body["message_reference"]["message_id"]) == mid
+    assert call.body["allowed_mentions"]["parse"] == []  # nobody can be pinged through the bot
+
+
+async def test_slash_commands_answered_in_zh_then_en(bot: Bot) -> None:
+    bot.state.parse_interaction_create(F.slash("help", ALICE))
+    bot.state.parse_interaction_create(
+        F.slash("lang", CAROL, [{"name": "language", "type": 3, "value": "en"}], admin=True)
+    )
+    bot.state.parse_interaction_create(F.slash("help", ALICE))
+    texts = await bot.said(3)
+    assert texts[0].startswith("可用命令") and texts[1] == "This group's language is now English."
+    assert texts[2].startswith("Commands you can use")
+    callbacks = await bot.calls("POST", "/interactions/", 3)
+    assert callbacks[0].query.get("with_response") in ("1", "true", "True")
+    assert callbacks[0].body["data"]["flags"] & 64  # /help concerns only the caller: ephemeral
+    assert not callbacks[1].body["data"].get("flags", 0) & 64  # a language change is for everyone
+
+
+async def test_slash_options_with_spaces_reach_the_parser(bot: Bot) -> None:
+    bot.state.parse_interaction_create(
+        F.slash(
+            "set",
+            CAROL,
+            [
+                {"name": "key", "type": 3, "value": "timezone"},
+                {"name": "value", "type": 3, "value": "Asia/Tokyo"},
+            ],
+            admin=True,
+        )
+    )
+    assert (await bot.said(1))[0] == "已将 timezone 设为 Asia/Tokyo。"
+
+
+async def test_a_non_admin_is_refused(bot: Bot) -> None:
+    bot.state.parse_interaction_create(
+        F.slash(
+            "set",
+            ALICE,
+            [{"name": "key", "type": 3, "value": "timezone"}, {"name": "value", "type": 3, "value": "UTC"}],
+        )
+    )
+    bot.post(ALICE, "/settings")
+    texts = await bot.said(2)
+    assert texts == ["/set 仅限管理员使用。", "/settings 仅限管理员使用。"]
+
+
+async def test_a_button_interaction(bot: Bot) -> None:
+    bot.post(ALICE, "/poll")
+    [sent] = await bot.calls("POST", "/messages")
+    buttons = sent.body["components"][0]["components"]
+    assert [b["label"] for b in buttons] == ["Tea", "Coffee"] and all(
+        len(b["custom_id"]) <= 100 for b in buttons
+    )
+    bot.state.parse_interaction_create(
+        F.button(buttons[1]["custom_id"], ALICE, F.message(F.snowflake(), F.BOT_USER, "Tea or coffee?"))
+    )
+    texts = await bot.said(2)
+    assert texts[1] == "Alice chose cccccc"
+
+
+async def test_timeout_and_ban_payloads(bot: Bot) -> None:
+    mid = bot.post(ALICE, "/hush")
+    assert len(await bot.calls("DELETE", f"/channels/{F.CHANNEL_ID}/messages/{mid}")) == 1
+    [patched] = await bot.calls("PATCH", f"/guilds/{F.GUILD_ID}/members/{ALICE['id']}")
+    until = datetime.fromisoformat(patched.body["communication_disabled_until"])
+    assert abs(until - (bot.clock.now() + timedelta(hours=1))) < timedelta(seconds=5)
+    bot.post(ALICE, "/banme")
+    [ban] = await bot.calls("PUT", f"/guilds/{F.GUILD_ID}/bans/{ALICE['id']}")
+    assert ban.query == {"delete_message_seconds": "86400"}
+
+
+async def test_role_grants_check_the_hierarchy(bot: Bot) -> None:
+    bot.post(ALICE, "/reward 活跃成员")
+    [added] = await bot.calls("PUT", f"/members/{ALICE['id']}/roles/{F.ROLE_LEVEL}")
+    assert added is not None
+    bot.post(ALICE, f"/reward {F.ROLE_HIGH}")
+    texts = await bot.said(3)
+    assert texts[0] == "role granted"
+    assert texts[1].startswith("无法授予身份组「Owners」") and texts[2] == "no role: forbidden"
+    assert not bot.fake.of("PUT", f"/roles/{F.ROLE_HIGH}")
+
+
+async def test_forbidden_does_not_stop_later_actions(bot: Bot) -> None:
+    bot.fake.fail_next("DELETE", "/messages/", 403, {"message": "Missing Permissions", "code": 50013})
+    bot.post(ALICE, "/hush")  # the delete is refused; the mute still goes out
+    await bot.calls("PATCH", f"/members/{ALICE['id']}")
+    bot.post(ALICE, "/frobnicate")
+    texts = await bot.said(1)
+    assert texts[0].startswith("未知命令 /frobnicate")
+
+
+async def test_a_429_is_waited_out(bot: Bot) -> None:
+    bot.fake.fail_next(
+        "POST",
+        "/messages",
+        429,
+        {"message": "You are being rate limited.", "retry_after": 0.2, "global": False},
+    )
+    bot.post(ALICE, "/help")
+    texts = await bot.said(2)  # the refused attempt is recorded too
+    assert texts[-1].startswith("可用命令")
+
+
+async def test_a_replayed_message_is_handled_once(bot: Bot) -> None:
+    payload = F.message(F.snowflake(), ALICE, "/help")
+    bot.state.parse_message_create(payload)
+    bot.state.parse_message_create(payload)  # a gateway replay after a reconnect
+    await bot.said(1)
+    await asyncio.sleep(0.3)
+    assert len(bot.fake.of("POST", "/messages")) == 1
+
+
+async def test_edits_are_delivered_as_edits(bot: Bot) -> None:
+    Tools.seen.clear()
+    payload = F.message(F.snowflake(), ALICE, "hello")
+    bot.state.parse_message_create(payload)
+    await asyncio.sleep(0.05)  # as on a real gateway, the next event is read after this one's task started
+    bot.state.parse_message_update(
+        {**payload, "content": "hello, buy followers", "edited_timestamp": F.now_iso()}
+    )
+    await asyncio.sleep(0.3)
+    assert [(e.text, e.edited) for e in Tools.seen] == [("hello", False), ("hello, buy followers", True)]
+
+
+async def test_messages_from_bots_run_no_commands(bot: Bot) -> None:
+    bot.post(F.user(1060, "OtherBot", bot=True), "/help")
+    bot.post(ALICE, "/frobnicate")
+    texts = await bot.said(1)
+    await asyncio.sleep(0.2)
+    assert texts == ["未知命令 /frobnicate，发送 /help 查看可用命令。"]
+
+
+async def test_slash_commands_synced_when_joining_a_guild(bot: Bot) -> None:
+    other = F.GUILD_ID + 1
+    joined = F.guild([], guild_id=other)
+    del joined["unavailable"]  # a guild the bot was just added to carries no "unavailable" flag
+    bot.state.parse_guild_create(joined)
+    [sync] = await bot.calls("PUT", f"/applications/{F.APP_ID}/guilds/{other}/commands")
+    by_name = {c["name"]: c for c in sync.body}
+    assert {"help", "settings", "set", "lang"} <= set(by_name)
+    assert by_name["set"]["default_member_permissions"] == str(1 << 5)
+    assert by_name["help"]["default_member_permissions"] is None
+    assert by_name["lang"]["name_localizations"] == {"zh-CN": "语言"}
+    assert by_name["set"]["description_localizations"]["zh-CN"] == "修改一项本群设置"
+    assert [o["name"] for o in by_name["set"]["options"]] == ["key", "value"]
+
+
+async def test_a_slow_command_is_deferred_then_answered(bot: Bot) -> None:
+    bot.runner.adapter.defer_after = 0.1
+    bot.state.parse_interaction_create(F.slash("slow", ALICE))
+    [callback] = await bot.calls("POST", "/interactions/")
+    assert callback.body["type"] == 5  # "thinking…" within the window
+    [followup] = await bot.calls("POST", f"/webhooks/{F.APP_ID}/")
+    assert followup.body["content"] == "done at last"
+
+
+async def test_buttons_on_old_messages_work_after_a_restart(bot: Bot) -> None:
+    bot.post(ALICE, "/poll")
+    [sent] = await bot.calls("POST", "/messages")
+    custom_id = sent.body["components"][0]["components"][0]["custom_id"]
+    await bot.stop()
+    await bot.start()
+    bot.state.parse_interaction_create(
+        F.button(custom_id, ALICE, F.message(F.snowflake(), F.BOT_USER, "old"))
+    )
+    texts = await bot.said(2)
+    assert texts[1] == "Alice chose tea"
