@@ -37,11 +37,17 @@ async def run_platforms(settings: Settings) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     started: list[Any] = []
+    code = 0
     try:
         await app.start()
         for runner in runners:
-            await runner.start()
-            started.append(runner)
+            started.append(runner)  # stopped in `finally` even if its start fails half way
+            try:
+                await runner.start()
+            except Exception as exc:  # a bad token or no network: say so plainly, no traceback
+                print(f"{type(runner).__name__.removesuffix('Runner')} could not start: {exc!r}", file=sys.stderr)
+                code = 2
+                return code
         await stop.wait()
     finally:
         for runner in reversed(started):
@@ -51,7 +57,7 @@ async def run_platforms(settings: Settings) -> int:
                 log.exception("stopping %s failed", type(runner).__name__)
         await app.stop()
         await db.close()
-    return 0
+    return code
 
 
 async def discord_sync(settings: Settings) -> int:

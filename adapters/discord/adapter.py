@@ -57,6 +57,9 @@ def intents() -> discord.Intents:
 
 
 def make_client(shards: int | None = None, **options: Any) -> discord.Client:
+    # Qunbot never joins voice: skip discord.py's warnings about the voice libraries it does not need.
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
     if shards:
         return discord.AutoShardedClient(intents=intents(), shard_count=shards, **options)
     return discord.Client(intents=intents(), **options)
