@@ -45,7 +45,10 @@ async def run_platforms(settings: Settings) -> int:
             try:
                 await runner.start()
             except Exception as exc:  # a bad token or no network: say so plainly, no traceback
-                print(f"{type(runner).__name__.removesuffix('Runner')} could not start: {exc!r}", file=sys.stderr)
+                print(
+                    f"{type(runner).__name__.removesuffix('Runner')} could not start: {exc!r}",
+                    file=sys.stderr,
+                )
                 code = 2
                 return code
         await stop.wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from bot import actions as A
 from bot.clock import Clock, to_ms
@@ -222,6 +223,17 @@ class App:
         except Exception:
             log.exception("%s.on_button failed on %s", feature.name, event.event_key)
             await ctx.answer_button(ctx.t("common.internal_error"))
+
+    async def emit(self, ctx: Context, signal: str, /, **data: Any) -> None:
+        """Tell every feature a fact; one feature failing does not stop the others."""
+        for feature in self.features:
+            try:
+                await feature.on_signal(ctx, signal, data)
+            except Exception:
+                log.exception("%s.on_signal(%s) failed", feature.name, signal)
+
+    def has_feature(self, name: str) -> bool:
+        return any(f.name == name for f in self.features)
 
     # --- jobs ----------------------------------------------------------------------------------------
 

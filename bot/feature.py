@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.commands import CommandSpec
 from bot.events import ButtonPressed, MemberJoined, MemberLeft, MessagePosted
@@ -46,3 +46,7 @@ class Feature:
 
     async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
         """A button with this feature's prefix was pressed."""
+
+    async def on_signal(self, ctx: Context, name: str, data: dict[str, Any]) -> None:
+        """A fact another feature announced (e.g. "welcome.verified", "onboarding.task_done"), so features
+        can build on each other without importing each other."""

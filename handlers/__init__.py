@@ -8,6 +8,16 @@ from bot.feature import Feature
 def default_features() -> list[Feature]:
     from handlers.help import HelpFeature
     from handlers.maintenance import MaintenanceFeature
+    from handlers.onboarding import OnboardingFeature
     from handlers.settings import SettingsFeature
+    from handlers.verification import VerificationFeature
+    from handlers.welcome import WelcomeFeature
 
-    return [SettingsFeature(), HelpFeature(), MaintenanceFeature()]
+    return [
+        VerificationFeature(),
+        WelcomeFeature(),
+        OnboardingFeature(),
+        SettingsFeature(),
+        HelpFeature(),
+        MaintenanceFeature(),
+    ]

@@ -17,7 +17,7 @@ from bot.app import App
 from bot.clock import FakeClock
 from bot.commands import CommandSpec
 from bot.context import Context
-from bot.events import ButtonPressed, ChatRef, MessagePosted, UserRef
+from bot.events import ButtonPressed, ChatRef, MemberJoined, MemberLeft, MessagePosted, UserRef
 from bot.feature import Feature
 from bot.outbox import Outbox, RateLimits
 from handlers import default_features
@@ -101,6 +101,36 @@ class Harness:
     async def say(self, user: str, text: str, **kw: object) -> list[str]:
         await self.app.handle(self.message(user, text, **kw))  # type: ignore[arg-type]
         return self.adapter.pop_texts()
+
+    def _event_base(self, user: str, chat_id: str, kind: str) -> dict[str, Any]:
+        n = next(self._ids)
+        return {
+            "event_key": f"t:{chat_id}:{kind}:{user}:{n}",
+            "chat": self.chat(chat_id),
+            "user": UserRef(user, user, user),
+            "is_admin": False,
+            "at": self.clock.now(),
+        }
+
+    async def join(self, user: str, chat_id: str = "g1") -> None:
+        await self.app.handle(MemberJoined(**self._event_base(user, chat_id, "join")))
+
+    async def leave(self, user: str, chat_id: str = "g1") -> None:
+        await self.app.handle(MemberLeft(**self._event_base(user, chat_id, "leave")))
+
+    async def press(self, user: str, data: str, message_id: str = "1", chat_id: str = "g1") -> None:
+        base = self._event_base(user, chat_id, "cb")
+        await self.app.handle(
+            ButtonPressed(**base, message_id=message_id, data=data, callback_id=base["event_key"])
+        )
+
+    async def advance(self, delta: timedelta) -> None:
+        await self.app.scheduler.advance_to(self.clock.now() + delta)
+
+    def take(self) -> list[A.Action]:
+        out = list(self.adapter.actions)
+        self.adapter.actions.clear()
+        return out
 
 
 async def _no_sleep(_seconds: float) -> None:

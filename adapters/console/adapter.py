@@ -8,6 +8,7 @@ from datetime import datetime, tzinfo
 from typing import Any, TextIO
 
 from bot import actions as A
+from bot.markup import plain
 from bot.outbox import RateLimits
 
 PLATFORM = "console"
@@ -42,6 +43,9 @@ class ConsoleAdapter:
     # --- output --------------------------------------------------------------------------------------
 
     def emit(self, record: dict[str, Any], readable: str) -> None:
+        if "text" in record:
+            record["text"] = plain(record["text"])
+        readable = plain(readable)
         if self.jsonl:
             self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
         else:

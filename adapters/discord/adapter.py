@@ -33,6 +33,7 @@ from bot.events import (
     UserRef,
 )
 from bot.i18n import t
+from bot.markup import mentioned_ids, plain, split
 from bot.outbox import DISCORD_LIMITS
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,22 @@ def is_admin(member: Any) -> bool:
 
 
 def clip(text: str) -> str:
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+    """Mentions become <@id>; the rest stays as written (Discord markdown is not escaped: names are cleaned)."""
+    out = "".join(p if isinstance(p, str) else f"<@{p.user_id}>" for p in split(text))
+    if len(out) > MESSAGE_LIMIT:
+        flat = plain(text)
+        out = flat if len(flat) <= MESSAGE_LIMIT else flat[: MESSAGE_LIMIT - 1] + "…"
+    return out
+
+
+def allowed(text: str) -> discord.AllowedMentions:
+    """Only the members a message names on purpose may be pinged; never @everyone, @here or roles."""
+    ids = [int(i) for i in mentioned_ids(text) if i.isdigit()]
+    if not ids:
+        return NO_MENTIONS
+    return discord.AllowedMentions(
+        everyone=False, roles=False, replied_user=False, users=[discord.Object(i) for i in ids]
+    )
 
 
 class _Pending:
@@ -333,7 +349,7 @@ class DiscordAdapter:
         buttons: A.Keyboard,
         reference: discord.MessageReference | None = None,
     ) -> A.ActionResult:
-        kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
+        kwargs: dict[str, Any] = {"allowed_mentions": allowed(text)}
         view = await self._view(buttons)
         if view is not None:
             kwargs["view"] = view
@@ -348,7 +364,7 @@ class DiscordAdapter:
     ) -> A.ActionResult:
         async with pending.lock:
             interaction = pending.interaction
-            kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS, "ephemeral": ephemeral}
+            kwargs: dict[str, Any] = {"allowed_mentions": allowed(text), "ephemeral": ephemeral}
             view = await self._view(buttons)
             if view is not None:
                 kwargs["view"] = view

@@ -46,6 +46,7 @@ from bot.events import (
     UserRef,
 )
 from bot.i18n import LANGUAGES, t
+from bot.markup import plain, split
 from bot.outbox import TELEGRAM_LIMITS
 
 log = logging.getLogger(__name__)
@@ -85,13 +86,28 @@ def is_member(member: ChatMember) -> bool:
     return member.status in _MEMBER_STATUSES
 
 
+def _html(text: str) -> str:
+    parts = []
+    for piece in split(text):
+        if isinstance(piece, str):
+            parts.append(html.escape(piece, quote=False))
+        elif piece.user_id.isdigit():
+            parts.append(f'<a href="tg://user?id={piece.user_id}">{html.escape(piece.name, quote=False)}</a>')
+        else:
+            parts.append(html.escape(piece.name, quote=False))
+    return "".join(parts)
+
+
 def render(text: str) -> str:
-    """Handlers write plain text: escape all of it for HTML parse mode, and keep within Telegram's limit."""
-    escaped = html.escape(text, quote=False)
-    while len(escaped) > MESSAGE_LIMIT:
-        text = text[: len(text) - (len(escaped) - MESSAGE_LIMIT) - 1]
-        escaped = html.escape(text, quote=False) + "…"
-    return escaped
+    """Handlers write plain text (plus mentions): escape it for HTML parse mode, within Telegram's limit."""
+    out = _html(text)
+    if len(out) > MESSAGE_LIMIT:  # cut the plain form; mentions beyond the limit become names
+        flat = plain(text)
+        out = html.escape(flat, quote=False)
+        while len(out) > MESSAGE_LIMIT:
+            flat = flat[: len(flat) - (len(out) - MESSAGE_LIMIT) - 1]
+            out = html.escape(flat, quote=False) + "…"
+    return out
 
 
 @dataclass(slots=True)
