@@ -116,6 +116,7 @@ class Failure(StrEnum):
     UNAVAILABLE = "unavailable"  # network or server errors, retries exhausted
     NO_ADAPTER = "no_adapter"
     UNSUPPORTED = "unsupported"  # the platform has no such thing (roles on Telegram)
+    INTERNAL = "internal"  # the adapter itself failed (a bug): logged with its traceback
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,11 @@ class Outbox:
             except PermanentError as exc:
                 log.warning("%s failed permanently (%s): %r", type(action).__name__, exc, action)
                 return ActionResult(ok=False, failure=exc.failure, detail=exc.detail)
+            except (
+                Exception
+            ) as exc:  # an adapter bug must not take the handler (and the rest of its work) down
+                log.exception("adapter %s failed on %r", lane.adapter.platform, action)
+                return ActionResult(ok=False, failure=Failure.INTERNAL, detail=repr(exc))
 
     async def _acquire(self, lane: _Lane, action: Action) -> None:
         if lane.overall is not None:

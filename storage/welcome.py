@@ -95,7 +95,7 @@ class WelcomeRepo:
         """Everyone waiting, oldest first, and empties the queue (one transaction)."""
         async with self._db.transaction() as tx:
             rows = await tx.fetchall(
-                "SELECT user_id, name FROM welcome_pending WHERE group_id = ? ORDER BY queued_at, user_id",
+                "SELECT user_id, name FROM welcome_pending WHERE group_id = ? ORDER BY id",
                 group_id,
             )
             await tx.execute("DELETE FROM welcome_pending WHERE group_id = ?", group_id)

@@ -220,3 +220,31 @@ def test_bad_config_is_a_message_not_a_traceback(tmp_path: Path) -> None:
     assert (
         result.returncode == 2 and "configuration error" in result.stderr and "Traceback" not in result.stderr
     )
+
+
+async def test_welcome_and_verification_in_a_console_script(tmp_path: Path) -> None:
+    script = """
+@clock 2026-11-22T09:00:00+08:00
+@admin carol
+carol: /verify button 3
+@join alice
+@press bob 我不是机器人
+@press alice 我不是机器人
+@advance 10s
+@join mallory
+@restart
+@advance 3m
+"""
+    out = io.StringIO()
+    code = await run_script(script.splitlines(), out, db_url=f"sqlite:///{tmp_path / 'w.db'}", jsonl=True)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    actions = [(r["action"], r.get("user")) for r in records if "action" in r]
+    assert code == 0
+    assert ("mute", "alice") in actions and ("unmute", "alice") in actions
+    answers = [r["text"] for r in records if r.get("action") == "answer_button"]
+    assert answers == ["这是别人的验证，不用帮忙点哦。", "验证通过，欢迎！"]
+    greeting = next(
+        r["text"] for r in records if r.get("action") == "send" and r["text"].startswith("欢迎 @alice 加入")
+    )
+    assert "「demo」" in greeting
+    assert ("kick", "mallory") in actions and ("kick", "alice") not in actions  # timed out across a restart

@@ -273,3 +273,18 @@ async def test_buttons_on_old_messages_work_after_a_restart(bot: Bot) -> None:
     )
     texts = await bot.said(2)
     assert texts[1] == "Alice chose tea"
+
+
+async def test_a_hostile_name_is_greeted_without_pinging_anyone(bot: Bot) -> None:
+    hostile = F.user(1066, "@everyone")
+    bot.state.parse_guild_member_add(
+        {**F.member(hostile), "guild_id": str(F.GUILD_ID), "joined_at": F.now_iso()}
+    )
+    await asyncio.sleep(0.2)
+    await bot.app.scheduler.advance_to(bot.clock.now() + timedelta(seconds=10))
+    [greeting] = await bot.calls("POST", "/messages")
+    assert greeting.body["content"].startswith("欢迎 <@1066> 加入「测试服务器」")
+    assert greeting.body["allowed_mentions"] == {
+        "parse": [],
+        "users": [1066],
+    }  # that user only, never @everyone

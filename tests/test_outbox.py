@@ -99,3 +99,13 @@ async def test_a_429_pauses_the_whole_platform() -> None:
     gate.set()
     await asyncio.gather(first, second)
     assert sorted(adapter.texts()) == ["first", "second"]
+
+
+async def test_an_adapter_bug_is_a_failure_not_a_crash(caplog) -> None:  # type: ignore[no-untyped-def]
+    adapter = RecordingAdapter()
+    outbox = Outbox(sleep=Sleeps())
+    outbox.register(adapter)
+    adapter.failures = [TypeError("parsing went wrong")]
+    result = await outbox.deliver(send("x"))
+    assert result.failure is A.Failure.INTERNAL and "parsing went wrong" in caplog.text
+    assert (await outbox.deliver(send("y"))).ok

@@ -338,3 +338,29 @@ async def test_a_promotion_is_seen_at_once(bot: Bot, fake: FakeBotApi) -> None:
     fake.push(chat_member_update(CHAT, ALICE, "member", "administrator"))
     say(fake, ALICE, "/lang en")
     assert (await replies(fake, 2))[1] == "This group's language is now English."
+
+
+async def test_verification_and_a_hostile_name_through_telegram(bot: Bot, fake: FakeBotApi) -> None:
+    say(fake, CAROL, "/verify button")
+    await replies(fake, 1)
+    hostile = user(1066, "<b>Admin</b>")
+    fake.push(join_message(CHAT, fake.new_message_id(), hostile))
+    [muted] = await fake.wait_for("restrictChatMember")
+    assert int(muted["user_id"]) == 1066 and muted["permissions"]["can_send_messages"] is False
+    challenge = (await fake.wait_for("sendMessage", 2))[1]
+    assert '<a href="tg://user?id=1066">&lt;b&gt;Admin&lt;/b&gt;</a>' in challenge["text"]
+    [[press]] = challenge["reply_markup"]["inline_keyboard"]
+    fake.push(callback("cbq-9", CHAT, 1, ALICE, press["callback_data"]))  # not hers to press
+    [refusal] = await fake.wait_for("answerCallbackQuery")
+    assert refusal["show_alert"] is True
+    fake.push(callback("cbq-10", CHAT, 1, hostile, press["callback_data"]))
+    await fake.wait_for("answerCallbackQuery", 2)
+    unmuted = (await fake.wait_for("restrictChatMember", 2))[1]
+    assert unmuted["permissions"]["can_send_messages"] is True  # the group's defaults come back
+    await fake.wait_for("deleteMessage")  # the challenge is removed, and the greeting queued
+    await asyncio.sleep(0.1)
+    assert bot.app is not None
+    await bot.app.scheduler.advance_to(bot.clock.now() + timedelta(seconds=10))
+    greeting = (await replies(fake, 3))[2]
+    assert greeting.startswith('欢迎 <a href="tg://user?id=1066">&lt;b&gt;Admin&lt;/b&gt;</a> 加入')
+    assert fake.of("sendMessage")[2]["parse_mode"] == "HTML"

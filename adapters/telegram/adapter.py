@@ -61,6 +61,19 @@ RIGHTS_NOTICE_EVERY = 3600.0
 _GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 _MEMBER_STATUSES = (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 _ADMIN_STATUSES = (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
+# What an ordinary member may do, when the group's own defaults cannot be read.
+MEMBER_PERMISSIONS = ChatPermissions(
+    can_send_messages=True,
+    can_send_audios=True,
+    can_send_documents=True,
+    can_send_photos=True,
+    can_send_videos=True,
+    can_send_video_notes=True,
+    can_send_voice_notes=True,
+    can_send_polls=True,
+    can_send_other_messages=True,
+    can_add_web_page_previews=True,
+)
 _COMMAND_NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 T = TypeVar("T")
@@ -522,8 +535,12 @@ class TelegramAdapter:
         """The group's default permissions, which an unmuted member gets back."""
         cached = self._default_permissions.get(str(chat_id))
         if cached is None:
-            chat = await self.bot.get_chat(chat_id)
-            cached = chat.permissions or ChatPermissions.all_permissions()
+            try:
+                chat = await self.bot.get_chat(chat_id)
+            except (tg_error.BadRequest, tg_error.Forbidden, TypeError, ValueError) as exc:
+                log.warning("getChat(%s) failed (%s); restoring plain member rights", chat_id, exc)
+                return MEMBER_PERMISSIONS
+            cached = chat.permissions or MEMBER_PERMISSIONS
             self._default_permissions[str(chat_id)] = cached
         return cached
 

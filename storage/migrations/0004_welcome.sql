@@ -17,11 +17,12 @@ CREATE TABLE welcome_state (
 
 -- Newcomers waiting to be greeted together (a burst becomes one message); survives a restart.
 CREATE TABLE welcome_pending (
+    id {pk},
     group_id BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
     user_id TEXT NOT NULL,
     name TEXT NOT NULL,
     queued_at BIGINT NOT NULL,
-    PRIMARY KEY (group_id, user_id)
+    UNIQUE (group_id, user_id)
 );
 
 -- One open or finished challenge per newcomer; the deadline lives here, not in memory.
