@@ -14,6 +14,7 @@ from bot.context import Context
 from bot.events import (
     MAX_TEXT,
     ButtonPressed,
+    ChatRef,
     CommandInvoked,
     DirectOpened,
     Event,
@@ -93,6 +94,11 @@ class App:
     async def stop(self) -> None:
         self.scheduler.shutdown()
         await self.writer.stop()
+
+    async def language_of(self, chat: ChatRef) -> str:
+        """The language a group is spoken to in (adapters use it for their own notices)."""
+        group = await self.groups.ensure(chat.platform, chat.chat_id, chat.title, to_ms(self.clock.now()))
+        return (await self.groups.settings(group.id)).language
 
     # --- contexts ------------------------------------------------------------------------------------
 

@@ -448,10 +448,7 @@ class DiscordAdapter:
         if role is None:
             raise A.PermanentError(A.Failure.NOT_FOUND, f"no role {role_ref}")
         if role >= guild.me.top_role:
-            group = await self.app.groups.ensure(
-                PLATFORM, action.chat.chat_id, action.chat.title, to_ms(self.app.clock.now())
-            )
-            lang = (await self.app.groups.settings(group.id)).language
+            lang = await self.app.language_of(action.chat)
             await self._send(self._channel(action.chat), t(lang, "discord.role_too_high", role=role.name), ())
             raise A.PermanentError(A.Failure.FORBIDDEN, f"role {role.name} is not below the bot's top role")
         member = await self._member(guild, user_id)

@@ -391,8 +391,7 @@ class TelegramAdapter:
         if not force and now - self._rights_noticed.get(key, -RIGHTS_NOTICE_EVERY) < RIGHTS_NOTICE_EVERY:
             return
         self._rights_noticed[key] = now
-        group = await self.app.groups.ensure(PLATFORM, chat.chat_id, chat.title, to_ms(self.app.clock.now()))
-        lang = (await self.app.groups.settings(group.id)).language
+        lang = await self.app.language_of(chat)
         names = "、".join(t(lang, f"telegram.right.{r}") for r in rights)
         await self.app.outbox.deliver(
             A.Send(chat=chat, text=t(lang, "telegram.missing_rights", rights=names))

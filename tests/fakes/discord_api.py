@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import serve
+
 APP_ID = 700_000_000_000_000_001
 BOT_ID = 700_000_000_000_000_002
 GUILD_ID = 700_000_000_000_000_100
@@ -246,14 +248,7 @@ class FakeDiscordApi:
             ) from None
 
     async def start(self) -> str:
-        app = web.Application()
-        app.router.add_route("*", "/api/v10/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._runner, self.base_url = await serve("/api/v10/{tail:.*}", self._handle)
         return self.base_url
 
     async def stop(self) -> None:

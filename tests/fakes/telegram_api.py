@@ -15,6 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import serve
+
 BOT_ID = 999_000
 BOT_USERNAME = "QunTestBot"
 ADMIN_RIGHTS = {
@@ -101,14 +103,7 @@ class FakeBotApi:
     # --- control -------------------------------------------------------------------------------------
 
     async def start(self) -> str:
-        app = web.Application()
-        app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._runner, self.base_url = await serve("/bot{token}/{method}", self._handle)
         return self.base_url
 
     async def stop(self) -> None:
