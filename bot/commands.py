@@ -92,6 +92,8 @@ class CommandRegistry:
                 raise ValueError(f"command name {name!r} registered twice")
             self._names[key] = spec
         for trigger in spec.triggers:
+            if trigger.lower() in self._triggers:
+                raise ValueError(f"trigger {trigger!r} registered twice")
             self._triggers[trigger.lower()] = spec
         self._specs[spec.name] = spec
 

@@ -72,7 +72,8 @@ class CheckinSettings(Section):
     base_points: Annotated[int, Field(ge=0, le=10_000)] = 10
     streak_step: Annotated[int, Field(ge=0, le=1_000)] = 2
     streak_cap: Annotated[int, Field(ge=0, le=10_000)] = 20
-    reminder_hour: Annotated[int, Field(ge=0, le=23)] = 20
+    bonus_day7: Annotated[int, Field(ge=0, le=100_000)] = 50
+    bonus_day30: Annotated[int, Field(ge=0, le=100_000)] = 200
 
 
 class PointsSettings(Section):
@@ -80,6 +81,7 @@ class PointsSettings(Section):
     per_message: Annotated[int, Field(ge=0, le=100)] = 1
     message_cooldown_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
     message_min_length: Annotated[int, Field(ge=0, le=1_000)] = 5
+    task_points: Annotated[int, Field(ge=0, le=10_000)] = 20
 
 
 class ModerationSettings(Section):

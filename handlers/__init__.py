@@ -6,9 +6,11 @@ from bot.feature import Feature
 
 
 def default_features() -> list[Feature]:
+    from handlers.checkin import CheckinFeature
     from handlers.help import HelpFeature
     from handlers.maintenance import MaintenanceFeature
     from handlers.onboarding import OnboardingFeature
+    from handlers.points import PointsFeature
     from handlers.settings import SettingsFeature
     from handlers.verification import VerificationFeature
     from handlers.welcome import WelcomeFeature
@@ -17,6 +19,8 @@ def default_features() -> list[Feature]:
         VerificationFeature(),
         WelcomeFeature(),
         OnboardingFeature(),
+        CheckinFeature(),
+        PointsFeature(),
         SettingsFeature(),
         HelpFeature(),
         MaintenanceFeature(),

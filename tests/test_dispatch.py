@@ -23,7 +23,7 @@ class Counter(Feature):
 
     def commands(self) -> list[CommandSpec]:
         return [
-            CommandSpec("ping", self.ping, triggers=("打卡",), feature=self.name),
+            CommandSpec("ping", self.ping, triggers=("乒",), feature=self.name),
             CommandSpec("boom", self.boom, feature=self.name),
         ]
 
@@ -93,10 +93,10 @@ async def test_handler_crash_gives_a_polite_answer_and_no_traceback(sqlite_db) -
 
 async def test_plain_text_trigger_and_bot_suffix(sqlite_db) -> None:  # type: ignore[no-untyped-def]
     h = await Harness(sqlite_db, [Counter(), *default_features()]).start()
-    assert await h.say("alice", "打卡") == ["pong"]
+    assert await h.say("alice", "乒") == ["pong"]
     assert await h.say("alice", "  /PING  ") == ["pong"]
     assert await h.say("alice", "/ping@OtherBot") == []  # addressed to another bot (adapters strip our name)
-    assert await h.say("alice", "我今天打卡了") == []  # a trigger is the whole message, not a substring
+    assert await h.say("alice", "乒乓球") == []  # a trigger is the whole message, not a substring
     await h.stop()
 
 

@@ -1,0 +1,252 @@
+"""Points: earning for messages (with anti-farming) and onboarding tasks, admin grants, levels, /me, /top.
+
+Every change is one ledger row whose cause (an event key) is unique, committed before the bot says
+anything about it; balances and per-day earnings are updated in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+from bot.commands import CommandSpec
+from bot.context import Context
+from bot.events import MessagePosted
+from bot.feature import Feature
+from bot.markup import mention
+from bot.parsing import REST, Integer, MemberArg
+from storage.points import InsufficientPoints, PointsRepo, award
+
+# Thresholds of lifetime earned points; names are i18n keys points.level.<i>.
+LEVELS = (0, 100, 500, 2000)
+MAX_GRANT = 1_000_000
+BOARD_SIZE = 10
+_COOLDOWN_MEMORY = 50_000
+
+
+def level_of(earned: int) -> int:
+    return max(i for i, threshold in enumerate(LEVELS) if earned >= threshold)
+
+
+def progress_bar(earned: int, width: int = 10) -> str:
+    lv = level_of(earned)
+    if lv + 1 >= len(LEVELS):
+        return "▰" * width
+    lo, hi = LEVELS[lv], LEVELS[lv + 1]
+    filled = int(width * (earned - lo) / (hi - lo))
+    return "▰" * filled + "▱" * (width - filled) + f" {earned}/{hi}"
+
+
+@dataclass(frozen=True, slots=True)
+class Paid:
+    paid: bool  # False: this cause was already paid (a redelivery)
+    balance: int
+    earned_before: int
+    earned_after: int
+
+
+async def pay(ctx: Context, user_id: str, delta: int, *, reason: str, source_key: str) -> Paid:
+    """One award in its own transaction, then a level-up announcement if it crossed a threshold."""
+    repo = PointsRepo(ctx.app.db)
+    actor = ctx.event.user.user_id if ctx.event is not None else None
+    async with ctx.app.db.transaction() as tx:
+        before = await repo.balance(ctx.group.id, user_id, tx)
+        paid = await award(
+            tx,
+            ctx.group.id,
+            user_id,
+            delta,
+            reason=reason,
+            source_key=source_key,
+            actor=actor,
+            at_ms=ctx.now_ms(),
+            day=ctx.today(),
+        )
+        after = await repo.balance(ctx.group.id, user_id, tx)
+    result = Paid(paid, after.balance, before.earned, after.earned)
+    if paid:
+        await level_up(ctx, user_id, result)
+    return result
+
+
+async def level_up(ctx: Context, user_id: str, paid: Paid) -> None:
+    old, new = level_of(paid.earned_before), level_of(paid.earned_after)
+    if new <= old:
+        return
+    member = await ctx.app.members.get(ctx.group.id, user_id)
+    name = member.name if member else user_id
+    level = ctx.t(f"points.level.{new}")
+    await ctx.send(ctx.t("points.level_up", mention=mention(user_id, name), level=level))
+    await ctx.grant_role(user_id, level)  # Discord: the role named like the level, if the server has one
+
+
+def _period(value: Any) -> Any:
+    aliases = {
+        "日": "day",
+        "今日": "day",
+        "今天": "day",
+        "周": "week",
+        "本周": "week",
+        "月": "month",
+        "本月": "month",
+        "总": "all",
+        "全部": "all",
+        "总榜": "all",
+    }
+    return aliases.get(value, value.lower()) if isinstance(value, str) else value
+
+
+class TopArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    period: Annotated[Literal["day", "week", "month", "all"], BeforeValidator(_period)] = "all"
+
+
+class PointsArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["give", "take"]
+    member: MemberArg
+    amount: Integer
+    reason: Annotated[str, REST] = ""
+
+
+def window_start(today: date, period: str) -> str | None:
+    if period == "day":
+        return today.isoformat()
+    if period == "week":
+        return (today - timedelta(days=today.weekday())).isoformat()
+    if period == "month":
+        return today.replace(day=1).isoformat()
+    return None
+
+
+class PointsFeature(Feature):
+    name = "points"
+    settings_section = "points"
+    priority = 70
+
+    def __init__(self) -> None:
+        self._last_paid: OrderedDict[tuple[int, str], int] = OrderedDict()
+
+    def commands(self) -> list[CommandSpec]:
+        return [
+            CommandSpec("me", self.me, aliases=("我的",), triggers=("我的积分",), feature=self.name),
+            CommandSpec("top", self.top, TopArgs, aliases=("排行",), triggers=("排行榜",), feature=self.name),
+            CommandSpec(
+                "points", self.points_cmd, PointsArgs, admin_only=True, aliases=("积分",), feature=self.name
+            ),
+        ]
+
+    # --- earning -------------------------------------------------------------------------------------
+
+    async def on_message(self, ctx: Context, event: MessagePosted) -> bool:
+        s = ctx.settings.points
+        if not s.enabled or not s.per_message or event.edited:
+            return False
+        text = event.text.strip()
+        if text.startswith(("/", "／")) or len("".join(text.split())) < s.message_min_length:
+            return False
+        key = (ctx.group.id, event.user.user_id)
+        now = ctx.now_ms()
+        last = self._last_paid.get(key)
+        if last is not None and now - last < s.message_cooldown_seconds * 1000:
+            return False  # anti-farming: one paid message per cooldown
+        self._last_paid[key] = now
+        self._last_paid.move_to_end(key)
+        if len(self._last_paid) > _COOLDOWN_MEMORY:
+            self._last_paid.popitem(last=False)
+        await pay(ctx, event.user.user_id, s.per_message, reason="message", source_key=event.event_key)
+        return False
+
+    async def on_signal(self, ctx: Context, name: str, data: dict[str, Any]) -> None:
+        s = ctx.settings.points
+        if name == "onboarding.task_done" and s.enabled and s.task_points:
+            user_id, task = data["user_id"], data["task"]
+            await pay(
+                ctx,
+                user_id,
+                s.task_points,
+                reason=f"task:{task}",
+                source_key=f"onboarding:{ctx.group.id}:{user_id}:{task}",
+            )
+
+    # --- commands ------------------------------------------------------------------------------------
+
+    async def me(self, ctx: Context, _args: object) -> None:
+        assert ctx.event is not None
+        user_id = ctx.event.user.user_id
+        repo = PointsRepo(ctx.app.db)
+        bal = await repo.balance(ctx.group.id, user_id)
+        rank = await repo.rank(ctx.group.id, user_id, None)
+        streak = await ctx.app.db.fetchone(
+            "SELECT streak, last_day FROM checkin_streaks WHERE group_id = ? AND user_id = ?",
+            ctx.group.id,
+            user_id,
+        )
+        today = date.fromisoformat(ctx.today())
+        current = 0
+        if streak is not None and streak["last_day"] >= (today - timedelta(days=1)).isoformat():
+            current = int(streak["streak"])
+        lines = [
+            ctx.t("points.me_title", name=ctx.event.user.name),
+            ctx.t("points.me_balance", balance=bal.balance, earned=bal.earned),
+            ctx.t(
+                "points.me_level",
+                level=ctx.t(f"points.level.{level_of(bal.earned)}"),
+                bar=progress_bar(bal.earned),
+            ),
+            ctx.t("points.me_streak", streak=current),
+            ctx.t("points.me_rank", rank=rank[0]) if rank else ctx.t("points.me_unranked"),
+        ]
+        await ctx.reply("\n".join(lines), ephemeral=True)
+
+    async def top(self, ctx: Context, args: TopArgs) -> None:
+        assert ctx.event is not None
+        since = window_start(date.fromisoformat(ctx.today()), args.period)
+        repo = PointsRepo(ctx.app.db)
+        board = await repo.top(ctx.group.id, since, BOARD_SIZE)
+        title = ctx.t("points.top_title", period=ctx.t(f"points.period.{args.period}"))
+        if not board:
+            await ctx.reply(title + "\n" + ctx.t("points.top_empty"))
+            return
+        lines = [title]
+        for i, (user_id, points) in enumerate(board, 1):
+            member = await ctx.app.members.get(ctx.group.id, user_id)
+            medal = {1: "🥇", 2: "🥈", 3: "🥉"}.get(i, f"{i}.")
+            lines.append(f"{medal} {member.name if member else user_id} — {points}")
+        me = ctx.event.user.user_id
+        if me not in {u for u, _ in board}:
+            mine = await repo.rank(ctx.group.id, me, since)
+            lines.append(
+                ctx.t("points.top_you", rank=mine[0], points=mine[1])
+                if mine
+                else ctx.t("points.top_you_none")
+            )
+        await ctx.reply("\n".join(lines))
+
+    async def points_cmd(self, ctx: Context, args: PointsArgs) -> None:
+        assert ctx.event is not None
+        if not 1 <= args.amount <= MAX_GRANT:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.points.usage")), ephemeral=True)
+            return
+        member = await ctx.resolve_member(args.member)
+        if member is None:
+            await ctx.reply(ctx.t("points.no_member", who=args.member.raw[:64]), ephemeral=True)
+            return
+        delta = args.amount if args.action == "give" else -args.amount
+        reason = f"admin:{args.reason.strip()[:200]}" if args.reason.strip() else "admin"
+        try:
+            paid = await pay(
+                ctx, member.user_id, delta, reason=reason, source_key=f"{ctx.event.event_key}:points"
+            )
+        except InsufficientPoints:
+            bal = await PointsRepo(ctx.app.db).balance(ctx.group.id, member.user_id)
+            await ctx.reply(ctx.t("points.not_enough", name=member.name, balance=bal.balance))
+            return
+        key = "points.given" if delta > 0 else "points.taken"
+        await ctx.reply(
+            ctx.t(key, mention=mention(member.user_id, member.name), amount=args.amount, balance=paid.balance)
+        )

@@ -1,0 +1,53 @@
+-- Points: an append-only ledger (every row names its cause, unique, so nothing pays twice), balances
+-- materialised beside it, per-day earnings for windowed leaderboards, and check-ins with streaks.
+CREATE TABLE points_ledger (
+    id {pk},
+    group_id BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    delta BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    source_key TEXT NOT NULL UNIQUE,
+    actor TEXT,
+    at BIGINT NOT NULL,
+    day TEXT NOT NULL
+);
+CREATE INDEX points_ledger_member ON points_ledger (group_id, user_id, id);
+
+-- balance: what can be spent; earned: everything ever earned (levels and the all-time board).
+CREATE TABLE points_balance (
+    group_id BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    balance BIGINT NOT NULL DEFAULT 0,
+    earned BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX points_balance_earned ON points_balance (group_id, earned DESC);
+
+CREATE TABLE points_daily (
+    group_id BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    day TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    earned BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (group_id, day, user_id)
+);
+
+CREATE TABLE checkins (
+    group_id BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    streak INTEGER NOT NULL,
+    points BIGINT NOT NULL,
+    rank INTEGER NOT NULL,
+    PRIMARY KEY (group_id, day, user_id)
+);
+
+CREATE TABLE checkin_streaks (
+    group_id BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    last_day TEXT NOT NULL,
+    streak INTEGER NOT NULL,
+    best INTEGER NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX checkin_streaks_rank ON checkin_streaks (group_id, last_day, streak DESC);

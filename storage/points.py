@@ -1,0 +1,153 @@
+"""The points ledger and what is derived from it. Every write goes through `award`, in one transaction:
+the ledger row (unique on its cause), the balance, and the day's earnings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.db import Database, Executor
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    balance: int
+    earned: int
+
+
+class InsufficientPoints(Exception):
+    """A deduction larger than the balance: nothing was written."""
+
+
+async def award(
+    tx: Executor,
+    group_id: int,
+    user_id: str,
+    delta: int,
+    *,
+    reason: str,
+    source_key: str,
+    actor: str | None,
+    at_ms: int,
+    day: str,
+) -> bool:
+    """Append one ledger row and update what derives from it. False when this cause was already paid.
+
+    A negative delta needs the balance to cover it (InsufficientPoints otherwise). Call inside a transaction.
+    """
+    inserted = await tx.execute_rowcount(
+        "INSERT INTO points_ledger (group_id, user_id, delta, reason, source_key, actor, at, day) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_key) DO NOTHING",
+        group_id,
+        user_id,
+        delta,
+        reason,
+        source_key,
+        actor,
+        at_ms,
+        day,
+    )
+    if not inserted:
+        return False
+    if delta < 0:
+        changed = await tx.execute_rowcount(
+            "UPDATE points_balance SET balance = balance + ? WHERE group_id = ? AND user_id = ? AND balance >= ?",
+            delta,
+            group_id,
+            user_id,
+            -delta,
+        )
+        if not changed:
+            raise InsufficientPoints
+        return True
+    await tx.execute(
+        "INSERT INTO points_balance (group_id, user_id, balance, earned) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (group_id, user_id) DO UPDATE SET balance = points_balance.balance + excluded.balance, "
+        "earned = points_balance.earned + excluded.earned",
+        group_id,
+        user_id,
+        delta,
+        delta,
+    )
+    await tx.execute(
+        "INSERT INTO points_daily (group_id, day, user_id, earned) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (group_id, day, user_id) DO UPDATE SET earned = points_daily.earned + excluded.earned",
+        group_id,
+        day,
+        user_id,
+        delta,
+    )
+    return True
+
+
+class PointsRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def balance(self, group_id: int, user_id: str, tx: Executor | None = None) -> Balance:
+        row = await (tx or self._db).fetchone(
+            "SELECT balance, earned FROM points_balance WHERE group_id = ? AND user_id = ?", group_id, user_id
+        )
+        return Balance(0, 0) if row is None else Balance(int(row["balance"]), int(row["earned"]))
+
+    async def top(self, group_id: int, since_day: str | None, limit: int) -> list[tuple[str, int]]:
+        """Points earned since a day (inclusive; None = all time), best first; ties by user id."""
+        if since_day is None:
+            rows = await self._db.fetchall(
+                "SELECT user_id, earned FROM points_balance WHERE group_id = ? AND earned > 0 "
+                "ORDER BY earned DESC, user_id LIMIT ?",
+                group_id,
+                limit,
+            )
+        else:
+            rows = await self._db.fetchall(
+                "SELECT user_id, SUM(earned) AS total FROM points_daily WHERE group_id = ? AND day >= ? "
+                "GROUP BY user_id HAVING SUM(earned) > 0 ORDER BY total DESC, user_id LIMIT ?",
+                group_id,
+                since_day,
+                limit,
+            )
+        return [(r[0], int(r[1])) for r in rows]
+
+    async def rank(self, group_id: int, user_id: str, since_day: str | None) -> tuple[int, int] | None:
+        """(rank, points) of one member in a window, or None if they earned nothing in it."""
+        if since_day is None:
+            mine = await self._db.fetchval(
+                "SELECT earned FROM points_balance WHERE group_id = ? AND user_id = ?", group_id, user_id
+            )
+            if not mine:
+                return None
+            ahead = await self._db.fetchval(
+                "SELECT COUNT(*) FROM points_balance WHERE group_id = ? AND (earned > ? OR (earned = ? AND user_id < ?))",
+                group_id,
+                mine,
+                mine,
+                user_id,
+            )
+            return int(ahead) + 1, int(mine)
+        mine = await self._db.fetchval(
+            "SELECT SUM(earned) FROM points_daily WHERE group_id = ? AND day >= ? AND user_id = ?",
+            group_id,
+            since_day,
+            user_id,
+        )
+        if not mine:
+            return None
+        ahead = await self._db.fetchval(
+            "SELECT COUNT(*) FROM (SELECT user_id, SUM(earned) AS total FROM points_daily "
+            "WHERE group_id = ? AND day >= ? GROUP BY user_id) t WHERE total > ? OR (total = ? AND user_id < ?)",
+            group_id,
+            since_day,
+            mine,
+            mine,
+            user_id,
+        )
+        return int(ahead) + 1, int(mine)
+
+    async def ledger_sum(self, group_id: int, user_id: str) -> int:
+        return int(
+            await self._db.fetchval(
+                "SELECT COALESCE(SUM(delta), 0) FROM points_ledger WHERE group_id = ? AND user_id = ?",
+                group_id,
+                user_id,
+            )
+        )
