@@ -19,6 +19,7 @@ from bot.commands import CommandSpec
 from bot.context import Context
 from bot.events import ButtonPressed, ChatRef, MemberJoined, MemberLeft, MessagePosted, UserRef
 from bot.feature import Feature
+from bot.markup import plain
 from bot.outbox import Outbox, RateLimits
 from handlers import default_features
 from storage.db import Database
@@ -48,7 +49,8 @@ class RecordingAdapter:
         return A.ActionResult(ok=True, message_id=str(next(self._ids)))
 
     def texts(self) -> list[str]:
-        return [a.text for a in self.actions if isinstance(a, A.Send | A.Reply | A.DirectMessage)]
+        """What members would read (mentions as @name)."""
+        return [plain(a.text) for a in self.actions if isinstance(a, A.Send | A.Reply | A.DirectMessage)]
 
     def pop_texts(self) -> list[str]:
         out = self.texts()

@@ -1,0 +1,213 @@
+"""Check-ins, the ledger, anti-farming, admin grants, leaderboards and levels."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot import actions as A
+from bot.markup import plain
+from config.group_settings import CheckinSettings
+from handlers.checkin import reward
+from storage.points import PointsRepo
+from tests.helpers import SHANGHAI, Harness
+
+
+async def balance(h: Harness, user: str, chat_id: str = "g1") -> int:
+    group = await h.app.groups.get("test", chat_id)
+    assert group is not None
+    return (await PointsRepo(h.db).balance(group.id, user)).balance
+
+
+def test_reward_ladder() -> None:
+    s = CheckinSettings()
+    assert [reward(s, n) for n in range(1, 9)] == [10, 12, 14, 16, 18, 20, 22 + 50, 24]
+    assert reward(s, 12) == 30 and reward(s, 30) == 30 + 200  # the step is capped at +20
+
+
+async def test_one_check_in_per_group_day_at_the_midnight_edge(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db, start=datetime(2026, 11, 22, 23, 59, tzinfo=SHANGHAI)).start()
+    [first] = await h.say("alice", "签到")
+    assert first == "✅ 签到成功！+10 积分，连续签到 1 天，今日第 1 位签到。当前积分 10。"
+    [again] = await h.say("alice", "打卡")
+    assert again == "你今天已经签到过了（连续 1 天），明天 00:00 后再来吧！"
+    h.clock.advance(timedelta(minutes=2))  # 00:01 the next day in Shanghai
+    [second] = await h.say("alice", "/checkin")
+    assert "连续签到 2 天" in second and "+12 积分" in second
+    assert await balance(h, "alice") == 22
+    await h.stop()
+
+
+async def test_the_day_follows_the_group_timezone_across_dst(sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    ny = ZoneInfo("America/New_York")
+    h = await Harness(sqlite_db, start=datetime(2026, 3, 8, 0, 30, tzinfo=ny)).start()  # DST starts 02:00
+    await h.say("carol", "/set timezone America/New_York", admin=True)
+    assert "签到成功" in (await h.say("alice", "签到"))[0]
+    h.clock.set(datetime(2026, 3, 8, 23, 30, tzinfo=ny))  # a 23-hour day, same local date
+    assert "已经签到过了" in (await h.say("alice", "签到"))[0]
+    h.clock.set(datetime(2026, 3, 9, 0, 10, tzinfo=ny))
+    assert "连续签到 2 天" in (await h.say("alice", "签到"))[0]
+    await h.stop()
+
+
+async def test_leap_day_keeps_the_streak_and_a_skipped_day_breaks_it(sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(sqlite_db, start=datetime(2028, 2, 28, 9, tzinfo=SHANGHAI)).start()
+    for _ in range(3):  # 28 Feb, 29 Feb, 1 Mar
+        [text] = await h.say("alice", "签到")
+        h.clock.advance(timedelta(days=1))
+    assert "连续签到 3 天" in text
+    h.clock.advance(timedelta(days=1))  # skipped 2 March
+    [text] = await h.say("alice", "签到")
+    assert "连续签到 1 天" in text
+    await h.stop()
+
+
+async def test_a_week_of_check_ins_earns_the_day_seven_bonus(sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(sqlite_db).start()
+    for _ in range(7):
+        text = (await h.say("alice", "签到"))[0]  # day 7 also brings a level-up announcement
+        h.clock.advance(timedelta(days=1))
+    assert text.startswith("🎉 签到成功！连续签到 7 天，获得奖励共 +72 积分")
+    assert await balance(h, "alice") == 10 + 12 + 14 + 16 + 18 + 20 + 72
+    [board] = await h.say("bob", "连签榜")
+    assert board == "🔥 连续签到榜：\n1. alice — 7 天"
+    await h.stop()
+
+
+async def test_a_redelivered_check_in_pays_once(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    event = h.message("alice", "签到")
+    await h.app.handle(event)
+    await h.restart()
+    await h.app.handle(event)
+    assert len(h.adapter.pop_texts()) == 1
+    assert await balance(h, "alice") == 10
+    await h.stop()
+
+
+async def test_message_points_with_anti_farming(sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(sqlite_db).start()
+    await h.say("alice", "hello everyone here")  # paid
+    await h.say("alice", "and again right away")  # within 60 s: not paid
+    await h.say("alice", "ok")  # too short
+    await h.say("alice", "/help me please now")  # a command
+    assert await balance(h, "alice") == 1
+    h.clock.advance(timedelta(seconds=61))
+    await h.say("alice", "a minute later, paid")
+    assert await balance(h, "alice") == 2
+    await h.say("carol", "/set points.per_message 0", admin=True)
+    h.clock.advance(timedelta(minutes=5))
+    await h.say("alice", "now messages earn nothing")
+    assert await balance(h, "alice") == 2
+    await h.stop()
+
+
+async def test_admin_grants_and_bad_amounts(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    await h.say("alice", "签到")
+    assert await h.say("carol", "/points give @alice 50 great answer", admin=True) == [
+        "已给 @alice 加 50 积分，当前 60。"
+    ]
+    assert await h.say("carol", "/points take @alice 100", admin=True) == ["alice 只有 60 积分，不够扣。"]
+    assert await h.say("carol", "/points take @alice 60", admin=True) == ["已扣除 @alice 60 积分，当前 0。"]
+    usage = "用法：/points give|take @成员 <数量，1 到 1000000> [原因]"
+    for bad in (
+        "/points give @alice -5",
+        "/points give @alice 0",
+        "/points give @alice 99999999",
+        "/points give @alice lots",
+        "/points steal @alice 5",
+        "/points give alice 5",
+    ):
+        assert await h.say("carol", bad, admin=True) == [usage], bad
+    assert await h.say("carol", "/points give @nobody 5", admin=True) == ["在本群找不到成员 @nobody。"]
+    assert await h.say("alice", "/points give @alice 5") == ["/points 仅限管理员使用。"]
+    # An admin of another group cannot reach alice: she is no member there.
+    assert await h.say("carol", "/points give @alice 5", admin=True, chat_id="g2") == [
+        "在本群找不到成员 @alice。"
+    ]
+    assert await balance(h, "alice") == 0
+    await h.stop()
+
+
+async def test_leaderboard_windows(sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    # Wednesday 2026-11-18, Shanghai.
+    h = await Harness(sqlite_db, start=datetime(2026, 11, 2, 9, tzinfo=SHANGHAI)).start()
+    await h.say("bob", "签到")  # early in the month
+    await h.say("carol", "/points give @bob 200", admin=True)
+    h.clock.set(datetime(2026, 11, 16, 9, tzinfo=SHANGHAI))  # Monday of the week
+    await h.say("dave", "签到")
+    await h.say("carol", "/points give @dave 50", admin=True)
+    h.clock.set(datetime(2026, 11, 18, 9, tzinfo=SHANGHAI))
+    await h.say("alice", "签到")
+    [day] = await h.say("erin", "/top day")
+    assert day.splitlines() == ["🏆 积分排行榜（今日）：", "🥇 alice — 10", "你在这段时间还没有获得积分。"]
+    [week] = await h.say("alice", "/top 周")
+    assert week.splitlines() == ["🏆 积分排行榜（本周）：", "🥇 dave — 60", "🥈 alice — 10"]
+    [month] = await h.say("alice", "/top month")
+    assert month.splitlines()[1:] == ["🥇 bob — 210", "🥈 dave — 60", "🥉 alice — 10"]
+    [everything] = await h.say("alice", "排行榜")
+    assert everything.splitlines()[0] == "🏆 积分排行榜（总榜）："
+    [bad] = await h.say("alice", "/top year")
+    assert bad.startswith("用法：/top")
+    await h.stop()
+
+
+async def test_the_callers_own_rank_is_always_shown(sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(sqlite_db).start()
+    for i in range(12):
+        await h.say(f"m{i:02d}", "签到")
+        await h.say("carol", f"/points give @m{i:02d} {100 - i}", admin=True)
+    [board] = await h.say("m11", "/top")
+    assert len(board.splitlines()) == 12 and board.splitlines()[-1] == "你：第 12 名，99 分"
+    await h.stop()
+
+
+async def test_level_up_is_announced_and_the_role_granted(sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(sqlite_db).start()
+    await h.say("alice", "签到")
+    h.take()
+    await h.app.handle(h.message("carol", "/points give @alice 95", admin=True))
+    actions = h.take()
+    assert any(
+        isinstance(a, A.Send) and plain(a.text) == "🎉 恭喜 @alice 升级为「活跃成员」！" for a in actions
+    )
+    assert [a.role for a in actions if isinstance(a, A.GrantRole)] == ["活跃成员"]
+    [me] = await h.say("alice", "/me")
+    assert "🏅 等级：活跃成员  ▱▱▱▱▱▱▱▱▱▱ 105/500" in me  # 5 of the 400 points to the next level
+    await h.stop()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_the_ledger_always_balances(db, seed: int) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(seed)
+    h = await Harness(db).start()
+    users = ["u1", "u2", "u3", "u4"]
+    for _ in range(120):
+        user = rng.choice(users)
+        op = rng.random()
+        if op < 0.3:
+            await h.say(user, "签到")
+        elif op < 0.6:
+            await h.say(user, "a message long enough to be paid")
+        elif op < 0.8:
+            await h.say("carol", f"/points give @{user} {rng.randint(1, 50)}", admin=True)
+        else:
+            await h.say("carol", f"/points take @{user} {rng.randint(1, 80)}", admin=True)
+        h.clock.advance(timedelta(minutes=rng.choice([1, 30, 600])))
+    group = await h.app.groups.get("test", "g1")
+    assert group is not None
+    repo = PointsRepo(db)
+    for user in users:
+        bal = await repo.balance(group.id, user)
+        assert bal.balance == await repo.ledger_sum(group.id, user) >= 0
+        daily = await db.fetchval(
+            "SELECT COALESCE(SUM(earned), 0) FROM points_daily WHERE group_id = ? AND user_id = ?",
+            group.id,
+            user,
+        )
+        assert int(daily) == bal.earned
+    await h.stop()
