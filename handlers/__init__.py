@@ -12,6 +12,7 @@ def default_features() -> list[Feature]:
     from handlers.onboarding import OnboardingFeature
     from handlers.points import PointsFeature
     from handlers.settings import SettingsFeature
+    from handlers.shop import ShopFeature
     from handlers.verification import VerificationFeature
     from handlers.welcome import WelcomeFeature
 
@@ -21,6 +22,7 @@ def default_features() -> list[Feature]:
         OnboardingFeature(),
         CheckinFeature(),
         PointsFeature(),
+        ShopFeature(),
         SettingsFeature(),
         HelpFeature(),
         MaintenanceFeature(),

@@ -1,0 +1,311 @@
+"""The redemption shop (积分兑换): admins stock it, members spend points, admins fulfil or cancel.
+
+A redemption is one transaction: the stock is taken with a conditional UPDATE (never below zero, and two
+redeems of the last item cannot both win), the points with a ledger row that refuses an overdraft, and
+the redemption is recorded. A cancelled redemption refunds through the ledger and restocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.commands import CommandSpec
+from bot.context import Context
+from bot.feature import Feature
+from bot.markup import mention
+from bot.parsing import REST, tokenize
+from storage.db import Executor
+from storage.points import InsufficientPoints, award
+
+MAX_NAME = 40
+MAX_DESCRIPTION = 200
+MAX_COST = 10_000_000
+MAX_STOCK = 1_000_000
+PENDING_SHOWN = 20
+
+
+class Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: str | None = None
+    rest: Annotated[str, REST] = ""
+
+
+class RedeemArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    item: Annotated[str, REST]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: int
+    name: str
+    cost: int
+    stock: int | None
+    description: str
+
+
+class SoldOut(Exception):
+    pass
+
+
+def _int(text: str, lo: int, hi: int) -> int | None:
+    text = text.replace(",", "").replace("，", "")
+    return int(text) if text.isdigit() and lo <= int(text) <= hi else None
+
+
+async def find_item(db: Executor, group_id: int, ref: str) -> Item | None:
+    """By the number /shop shows, or by exact name; only this group's active items."""
+    ref = ref.strip().removeprefix("#")
+    if ref.isdigit():
+        row = await db.fetchone(
+            "SELECT id, name, cost, stock, description FROM shop_items WHERE group_id = ? AND id = ? AND active = 1",
+            group_id,
+            int(ref),
+        )
+    else:
+        row = await db.fetchone(
+            "SELECT id, name, cost, stock, description FROM shop_items WHERE group_id = ? AND name = ? AND active = 1",
+            group_id,
+            ref,
+        )
+    if row is None:
+        return None
+    stock = row["stock"]
+    return Item(
+        int(row["id"]),
+        row["name"],
+        int(row["cost"]),
+        None if stock is None else int(stock),
+        row["description"],
+    )
+
+
+class ShopFeature(Feature):
+    name = "shop"
+    priority = 75
+
+    def commands(self) -> list[CommandSpec]:
+        return [
+            CommandSpec(
+                "shop", self.shop, Args, aliases=("商城",), triggers=("积分商城",), feature=self.name
+            ),
+            CommandSpec("redeem", self.redeem, RedeemArgs, aliases=("兑换",), feature=self.name),
+            CommandSpec(
+                "redemptions",
+                self.redemptions,
+                Args,
+                admin_only=True,
+                aliases=("兑换记录",),
+                feature=self.name,
+            ),
+        ]
+
+    # --- the shop ------------------------------------------------------------------------------------
+
+    async def shop(self, ctx: Context, args: Args) -> None:
+        action = (args.action or "").lower()
+        if action in ("add", "remove") and not ctx.is_admin:
+            await ctx.reply(ctx.t("common.admin_only", name=f"shop {action}"), ephemeral=True)
+        elif action == "add":
+            await self._add(ctx, args.rest)
+        elif action == "remove":
+            await self._remove(ctx, args.rest)
+        elif action:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.shop.usage")), ephemeral=True)
+        else:
+            await self._list(ctx)
+
+    async def _list(self, ctx: Context) -> None:
+        rows = await ctx.app.db.fetchall(
+            "SELECT id, name, cost, stock, description FROM shop_items WHERE group_id = ? AND active = 1 ORDER BY id",
+            ctx.group.id,
+        )
+        if not rows:
+            await ctx.reply(ctx.t("shop.empty"))
+            return
+        lines = [ctx.t("shop.title")]
+        for r in rows:
+            stock = (
+                ctx.t("shop.unlimited") if r["stock"] is None else ctx.t("shop.stock", stock=int(r["stock"]))
+            )
+            line = ctx.t("shop.line", id=int(r["id"]), name=r["name"], cost=int(r["cost"]), stock=stock)
+            lines.append(line + (f"\n    {r['description']}" if r["description"] else ""))
+        lines.append(ctx.t("shop.hint"))
+        await ctx.reply("\n".join(lines))
+
+    async def _add(self, ctx: Context, rest: str) -> None:
+        tokens = tokenize(rest)
+        usage = ctx.t("common.usage", usage=ctx.t("cmd.shop.usage"))
+        if len(tokens) < 2:
+            await ctx.reply(usage, ephemeral=True)
+            return
+        name, cost = tokens[0].text.strip()[:MAX_NAME], _int(tokens[1].text, 1, MAX_COST)
+        stock, description_from = None, 2
+        if len(tokens) > 2 and (n := _int(tokens[2].text, 0, MAX_STOCK)) is not None:
+            stock, description_from = n, 3
+        if not name or cost is None:
+            await ctx.reply(usage, ephemeral=True)
+            return
+        if name.isdigit():
+            await ctx.reply(ctx.t("shop.name_not_number"), ephemeral=True)
+            return
+        description = (
+            rest[tokens[description_from].start :].strip()[:MAX_DESCRIPTION]
+            if len(tokens) > description_from
+            else ""
+        )
+        if await find_item(ctx.app.db, ctx.group.id, name) is not None:
+            await ctx.reply(ctx.t("shop.exists", name=name))
+            return
+        await ctx.app.db.execute(
+            "INSERT INTO shop_items (group_id, name, cost, stock, description, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            ctx.group.id,
+            name,
+            cost,
+            stock,
+            description,
+            ctx.now_ms(),
+        )
+        item = await find_item(ctx.app.db, ctx.group.id, name)
+        assert item is not None
+        await ctx.reply(ctx.t("shop.added", id=item.id, name=name, cost=cost))
+
+    async def _remove(self, ctx: Context, ref: str) -> None:
+        item = await find_item(ctx.app.db, ctx.group.id, ref) if ref.strip() else None
+        if item is None:
+            await ctx.reply(ctx.t("shop.no_item", item=ref.strip()[:MAX_NAME]))
+            return
+        await ctx.app.db.execute("UPDATE shop_items SET active = 0 WHERE id = ?", item.id)
+        await ctx.reply(ctx.t("shop.removed", name=item.name))
+
+    # --- redeeming -----------------------------------------------------------------------------------
+
+    async def redeem(self, ctx: Context, args: RedeemArgs) -> None:
+        assert ctx.event is not None
+        user = ctx.event.user
+        item = await find_item(ctx.app.db, ctx.group.id, args.item)
+        if item is None:
+            await ctx.reply(ctx.t("shop.no_item", item=args.item.strip()[:MAX_NAME]), ephemeral=True)
+            return
+        try:
+            async with ctx.app.db.transaction() as tx:
+                paid = await award(
+                    tx,
+                    ctx.group.id,
+                    user.user_id,
+                    -item.cost,
+                    reason=f"redeem:{item.id}",
+                    source_key=f"{ctx.event.event_key}:redeem",
+                    actor=user.user_id,
+                    at_ms=ctx.now_ms(),
+                    day=ctx.today(),
+                )
+                if not paid:
+                    return  # a redelivered command: already handled
+                taken = await tx.execute_rowcount(
+                    "UPDATE shop_items SET stock = stock - 1 WHERE id = ? AND active = 1 AND stock IS NOT NULL "
+                    "AND stock > 0",
+                    item.id,
+                )
+                if not taken and item.stock is not None:
+                    raise SoldOut  # rolls the payment back too
+                row = await tx.fetchone(
+                    "INSERT INTO redemptions (group_id, item_id, user_id, cost, status, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, 'pending', ?, ?) RETURNING id",
+                    ctx.group.id,
+                    item.id,
+                    user.user_id,
+                    item.cost,
+                    ctx.now_ms(),
+                    ctx.now_ms(),
+                )
+                balance = await tx.fetchval(
+                    "SELECT balance FROM points_balance WHERE group_id = ? AND user_id = ?",
+                    ctx.group.id,
+                    user.user_id,
+                )
+        except SoldOut:
+            await ctx.reply(ctx.t("shop.sold_out", name=item.name), ephemeral=True)
+            return
+        except InsufficientPoints:
+            await ctx.reply(ctx.t("shop.not_enough", name=item.name, cost=item.cost), ephemeral=True)
+            return
+        assert row is not None
+        await ctx.reply(
+            ctx.t("shop.redeemed", name=item.name, cost=item.cost, id=int(row[0]), balance=int(balance))
+        )
+        await ctx.send(
+            ctx.t(
+                "shop.notify_admins", id=int(row[0]), mention=mention(user.user_id, user.name), name=item.name
+            )
+        )
+
+    async def redemptions(self, ctx: Context, args: Args) -> None:
+        action = (args.action or "").lower()
+        if not action:
+            await self._pending(ctx)
+            return
+        rid = _int(args.rest.strip().removeprefix("#"), 1, 10**15)
+        if action not in ("done", "cancel") or rid is None:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.redemptions.usage")), ephemeral=True)
+            return
+        assert ctx.event is not None
+        async with ctx.app.db.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT r.user_id, r.cost, r.item_id, i.name FROM redemptions r JOIN shop_items i ON i.id = r.item_id "
+                "WHERE r.id = ? AND r.group_id = ? AND r.status = 'pending'",
+                rid,
+                ctx.group.id,
+            )
+            if row is not None:
+                status = "done" if action == "done" else "cancelled"
+                await tx.execute(
+                    "UPDATE redemptions SET status = ?, updated_at = ?, actor = ? WHERE id = ?",
+                    status,
+                    ctx.now_ms(),
+                    ctx.event.user.user_id,
+                    rid,
+                )
+                if action == "cancel":
+                    await award(
+                        tx,
+                        ctx.group.id,
+                        row["user_id"],
+                        int(row["cost"]),
+                        reason=f"refund:{rid}",
+                        source_key=f"refund:{rid}",
+                        actor=ctx.event.user.user_id,
+                        at_ms=ctx.now_ms(),
+                        day=ctx.today(),
+                    )
+                    await tx.execute(
+                        "UPDATE shop_items SET stock = stock + 1 WHERE id = ? AND stock IS NOT NULL",
+                        row["item_id"],
+                    )
+        if row is None:
+            await ctx.reply(ctx.t("shop.no_redemption", id=rid))
+            return
+        member = await ctx.app.members.get(ctx.group.id, row["user_id"])
+        who = mention(row["user_id"], member.name if member else row["user_id"])
+        key = "shop.fulfilled" if action == "done" else "shop.cancelled"
+        await ctx.reply(ctx.t(key, id=rid, mention=who, name=row["name"], cost=int(row["cost"])))
+
+    async def _pending(self, ctx: Context) -> None:
+        rows = await ctx.app.db.fetchall(
+            "SELECT r.id, r.user_id, i.name, r.created_at FROM redemptions r JOIN shop_items i ON i.id = r.item_id "
+            "WHERE r.group_id = ? AND r.status = 'pending' ORDER BY r.id LIMIT ?",
+            ctx.group.id,
+            PENDING_SHOWN,
+        )
+        if not rows:
+            await ctx.reply(ctx.t("shop.none_pending"))
+            return
+        lines = [ctx.t("shop.pending_title")]
+        for r in rows:
+            member = await ctx.app.members.get(ctx.group.id, r["user_id"])
+            lines.append(f"#{int(r['id'])} {member.name if member else r['user_id']} — {r['name']}")
+        lines.append(ctx.t("shop.pending_hint"))
+        await ctx.reply("\n".join(lines))
