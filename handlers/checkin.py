@@ -84,6 +84,21 @@ class CheckinFeature(Feature):
                     user_id,
                 )
             else:
+                rank = int(
+                    await tx.fetchval(
+                        "INSERT INTO checkin_day_counts (group_id, day, n) VALUES (?, ?, 1) ON CONFLICT (group_id, day) "
+                        "DO UPDATE SET n = checkin_day_counts.n + 1 RETURNING n",
+                        gid,
+                        day,
+                    )
+                )
+                await tx.execute(
+                    "UPDATE checkins SET rank = ? WHERE group_id = ? AND day = ? AND user_id = ?",
+                    rank,
+                    gid,
+                    day,
+                    user_id,
+                )
                 before = await repo.balance(gid, user_id, tx)
                 await tx.execute(
                     "INSERT INTO checkin_streaks (group_id, user_id, last_day, streak, best) VALUES (?, ?, ?, ?, ?) "

@@ -19,7 +19,7 @@ from bot.events import MessagePosted
 from bot.feature import Feature
 from bot.markup import mention
 from bot.parsing import REST, Integer, MemberArg
-from storage.points import InsufficientPoints, PointsRepo, award
+from storage.points import InsufficientPoints, PointsRepo, award, periods
 
 # Thresholds of lifetime earned points; names are i18n keys points.level.<i>.
 LEVELS = (0, 100, 500, 2000)
@@ -113,14 +113,12 @@ class PointsArgs(BaseModel):
     reason: Annotated[str, REST] = ""
 
 
-def window_start(today: date, period: str) -> str | None:
-    if period == "day":
-        return today.isoformat()
-    if period == "week":
-        return (today - timedelta(days=today.weekday())).isoformat()
-    if period == "month":
-        return today.replace(day=1).isoformat()
-    return None
+def period_key(today: date, period: str) -> str | None:
+    """The ledger's period key for a /top window (see storage.points.periods); None = all time."""
+    if period == "all":
+        return None
+    day, week, month = periods(today.isoformat())
+    return {"day": day, "week": week, "month": month}[period]
 
 
 class PointsFeature(Feature):
@@ -205,7 +203,7 @@ class PointsFeature(Feature):
 
     async def top(self, ctx: Context, args: TopArgs) -> None:
         assert ctx.event is not None
-        since = window_start(date.fromisoformat(ctx.today()), args.period)
+        since = period_key(date.fromisoformat(ctx.today()), args.period)
         repo = PointsRepo(ctx.app.db)
         board = await repo.top(ctx.group.id, since, BOARD_SIZE)
         title = ctx.t("points.top_title", period=ctx.t(f"points.period.{args.period}"))

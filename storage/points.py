@@ -4,6 +4,7 @@ the ledger row (unique on its cause), the balance, and the day's earnings."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from storage.db import Database, Executor
 
@@ -68,15 +69,18 @@ async def award(
         delta,
         delta,
     )
-    await tx.execute(
-        "INSERT INTO points_daily (group_id, day, user_id, earned) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (group_id, day, user_id) DO UPDATE SET earned = points_daily.earned + excluded.earned",
-        group_id,
-        day,
-        user_id,
-        delta,
+    await tx.executemany(
+        "INSERT INTO points_period (group_id, period, user_id, earned) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (group_id, period, user_id) DO UPDATE SET earned = points_period.earned + excluded.earned",
+        [(group_id, period, user_id, delta) for period in periods(day)],
     )
     return True
+
+
+def periods(day: str) -> tuple[str, str, str]:
+    """The day, week (by its Monday) and month a group day belongs to."""
+    d = date.fromisoformat(day)
+    return f"d:{day}", f"w:{(d - timedelta(days=d.weekday())).isoformat()}", f"m:{day[:7]}"
 
 
 class PointsRepo:
@@ -89,9 +93,9 @@ class PointsRepo:
         )
         return Balance(0, 0) if row is None else Balance(int(row["balance"]), int(row["earned"]))
 
-    async def top(self, group_id: int, since_day: str | None, limit: int) -> list[tuple[str, int]]:
-        """Points earned since a day (inclusive; None = all time), best first; ties by user id."""
-        if since_day is None:
+    async def top(self, group_id: int, period: str | None, limit: int) -> list[tuple[str, int]]:
+        """Points earned in a period ("d:…", "w:…", "m:…"; None = all time), best first; ties by user id."""
+        if period is None:
             rows = await self._db.fetchall(
                 "SELECT user_id, earned FROM points_balance WHERE group_id = ? AND earned > 0 "
                 "ORDER BY earned DESC, user_id LIMIT ?",
@@ -100,43 +104,29 @@ class PointsRepo:
             )
         else:
             rows = await self._db.fetchall(
-                "SELECT user_id, SUM(earned) AS total FROM points_daily WHERE group_id = ? AND day >= ? "
-                "GROUP BY user_id HAVING SUM(earned) > 0 ORDER BY total DESC, user_id LIMIT ?",
+                "SELECT user_id, earned FROM points_period WHERE group_id = ? AND period = ? AND earned > 0 "
+                "ORDER BY earned DESC, user_id LIMIT ?",
                 group_id,
-                since_day,
+                period,
                 limit,
             )
         return [(r[0], int(r[1])) for r in rows]
 
-    async def rank(self, group_id: int, user_id: str, since_day: str | None) -> tuple[int, int] | None:
-        """(rank, points) of one member in a window, or None if they earned nothing in it."""
-        if since_day is None:
-            mine = await self._db.fetchval(
-                "SELECT earned FROM points_balance WHERE group_id = ? AND user_id = ?", group_id, user_id
-            )
-            if not mine:
-                return None
-            ahead = await self._db.fetchval(
-                "SELECT COUNT(*) FROM points_balance WHERE group_id = ? AND (earned > ? OR (earned = ? AND user_id < ?))",
-                group_id,
-                mine,
-                mine,
-                user_id,
-            )
-            return int(ahead) + 1, int(mine)
+    async def rank(self, group_id: int, user_id: str, period: str | None) -> tuple[int, int] | None:
+        """(rank, points) of one member in a period, or None if they earned nothing in it."""
+        table, where, args = (
+            ("points_balance", "group_id = ?", (group_id,))
+            if period is None
+            else ("points_period", "group_id = ? AND period = ?", (group_id, period))
+        )
         mine = await self._db.fetchval(
-            "SELECT SUM(earned) FROM points_daily WHERE group_id = ? AND day >= ? AND user_id = ?",
-            group_id,
-            since_day,
-            user_id,
+            f"SELECT earned FROM {table} WHERE {where} AND user_id = ?", *args, user_id
         )
         if not mine:
             return None
         ahead = await self._db.fetchval(
-            "SELECT COUNT(*) FROM (SELECT user_id, SUM(earned) AS total FROM points_daily "
-            "WHERE group_id = ? AND day >= ? GROUP BY user_id) t WHERE total > ? OR (total = ? AND user_id < ?)",
-            group_id,
-            since_day,
+            f"SELECT COUNT(*) FROM {table} WHERE {where} AND (earned > ? OR (earned = ? AND user_id < ?))",
+            *args,
             mine,
             mine,
             user_id,

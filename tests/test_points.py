@@ -204,10 +204,13 @@ async def test_the_ledger_always_balances(db, seed: int) -> None:  # type: ignor
     for user in users:
         bal = await repo.balance(group.id, user)
         assert bal.balance == await repo.ledger_sum(group.id, user) >= 0
-        daily = await db.fetchval(
-            "SELECT COALESCE(SUM(earned), 0) FROM points_daily WHERE group_id = ? AND user_id = ?",
-            group.id,
-            user,
-        )
-        assert int(daily) == bal.earned
+        for prefix in ("d:", "w:", "m:"):  # each kind of period adds up to everything earned
+            total = await db.fetchval(
+                "SELECT COALESCE(SUM(earned), 0) FROM points_period WHERE group_id = ? AND user_id = ? "
+                "AND period LIKE ?",
+                group.id,
+                user,
+                prefix + "%",
+            )
+            assert int(total) == bal.earned
     await h.stop()

@@ -23,13 +23,16 @@ CREATE TABLE points_balance (
 );
 CREATE INDEX points_balance_earned ON points_balance (group_id, earned DESC);
 
-CREATE TABLE points_daily (
+-- Earnings per member per period: "d:2026-11-22", "w:2026-11-16" (the Monday), "m:2026-11"; a windowed
+-- leaderboard reads the top of one index instead of summing the ledger.
+CREATE TABLE points_period (
     group_id BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
-    day TEXT NOT NULL,
+    period TEXT NOT NULL,
     user_id TEXT NOT NULL,
     earned BIGINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (group_id, day, user_id)
+    PRIMARY KEY (group_id, period, user_id)
 );
+CREATE INDEX points_period_rank ON points_period (group_id, period, earned DESC, user_id);
 
 CREATE TABLE checkins (
     group_id BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
@@ -51,3 +54,11 @@ CREATE TABLE checkin_streaks (
     PRIMARY KEY (group_id, user_id)
 );
 CREATE INDEX checkin_streaks_rank ON checkin_streaks (group_id, last_day, streak DESC);
+
+-- How many checked in per group day, so "number N today" is one indexed upsert, not a count.
+CREATE TABLE checkin_day_counts (
+    group_id BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    day TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (group_id, day)
+);
