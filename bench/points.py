@@ -111,7 +111,7 @@ async def leaderboard(members: int, rows: int) -> None:
             )
             alltime = await timed(5)(lambda: repo.top(gid, None, 10))
             print(
-                f"/top week, per-day aggregates : {ours:8.1f} ms   (baseline, ledger scan: {base:.1f} ms, "
+                f"/top week, per-period index  : {ours:8.1f} ms   (baseline, ledger scan: {base:.1f} ms, "
                 f"{base / ours:.1f}x)"
             )
             print(f"caller's rank in the week     : {rank:8.1f} ms")
