@@ -6,6 +6,7 @@ from bot.feature import Feature
 
 
 def default_features() -> list[Feature]:
+    from handlers.badges import BadgesFeature
     from handlers.checkin import CheckinFeature
     from handlers.help import HelpFeature
     from handlers.maintenance import MaintenanceFeature
@@ -23,6 +24,7 @@ def default_features() -> list[Feature]:
         CheckinFeature(),
         PointsFeature(),
         ShopFeature(),
+        BadgesFeature(),
         SettingsFeature(),
         HelpFeature(),
         MaintenanceFeature(),

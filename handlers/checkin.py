@@ -130,7 +130,7 @@ class CheckinFeature(Feature):
         key = "checkin.done_bonus" if streak in (7, 30) else "checkin.done"
         await ctx.reply(ctx.t(key, points=points, streak=streak, rank=rank, balance=after.balance))
         await level_up(ctx, user_id, Paid(True, after.balance, before.earned, after.earned))
-        await ctx.app.emit(ctx, "checkin.done", user_id=user_id, streak=streak)
+        await ctx.app.emit(ctx, "checkin.done", user_id=user_id, streak=streak, rank=rank)
 
     async def streaks(self, ctx: Context, _args: object) -> None:
         today = date.fromisoformat(ctx.today())

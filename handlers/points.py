@@ -19,6 +19,7 @@ from bot.events import MessagePosted
 from bot.feature import Feature
 from bot.markup import mention
 from bot.parsing import REST, Integer, MemberArg
+from handlers.badges import badges_of
 from storage.points import InsufficientPoints, PointsRepo, award, periods
 
 # Thresholds of lifetime earned points; names are i18n keys points.level.<i>.
@@ -199,6 +200,11 @@ class PointsFeature(Feature):
             ctx.t("points.me_streak", streak=current),
             ctx.t("points.me_rank", rank=rank[0]) if rank else ctx.t("points.me_unranked"),
         ]
+        earned_badges = await badges_of(ctx, user_id)
+        if earned_badges:
+            lines.append(
+                ctx.t("points.me_badges", badges="、".join(ctx.t(f"badges.name.{b}") for b in earned_badges))
+            )
         await ctx.reply("\n".join(lines), ephemeral=True)
 
     async def top(self, ctx: Context, args: TopArgs) -> None:

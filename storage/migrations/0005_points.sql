@@ -62,3 +62,12 @@ CREATE TABLE checkin_day_counts (
     n INTEGER NOT NULL,
     PRIMARY KEY (group_id, day)
 );
+
+-- Badges (勋章) a member earned, once each.
+CREATE TABLE member_badges (
+    group_id BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    badge TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    PRIMARY KEY (group_id, user_id, badge)
+);
