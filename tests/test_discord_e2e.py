@@ -288,3 +288,13 @@ async def test_a_hostile_name_is_greeted_without_pinging_anyone(bot: Bot) -> Non
         "parse": [],
         "users": [1066],
     }  # that user only, never @everyone
+
+
+async def test_a_level_up_grants_the_role_named_like_the_level(bot: Bot) -> None:
+    bot.post(ALICE, "签到")
+    await bot.said(1)
+    bot.post(CAROL, f"/points give <@{ALICE['id']}> 95", roles=[F.ROLE_ADMIN])
+    [added] = await bot.calls("PUT", f"/members/{ALICE['id']}/roles/{F.ROLE_LEVEL}")
+    assert added.method == "PUT"
+    texts = await bot.said(3)
+    assert any(t == f"🎉 恭喜 <@{ALICE['id']}> 升级为「活跃成员」！" for t in texts)

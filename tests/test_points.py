@@ -223,7 +223,10 @@ async def test_badges_are_earned_once_and_shown(sqlite_db) -> None:  # type: ign
         said += await h.say("alice", "签到")  # always the first of the day
         h.clock.advance(timedelta(days=1))
     earned = [t for t in said if t.startswith("🏅")]
-    assert earned == ["🏅 @alice 获得勋章「七日坚持」！", "🏅 @alice 获得勋章「早起鸟（10 次当日第一个签到）」！"]
+    assert earned == [
+        "🏅 @alice 获得勋章「七日坚持」！",
+        "🏅 @alice 获得勋章「早起鸟（10 次当日第一个签到）」！",
+    ]
     [me] = await h.say("alice", "/me")
     assert me.splitlines()[-1] == "🎖 勋章：七日坚持、早起鸟（10 次当日第一个签到）"
     [me] = await h.say("bob", "/me")

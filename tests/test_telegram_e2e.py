@@ -364,3 +364,15 @@ async def test_verification_and_a_hostile_name_through_telegram(bot: Bot, fake: 
     greeting = (await replies(fake, 3))[2]
     assert greeting.startswith('欢迎 <a href="tg://user?id=1066">&lt;b&gt;Admin&lt;/b&gt;</a> 加入')
     assert fake.of("sendMessage")[2]["parse_mode"] == "HTML"
+
+
+async def test_check_in_and_a_level_up_announced_on_telegram(bot: Bot, fake: FakeBotApi) -> None:
+    say(fake, ALICE, "签到")
+    [checked_in] = await replies(fake, 1)
+    assert checked_in.startswith("✅ 签到成功！+10 积分")
+    say(fake, CAROL, "/points give @alice 95")
+    texts = await replies(fake, 3)
+    assert '🎉 恭喜 <a href="tg://user?id=1001">Alice</a> 升级为「活跃成员」！' in texts
+    assert texts[-1].startswith(
+        '已给 <a href="tg://user?id=1001">Alice</a> 加 95 积分'
+    )  # no role API on Telegram

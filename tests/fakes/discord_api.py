@@ -272,8 +272,10 @@ class FakeDiscordApi:
     def _message(
         self, channel_id: str, body: dict[str, Any], author: dict[str, Any] = BOT_USER
     ) -> dict[str, Any]:
+        # The bot's member data rides along, as on Discord: discord.py refreshes its cached roles from it.
+        roles = [ROLE_BOT] if author is BOT_USER else []
         return {
-            **message(snowflake(), author, body.get("content", ""), channel_id=int(channel_id)),
+            **message(snowflake(), author, body.get("content", ""), roles=roles, channel_id=int(channel_id)),
             "components": body.get("components", []),
         }
 
