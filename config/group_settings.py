@@ -74,6 +74,7 @@ class CheckinSettings(Section):
     streak_cap: Annotated[int, Field(ge=0, le=10_000)] = 20
     bonus_day7: Annotated[int, Field(ge=0, le=100_000)] = 50
     bonus_day30: Annotated[int, Field(ge=0, le=100_000)] = 200
+    reminder_hour: Annotated[int, Field(ge=0, le=23)] = 20
 
 
 class PointsSettings(Section):

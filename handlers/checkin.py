@@ -7,15 +7,31 @@ The check-in row, the streak and the ledger award are one transaction; the ledge
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
 
 from bot.commands import CommandSpec
 from bot.context import Context
-from bot.feature import Feature
+from bot.feature import Feature, JobFunc
+from bot.markup import mention
 from config.group_settings import CheckinSettings
 from handlers.points import Paid, level_up
+from storage.jobs import JobRecord
 from storage.points import PointsRepo, award
 
+if TYPE_CHECKING:
+    from bot.app import App
+
 STREAK_BOARD = 10
+AT_RISK_STREAK = 3  # streaks this long are worth a reminder
+REMIND_MENTIONS = 30
+REMIND_JOB_ID = "system:checkin-remind"
+
+
+class RemindArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    choice: str | None = None
 
 
 def reward(s: CheckinSettings, streak: int) -> int:
@@ -39,6 +55,7 @@ class CheckinFeature(Feature):
                 "checkin", self.checkin, aliases=("qd",), triggers=("签到", "打卡"), feature=self.name
             ),
             CommandSpec("streaks", self.streaks, aliases=("连签",), triggers=("连签榜",), feature=self.name),
+            CommandSpec("remind", self.remind, RemindArgs, aliases=("提醒",), feature=self.name),
         ]
 
     async def checkin(self, ctx: Context, _args: object) -> None:
@@ -49,33 +66,23 @@ class CheckinFeature(Feature):
             return
         user_id, gid = ctx.event.user.user_id, ctx.group.id
         today = date.fromisoformat(ctx.today())
-        day, yesterday = today.isoformat(), (today - timedelta(days=1)).isoformat()
+        day = today.isoformat()
+        yesterday, two_days_ago = (
+            (today - timedelta(days=1)).isoformat(),
+            (today - timedelta(days=2)).isoformat(),
+        )
         repo = PointsRepo(ctx.app.db)
+        used_freeze = False
         async with ctx.app.db.transaction() as tx:
-            row = await tx.fetchone(
-                "SELECT last_day, streak, best FROM checkin_streaks WHERE group_id = ? AND user_id = ?",
-                gid,
-                user_id,
-            )
-            streak = int(row["streak"]) + 1 if row is not None and row["last_day"] == yesterday else 1
-            best = max(streak, int(row["best"]) if row is not None else 0)
-            points = reward(s, streak)
-            rank = 1 + int(
-                await tx.fetchval("SELECT COUNT(*) FROM checkins WHERE group_id = ? AND day = ?", gid, day)
-            )
             # The row for today is the lock: a second check-in (even a concurrent one) inserts nothing.
             first = await tx.execute_rowcount(
-                "INSERT INTO checkins (group_id, user_id, day, at, streak, points, rank) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "INSERT INTO checkins (group_id, user_id, day, at, streak, points, rank) VALUES (?, ?, ?, ?, 0, 0, 0) "
                 "ON CONFLICT (group_id, day, user_id) DO NOTHING",
                 gid,
                 user_id,
                 day,
                 ctx.now_ms(),
-                streak,
-                points,
-                rank,
             )
-            done = None
             if not first:
                 done = await tx.fetchone(
                     "SELECT streak FROM checkins WHERE group_id = ? AND day = ? AND user_id = ?",
@@ -84,6 +91,28 @@ class CheckinFeature(Feature):
                     user_id,
                 )
             else:
+                row = await tx.fetchone(
+                    "SELECT last_day, streak, best FROM checkin_streaks WHERE group_id = ? AND user_id = ?",
+                    gid,
+                    user_id,
+                )
+                streak = 1
+                if row is not None and row["last_day"] == yesterday:
+                    streak = int(row["streak"]) + 1
+                elif row is not None and row["last_day"] == two_days_ago:
+                    # One missed day: a streak freeze bought in the shop keeps the streak alive.
+                    used_freeze = bool(
+                        await tx.execute_rowcount(
+                            "UPDATE checkin_prefs SET freezes = freezes - 1 WHERE group_id = ? AND user_id = ? "
+                            "AND freezes > 0",
+                            gid,
+                            user_id,
+                        )
+                    )
+                    if used_freeze:
+                        streak = int(row["streak"]) + 1
+                best = max(streak, int(row["best"]) if row is not None else 0)
+                points = reward(s, streak)
                 rank = int(
                     await tx.fetchval(
                         "INSERT INTO checkin_day_counts (group_id, day, n) VALUES (?, ?, 1) ON CONFLICT (group_id, day) "
@@ -93,13 +122,14 @@ class CheckinFeature(Feature):
                     )
                 )
                 await tx.execute(
-                    "UPDATE checkins SET rank = ? WHERE group_id = ? AND day = ? AND user_id = ?",
+                    "UPDATE checkins SET streak = ?, points = ?, rank = ? WHERE group_id = ? AND day = ? AND user_id = ?",
+                    streak,
+                    points,
                     rank,
                     gid,
                     day,
                     user_id,
                 )
-                before = await repo.balance(gid, user_id, tx)
                 await tx.execute(
                     "INSERT INTO checkin_streaks (group_id, user_id, last_day, streak, best) VALUES (?, ?, ?, ?, ?) "
                     "ON CONFLICT (group_id, user_id) DO UPDATE SET last_day = excluded.last_day, "
@@ -110,6 +140,7 @@ class CheckinFeature(Feature):
                     streak,
                     best,
                 )
+                before = await repo.balance(gid, user_id, tx)
                 await award(
                     tx,
                     gid,
@@ -128,9 +159,78 @@ class CheckinFeature(Feature):
             )
             return
         key = "checkin.done_bonus" if streak in (7, 30) else "checkin.done"
-        await ctx.reply(ctx.t(key, points=points, streak=streak, rank=rank, balance=after.balance))
+        text = ctx.t(key, points=points, streak=streak, rank=rank, balance=after.balance)
+        if used_freeze:
+            text += "\n" + ctx.t("checkin.freeze_used")
+        await ctx.reply(text)
         await level_up(ctx, user_id, Paid(True, after.balance, before.earned, after.earned))
         await ctx.app.emit(ctx, "checkin.done", user_id=user_id, streak=streak, rank=rank)
+
+    async def remind(self, ctx: Context, args: RemindArgs) -> None:
+        assert ctx.event is not None
+        choice = (args.choice or "").lower()
+        if choice not in ("on", "off"):
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.remind.usage")), ephemeral=True)
+            return
+        await ctx.app.db.execute(
+            "INSERT INTO checkin_prefs (group_id, user_id, remind) VALUES (?, ?, ?) "
+            "ON CONFLICT (group_id, user_id) DO UPDATE SET remind = excluded.remind",
+            ctx.group.id,
+            ctx.event.user.user_id,
+            int(choice == "on"),
+        )
+        await ctx.reply(
+            ctx.t(f"checkin.remind_{choice}", hour=ctx.settings.checkin.reminder_hour), ephemeral=True
+        )
+
+    # --- streak protection: the evening reminder -----------------------------------------------------
+
+    def jobs(self) -> dict[str, JobFunc]:
+        return {"remind_sweep": self.remind_sweep}
+
+    async def on_start(self, app: App) -> None:
+        if REMIND_JOB_ID not in app.scheduler.job_ids():
+            await app.scheduler.add(
+                JobRecord(
+                    REMIND_JOB_ID, f"{self.name}.remind_sweep", "cron", {"minute": 0, "timezone": "UTC"}
+                )
+            )
+
+    async def remind_sweep(self, app: App, _ctx: Context | None, _job: JobRecord) -> None:
+        """Every hour: groups whose reminder hour it now is remind members whose streak (3+) is at risk."""
+        rows = await app.db.fetchall("SELECT DISTINCT group_id FROM checkin_prefs WHERE remind = 1")
+        for row in rows:
+            ctx = await app.context_for_group(int(row["group_id"]))
+            if ctx is None or not ctx.settings.checkin.enabled:
+                continue
+            if ctx.now().astimezone(ctx.zone).hour != ctx.settings.checkin.reminder_hour:
+                continue
+            await self.remind_group(ctx)
+
+    async def remind_group(self, ctx: Context) -> None:
+        today = date.fromisoformat(ctx.today())
+        yesterday = (today - timedelta(days=1)).isoformat()
+        at_risk = await ctx.app.db.fetchall(
+            "SELECT s.user_id, s.streak FROM checkin_streaks s JOIN checkin_prefs p "
+            "ON p.group_id = s.group_id AND p.user_id = s.user_id "
+            "WHERE s.group_id = ? AND p.remind = 1 AND s.last_day = ? AND s.streak >= ? ORDER BY s.user_id",
+            ctx.group.id,
+            yesterday,
+            AT_RISK_STREAK,
+        )
+        in_group = []
+        for r in at_risk:
+            user_id, streak = r["user_id"], int(r["streak"])
+            if await ctx.app.dms.can_dm(ctx.group.platform, user_id):
+                result = await ctx.dm(
+                    user_id, ctx.t("checkin.reminder_dm", streak=streak, group=ctx.group.title)
+                )
+                if result.ok:
+                    continue
+            member = await ctx.app.members.get(ctx.group.id, user_id)
+            in_group.append(mention(user_id, member.name if member else user_id))
+        if in_group:
+            await ctx.send(ctx.t("checkin.reminder_group", mentions=" ".join(in_group[:REMIND_MENTIONS])))
 
     async def streaks(self, ctx: Context, _args: object) -> None:
         today = date.fromisoformat(ctx.today())

@@ -45,6 +45,7 @@ class Item:
     cost: int
     stock: int | None
     description: str
+    kind: str  # "reward" (handed over by an admin) or "freeze" (a streak freeze, granted at once)
 
 
 class SoldOut(Exception):
@@ -61,13 +62,13 @@ async def find_item(db: Executor, group_id: int, ref: str) -> Item | None:
     ref = ref.strip().removeprefix("#")
     if ref.isdigit():
         row = await db.fetchone(
-            "SELECT id, name, cost, stock, description FROM shop_items WHERE group_id = ? AND id = ? AND active = 1",
+            "SELECT id, name, cost, stock, description, kind FROM shop_items WHERE group_id = ? AND id = ? AND active = 1",
             group_id,
             int(ref),
         )
     else:
         row = await db.fetchone(
-            "SELECT id, name, cost, stock, description FROM shop_items WHERE group_id = ? AND name = ? AND active = 1",
+            "SELECT id, name, cost, stock, description, kind FROM shop_items WHERE group_id = ? AND name = ? AND active = 1",
             group_id,
             ref,
         )
@@ -80,6 +81,7 @@ async def find_item(db: Executor, group_id: int, ref: str) -> Item | None:
         int(row["cost"]),
         None if stock is None else int(stock),
         row["description"],
+        row["kind"],
     )
 
 
@@ -143,6 +145,9 @@ class ShopFeature(Feature):
             await ctx.reply(usage, ephemeral=True)
             return
         name, cost = tokens[0].text.strip()[:MAX_NAME], _int(tokens[1].text, 1, MAX_COST)
+        kind = "reward"
+        if name.lower() == "freeze":  # the reserved name stocks streak freezes
+            name, kind = ctx.t("shop.freeze_name"), "freeze"
         stock, description_from = None, 2
         if len(tokens) > 2 and (n := _int(tokens[2].text, 0, MAX_STOCK)) is not None:
             stock, description_from = n, 3
@@ -161,12 +166,14 @@ class ShopFeature(Feature):
             await ctx.reply(ctx.t("shop.exists", name=name))
             return
         await ctx.app.db.execute(
-            "INSERT INTO shop_items (group_id, name, cost, stock, description, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO shop_items (group_id, name, cost, stock, description, kind, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             ctx.group.id,
             name,
             cost,
             stock,
-            description,
+            description or (ctx.t("shop.freeze_description") if kind == "freeze" else ""),
+            kind,
             ctx.now_ms(),
         )
         item = await find_item(ctx.app.db, ctx.group.id, name)
@@ -212,13 +219,25 @@ class ShopFeature(Feature):
                 )
                 if not taken and item.stock is not None:
                     raise SoldOut  # rolls the payment back too
+                freezes = 0
+                if item.kind == "freeze":  # granted at once: no admin needs to hand it over
+                    freezes = int(
+                        await tx.fetchval(
+                            "INSERT INTO checkin_prefs (group_id, user_id, freezes) VALUES (?, ?, 1) "
+                            "ON CONFLICT (group_id, user_id) DO UPDATE SET freezes = checkin_prefs.freezes + 1 "
+                            "RETURNING freezes",
+                            ctx.group.id,
+                            user.user_id,
+                        )
+                    )
                 row = await tx.fetchone(
                     "INSERT INTO redemptions (group_id, item_id, user_id, cost, status, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, 'pending', ?, ?) RETURNING id",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     ctx.group.id,
                     item.id,
                     user.user_id,
                     item.cost,
+                    "done" if item.kind == "freeze" else "pending",
                     ctx.now_ms(),
                     ctx.now_ms(),
                 )
@@ -234,6 +253,9 @@ class ShopFeature(Feature):
             await ctx.reply(ctx.t("shop.not_enough", name=item.name, cost=item.cost), ephemeral=True)
             return
         assert row is not None
+        if item.kind == "freeze":
+            await ctx.reply(ctx.t("shop.freeze_bought", cost=item.cost, count=freezes, balance=int(balance)))
+            return
         await ctx.reply(
             ctx.t("shop.redeemed", name=item.name, cost=item.cost, id=int(row[0]), balance=int(balance))
         )

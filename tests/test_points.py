@@ -232,3 +232,49 @@ async def test_badges_are_earned_once_and_shown(sqlite_db) -> None:  # type: ign
     [me] = await h.say("bob", "/me")
     assert "勋章" not in me
     await h.stop()
+
+
+async def test_a_streak_freeze_covers_one_missed_day(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    await h.say("carol", "/shop add freeze 20", admin=True)
+    for _ in range(3):
+        await h.say("alice", "签到")
+        h.clock.advance(timedelta(days=1))
+    [bought] = await h.say("alice", "/redeem 连签保护卡")
+    assert bought.startswith("🧊 兑换成功：连签保护卡 ×1（现有 1 张），扣除 20 积分")
+    h.clock.advance(timedelta(days=1))  # missed a day
+    [text] = await h.say("alice", "签到")
+    assert "连续签到 4 天" in text and text.endswith("已自动使用 1 张连签保护卡，连签没有中断。")
+    h.clock.advance(timedelta(days=2))  # missed another, no freeze left
+    [text] = await h.say("alice", "签到")
+    assert "连续签到 1 天" in text and "保护卡" not in text
+    await h.stop()
+
+
+async def test_evening_reminder_for_streaks_at_risk(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db, start=datetime(2026, 11, 20, 9, tzinfo=SHANGHAI)).start()
+    for _ in range(3):
+        for user in ("alice", "bob", "dave"):
+            await h.say(user, "签到")
+        h.clock.advance(timedelta(days=1))
+    assert await h.say("alice", "/remind on") == [
+        "好的！连签 3 天以上且当天还没签到时，我会在 20:00 提醒你（能私信就私信，否则在群里提醒）。"
+    ]
+    await h.say("dave", "/remind on")
+    await h.say("dave", "签到")  # dave is safe today; bob never asked for reminders
+    h.take()
+    await h.app.dms.opened("test", "dave", 0)
+    await h.advance(timedelta(hours=12))  # to 21:00 on 23 November, through 20:00
+    texts = h.adapter.texts()
+    assert texts == ["⏰ @alice 今天还没签到，连签记录要断啦！发送“签到”保住它。"]
+    await h.say("alice", "/remind off")
+    h.adapter.actions.clear()
+    await h.advance(timedelta(days=1))  # dave missed today: he opened a chat with the bot, so a private nudge
+    [nudge] = h.take()
+    assert isinstance(nudge, A.DirectMessage) and nudge.user_id == "dave"
+    assert (
+        plain(nudge.text)
+        == "⏰ 你在「Group g1」已经连续签到 4 天，今天还没签到哦，去群里发送“签到”保住记录吧！"
+    )
+    assert await h.say("alice", "/remind maybe") == ["用法：/remind on|off"]
+    await h.stop()

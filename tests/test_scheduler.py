@@ -84,7 +84,7 @@ async def test_jobs_are_rebuilt_from_the_database_after_a_restart(db) -> None:  
         JobRecord("tick", "announcer.say", "interval", {"hours": 24, "start": at(2).isoformat()}, gid)
     )
     await h.restart()
-    assert set(h.app.scheduler.job_ids()) == {"later", "tick", PRUNE_JOB_ID}
+    assert {"later", "tick", PRUNE_JOB_ID} <= set(h.app.scheduler.job_ids())
     await h.app.scheduler.advance_to(at(31))
     assert [jid for jid, _ in ann.fired] == ["tick", "tick", "later"]
     await h.stop()

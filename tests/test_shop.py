@@ -93,7 +93,7 @@ async def test_a_redelivered_redeem_charges_once(sqlite_db) -> None:  # type: ig
 
 async def test_shop_bad_input_and_rights(sqlite_db) -> None:  # type: ignore[no-untyped-def]
     h = await Harness(sqlite_db).start()
-    usage = "用法：/shop，或管理员 /shop add <名称> <积分> [库存] [说明] | /shop remove <编号或名称>"
+    usage = "用法：/shop，或管理员 /shop add <名称> <积分> [库存] [说明] | /shop add freeze <积分> [库存]（连签保护卡）| /shop remove <编号或名称>"
     for bad in (
         "/shop add",
         "/shop add 杯子",

@@ -71,3 +71,12 @@ CREATE TABLE member_badges (
     at BIGINT NOT NULL,
     PRIMARY KEY (group_id, user_id, badge)
 );
+
+-- Streak protection: who wants the evening reminder, and streak freezes bought in the shop.
+CREATE TABLE checkin_prefs (
+    group_id BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    remind INTEGER NOT NULL DEFAULT 0,
+    freezes INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (group_id, user_id)
+);

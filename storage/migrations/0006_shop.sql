@@ -6,6 +6,7 @@ CREATE TABLE shop_items (
     cost BIGINT NOT NULL,
     stock BIGINT,
     description TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT 'reward',
     active INTEGER NOT NULL DEFAULT 1,
     created_at BIGINT NOT NULL
 );
