@@ -75,6 +75,8 @@ class CheckinSettings(Section):
     bonus_day7: Annotated[int, Field(ge=0, le=100_000)] = 50
     bonus_day30: Annotated[int, Field(ge=0, le=100_000)] = 200
     reminder_hour: Annotated[int, Field(ge=0, le=23)] = 20
+    makeup_cost: Annotated[int, Field(ge=0, le=100_000)] = 30
+    makeup_per_month: Annotated[int, Field(ge=0, le=31)] = 2
 
 
 class PointsSettings(Section):

@@ -18,7 +18,7 @@ from bot.markup import mention
 from config.group_settings import CheckinSettings
 from handlers.points import Paid, level_up
 from storage.jobs import JobRecord
-from storage.points import PointsRepo, award
+from storage.points import InsufficientPoints, PointsRepo, award
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -27,6 +27,12 @@ STREAK_BOARD = 10
 AT_RISK_STREAK = 3  # streaks this long are worth a reminder
 REMIND_MENTIONS = 30
 REMIND_JOB_ID = "system:checkin-remind"
+
+
+class _Refused(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
 class RemindArgs(BaseModel):
@@ -56,6 +62,7 @@ class CheckinFeature(Feature):
             ),
             CommandSpec("streaks", self.streaks, aliases=("连签",), triggers=("连签榜",), feature=self.name),
             CommandSpec("remind", self.remind, RemindArgs, aliases=("提醒",), feature=self.name),
+            CommandSpec("makeup", self.makeup, aliases=("bq",), triggers=("补签",), feature=self.name),
         ]
 
     async def checkin(self, ctx: Context, _args: object) -> None:
@@ -165,6 +172,91 @@ class CheckinFeature(Feature):
         await ctx.reply(text)
         await level_up(ctx, user_id, Paid(True, after.balance, before.earned, after.earned))
         await ctx.app.emit(ctx, "checkin.done", user_id=user_id, streak=streak, rank=rank)
+
+    async def makeup(self, ctx: Context, _args: object) -> None:
+        """补签: check in for yesterday, for points, a few times a month; no reward, but the streak holds."""
+        assert ctx.event is not None
+        s = ctx.settings.checkin
+        user_id, gid = ctx.event.user.user_id, ctx.group.id
+        today = date.fromisoformat(ctx.today())
+        day, yesterday, before = (today - timedelta(days=n) for n in (0, 1, 2))
+        month = day.isoformat()[:7]
+        if not s.enabled or s.makeup_per_month == 0:
+            await ctx.reply(ctx.t("checkin.makeup_off"), ephemeral=True)
+            return
+        try:
+            async with ctx.app.db.transaction() as tx:
+                used = int(
+                    await tx.fetchval(
+                        "SELECT COUNT(*) FROM checkins WHERE group_id = ? AND user_id = ? AND makeup = 1 AND day LIKE ?",
+                        gid,
+                        user_id,
+                        month + "%",
+                    )
+                )
+                if used >= s.makeup_per_month:
+                    raise _Refused("checkin.makeup_limit")
+                prior = await tx.fetchval(
+                    "SELECT streak FROM checkins WHERE group_id = ? AND user_id = ? AND day = ?",
+                    gid,
+                    user_id,
+                    before.isoformat(),
+                )
+                streak = int(prior or 0) + 1
+                inserted = await tx.execute_rowcount(
+                    "INSERT INTO checkins (group_id, user_id, day, at, streak, points, rank, makeup) "
+                    "VALUES (?, ?, ?, ?, ?, 0, 0, 1) ON CONFLICT (group_id, day, user_id) DO NOTHING",
+                    gid,
+                    user_id,
+                    yesterday.isoformat(),
+                    ctx.now_ms(),
+                    streak,
+                )
+                if not inserted:
+                    raise _Refused("checkin.makeup_not_needed")
+                if s.makeup_cost:
+                    await award(
+                        tx,
+                        gid,
+                        user_id,
+                        -s.makeup_cost,
+                        reason="makeup",
+                        actor=user_id,
+                        source_key=f"makeup:{gid}:{user_id}:{yesterday.isoformat()}",
+                        at_ms=ctx.now_ms(),
+                        day=day.isoformat(),
+                    )
+                last_day = yesterday.isoformat()
+                if await tx.execute_rowcount(  # already checked in today: today's streak grows with it
+                    "UPDATE checkins SET streak = ? WHERE group_id = ? AND user_id = ? AND day = ?",
+                    streak + 1,
+                    gid,
+                    user_id,
+                    day.isoformat(),
+                ):
+                    streak, last_day = streak + 1, day.isoformat()
+                await tx.execute(
+                    "INSERT INTO checkin_streaks (group_id, user_id, last_day, streak, best) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (group_id, user_id) DO UPDATE SET last_day = excluded.last_day, "
+                    "streak = excluded.streak, best = CASE WHEN excluded.best > checkin_streaks.best "
+                    "THEN excluded.best ELSE checkin_streaks.best END",
+                    gid,
+                    user_id,
+                    last_day,
+                    streak,
+                    streak,
+                )
+        except _Refused as refused:
+            await ctx.reply(ctx.t(refused.key, limit=s.makeup_per_month), ephemeral=True)
+            return
+        except InsufficientPoints:
+            await ctx.reply(ctx.t("checkin.makeup_poor", cost=s.makeup_cost), ephemeral=True)
+            return
+        await ctx.reply(
+            ctx.t(
+                "checkin.makeup_done", cost=s.makeup_cost, streak=streak, left=s.makeup_per_month - used - 1
+            )
+        )
 
     async def remind(self, ctx: Context, args: RemindArgs) -> None:
         assert ctx.event is not None

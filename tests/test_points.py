@@ -278,3 +278,27 @@ async def test_evening_reminder_for_streaks_at_risk(db) -> None:  # type: ignore
     )
     assert await h.say("alice", "/remind maybe") == ["用法：/remind on|off"]
     await h.stop()
+
+
+async def test_make_up_check_in(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db, start=datetime(2026, 11, 1, 9, tzinfo=SHANGHAI)).start()
+    await h.say("alice", "签到")
+    h.clock.advance(timedelta(days=1))
+    await h.say("alice", "签到")  # 2 Nov: streak 2, 22 points
+    h.clock.advance(timedelta(days=2))  # missed 3 Nov
+    [text] = await h.say("alice", "签到")  # 4 Nov: the streak broke
+    assert "连续签到 1 天" in text
+    [made_up] = await h.say("alice", "补签")
+    assert made_up == "🗓 补签成功：昨天已补上，扣除 30 积分，当前连签 4 天。本月还可补签 1 次。"
+    assert await balance(h, "alice") == 10 + 12 + 10 - 30
+    assert await h.say("alice", "/makeup") == ["昨天已经签到过了，不需要补签。"]
+    h.clock.advance(timedelta(days=1))
+    [text] = await h.say("alice", "签到")  # 5 Nov continues the repaired streak
+    assert "连续签到 5 天" in text
+    h.clock.advance(timedelta(days=2))
+    assert await h.say("bob", "补签") == ["积分不够：补签需要 30 积分。"]
+    await h.say("carol", "/points give @alice 100", admin=True)
+    await h.say("alice", "补签")  # the second this month
+    h.clock.advance(timedelta(days=2))
+    assert await h.say("alice", "补签") == ["本月的 2 次补签机会已经用完了。"]
+    await h.stop()

@@ -42,6 +42,7 @@ CREATE TABLE checkins (
     streak INTEGER NOT NULL,
     points BIGINT NOT NULL,
     rank INTEGER NOT NULL,
+    makeup INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (group_id, day, user_id)
 );
 
