@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bot.commands import CommandSpec
 from bot.context import Context
@@ -104,6 +104,7 @@ def _period(value: Any) -> Any:
 class TopArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     period: Annotated[Literal["day", "week", "month", "all"], BeforeValidator(_period)] = "all"
+    page: Annotated[Integer, Field(ge=1, le=1000)] = 1
 
 
 class PointsArgs(BaseModel):
@@ -211,23 +212,30 @@ class PointsFeature(Feature):
         assert ctx.event is not None
         since = period_key(date.fromisoformat(ctx.today()), args.period)
         repo = PointsRepo(ctx.app.db)
-        board = await repo.top(ctx.group.id, since, BOARD_SIZE)
+        pages = max(1, -(-(await repo.ranked(ctx.group.id, since)) // BOARD_SIZE))
+        page = min(args.page, pages)
+        first = (page - 1) * BOARD_SIZE
+        board = await repo.top(ctx.group.id, since, BOARD_SIZE, offset=first)
         title = ctx.t("points.top_title", period=ctx.t(f"points.period.{args.period}"))
         if not board:
             await ctx.reply(title + "\n" + ctx.t("points.top_empty"))
             return
         lines = [title]
-        for i, (user_id, points) in enumerate(board, 1):
+        for i, (user_id, points) in enumerate(board, first + 1):
             member = await ctx.app.members.get(ctx.group.id, user_id)
             medal = {1: "🥇", 2: "🥈", 3: "🥉"}.get(i, f"{i}.")
             lines.append(f"{medal} {member.name if member else user_id} — {points}")
         me = ctx.event.user.user_id
-        if me not in {u for u, _ in board}:
+        if me not in {u for u, _ in board}:  # the caller always sees where they stand
             mine = await repo.rank(ctx.group.id, me, since)
             lines.append(
                 ctx.t("points.top_you", rank=mine[0], points=mine[1])
                 if mine
                 else ctx.t("points.top_you_none")
+            )
+        if pages > 1:
+            lines.append(
+                ctx.t("points.top_page", page=page, pages=pages, period=args.period, next=page % pages + 1)
             )
         await ctx.reply("\n".join(lines))
 

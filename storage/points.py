@@ -93,32 +93,37 @@ class PointsRepo:
         )
         return Balance(0, 0) if row is None else Balance(int(row["balance"]), int(row["earned"]))
 
-    async def top(self, group_id: int, period: str | None, limit: int) -> list[tuple[str, int]]:
-        """Points earned in a period ("d:…", "w:…", "m:…"; None = all time), best first; ties by user id."""
+    @staticmethod
+    def _scope(group_id: int, period: str | None) -> tuple[str, str, tuple[object, ...]]:
+        """The table and filter of one board: all time (balances) or one period ("d:…", "w:…", "m:…")."""
         if period is None:
-            rows = await self._db.fetchall(
-                "SELECT user_id, earned FROM points_balance WHERE group_id = ? AND earned > 0 "
-                "ORDER BY earned DESC, user_id LIMIT ?",
-                group_id,
-                limit,
-            )
-        else:
-            rows = await self._db.fetchall(
-                "SELECT user_id, earned FROM points_period WHERE group_id = ? AND period = ? AND earned > 0 "
-                "ORDER BY earned DESC, user_id LIMIT ?",
-                group_id,
-                period,
-                limit,
-            )
+            return "points_balance", "group_id = ?", (group_id,)
+        return "points_period", "group_id = ? AND period = ?", (group_id, period)
+
+    async def top(
+        self, group_id: int, period: str | None, limit: int, offset: int = 0
+    ) -> list[tuple[str, int]]:
+        """Points earned in a period (None = all time), best first; ties by user id."""
+        table, where, args = self._scope(group_id, period)
+        rows = await self._db.fetchall(
+            f"SELECT user_id, earned FROM {table} WHERE {where} AND earned > 0 "
+            "ORDER BY earned DESC, user_id LIMIT ? OFFSET ?",
+            *args,
+            limit,
+            offset,
+        )
         return [(r[0], int(r[1])) for r in rows]
+
+    async def ranked(self, group_id: int, period: str | None) -> int:
+        """How many members are on the board of a period."""
+        table, where, args = self._scope(group_id, period)
+        return int(
+            await self._db.fetchval(f"SELECT COUNT(*) FROM {table} WHERE {where} AND earned > 0", *args)
+        )
 
     async def rank(self, group_id: int, user_id: str, period: str | None) -> tuple[int, int] | None:
         """(rank, points) of one member in a period, or None if they earned nothing in it."""
-        table, where, args = (
-            ("points_balance", "group_id = ?", (group_id,))
-            if period is None
-            else ("points_period", "group_id = ? AND period = ?", (group_id, period))
-        )
+        table, where, args = self._scope(group_id, period)
         mine = await self._db.fetchval(
             f"SELECT earned FROM {table} WHERE {where} AND user_id = ?", *args, user_id
         )

@@ -152,7 +152,7 @@ async def test_leaderboard_windows(sqlite_db) -> None:  # type: ignore[no-untype
     [everything] = await h.say("alice", "排行榜")
     assert everything.splitlines()[0] == "🏆 积分排行榜（总榜）："
     [bad] = await h.say("alice", "/top year")
-    assert bad.startswith("用法：/top")
+    assert bad.startswith("用法：/top")  # a bad period gets the usage line
     await h.stop()
 
 
@@ -162,7 +162,12 @@ async def test_the_callers_own_rank_is_always_shown(sqlite_db) -> None:  # type:
         await h.say(f"m{i:02d}", "签到")
         await h.say("carol", f"/points give @m{i:02d} {100 - i}", admin=True)
     [board] = await h.say("m11", "/top")
-    assert len(board.splitlines()) == 12 and board.splitlines()[-1] == "你：第 12 名，99 分"
+    lines = board.splitlines()
+    assert len(lines) == 13 and lines[-2] == "你：第 12 名，99 分" and lines[-1] == "第 1/2 页，发送 /top all 2 翻页"
+    [second] = await h.say("m11", "/top all 2")
+    assert second.splitlines()[1:] == ["11. m10 — 100", "12. m11 — 99", "第 2/2 页，发送 /top all 1 翻页"]
+    [clamped] = await h.say("m11", "/top all 99")
+    assert clamped == second
     await h.stop()
 
 
