@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.actions import Button, Keyboard, keyboard
 from bot.commands import CommandSpec
 from bot.context import Context
+from bot.events import ButtonPressed
 from bot.feature import Feature, JobFunc
 from bot.markup import mention
 from config.group_settings import CheckinSettings
@@ -53,6 +55,7 @@ def reward(s: CheckinSettings, streak: int) -> int:
 class CheckinFeature(Feature):
     name = "checkin"
     settings_section = "checkin"
+    button_prefix = "checkin"
     priority = 65
 
     def commands(self) -> list[CommandSpec]:
@@ -160,18 +163,34 @@ class CheckinFeature(Feature):
                     day=day,
                 )
                 after = await repo.balance(gid, user_id, tx)
+        pressed = isinstance(ctx.event, ButtonPressed)
         if not first:
-            await ctx.reply(
-                ctx.t("checkin.already", streak=int(done["streak"]) if done else 1), ephemeral=True
-            )
+            already = ctx.t("checkin.already", streak=int(done["streak"]) if done else 1)
+            if pressed:
+                await ctx.answer_button(already, alert=True)
+            else:
+                await ctx.reply(already, ephemeral=True)
             return
         key = "checkin.done_bonus" if streak in (7, 30) else "checkin.done"
         text = ctx.t(key, points=points, streak=streak, rank=rank, balance=after.balance)
         if used_freeze:
             text += "\n" + ctx.t("checkin.freeze_used")
-        await ctx.reply(text)
+        if pressed:  # a one-tap check-in answers the presser alone: no noise in the group
+            await ctx.answer_button(text[:200], alert=True)
+        else:
+            await ctx.reply(text, self.button(ctx))
         await level_up(ctx, user_id, Paid(True, after.balance, before.earned, after.earned))
         await ctx.app.emit(ctx, "checkin.done", user_id=user_id, streak=streak, rank=rank)
+
+    def button(self, ctx: Context) -> Keyboard:
+        """A one-tap check-in for everyone who reads the message."""
+        return keyboard([Button(ctx.t("checkin.button"), "checkin:do")])
+
+    async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
+        if payload == "do":
+            await self.checkin(ctx, None)
+        else:
+            await ctx.answer_button(ctx.t("common.button_expired"))
 
     async def makeup(self, ctx: Context, _args: object) -> None:
         """补签: check in for yesterday, for points, a few times a month; no reward, but the streak holds."""
@@ -322,7 +341,10 @@ class CheckinFeature(Feature):
             member = await ctx.app.members.get(ctx.group.id, user_id)
             in_group.append(mention(user_id, member.name if member else user_id))
         if in_group:
-            await ctx.send(ctx.t("checkin.reminder_group", mentions=" ".join(in_group[:REMIND_MENTIONS])))
+            await ctx.send(
+                ctx.t("checkin.reminder_group", mentions=" ".join(in_group[:REMIND_MENTIONS])),
+                self.button(ctx),
+            )
 
     async def streaks(self, ctx: Context, _args: object) -> None:
         today = date.fromisoformat(ctx.today())

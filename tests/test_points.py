@@ -163,7 +163,11 @@ async def test_the_callers_own_rank_is_always_shown(sqlite_db) -> None:  # type:
         await h.say("carol", f"/points give @m{i:02d} {100 - i}", admin=True)
     [board] = await h.say("m11", "/top")
     lines = board.splitlines()
-    assert len(lines) == 13 and lines[-2] == "你：第 12 名，99 分" and lines[-1] == "第 1/2 页，发送 /top all 2 翻页"
+    assert (
+        len(lines) == 13
+        and lines[-2] == "你：第 12 名，99 分"
+        and lines[-1] == "第 1/2 页，发送 /top all 2 翻页"
+    )
     [second] = await h.say("m11", "/top all 2")
     assert second.splitlines()[1:] == ["11. m10 — 100", "12. m11 — 99", "第 2/2 页，发送 /top all 1 翻页"]
     [clamped] = await h.say("m11", "/top all 99")
@@ -306,4 +310,20 @@ async def test_make_up_check_in(db) -> None:  # type: ignore[no-untyped-def]
     await h.say("alice", "补签")  # the second this month
     h.clock.advance(timedelta(days=2))
     assert await h.say("alice", "补签") == ["本月的 2 次补签机会已经用完了。"]
+    await h.stop()
+
+
+async def test_one_tap_check_in_from_the_button(sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(sqlite_db).start()
+    await h.app.handle(h.message("alice", "签到"))
+    [reply] = h.take()
+    assert isinstance(reply, A.Reply) and [[b.label for b in row] for row in reply.buttons] == [["✅ 我也签到"]]
+    data = reply.buttons[0][0].data
+    await h.press("bob", data)
+    [answer] = h.take()
+    assert isinstance(answer, A.AnswerButton) and answer.text.startswith("✅ 签到成功！+10 积分，连续签到 1 天，今日第 2 位签到")
+    await h.press("bob", data)
+    [again] = h.take()
+    assert isinstance(again, A.AnswerButton) and again.text.startswith("你今天已经签到过了")
+    assert await balance(h, "bob") == 10
     await h.stop()
