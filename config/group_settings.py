@@ -9,10 +9,19 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, available_timezones
 
 from annotated_types import Ge, Le
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, normalize_language
 
+DEFAULT_LEVEL_COUNT = 4  # the catalogs name four levels (points.level.0-3); more are "Lv.5", …
 _TRUE = {"on", "true", "yes", "y", "1", "开", "开启", "打开", "是", "启用"}
 _FALSE = {"off", "false", "no", "n", "0", "关", "关闭", "否", "停用", "禁用"}
 
@@ -79,12 +88,38 @@ class CheckinSettings(Section):
     makeup_per_month: Annotated[int, Field(ge=0, le=31)] = 2
 
 
+def _levels(value: str) -> str:
+    parts = [p.strip() for p in value.replace("，", ",").split(",")]
+    if not all(p.isdigit() and len(p) <= 9 for p in parts):
+        raise ValueError("levels are whole numbers")
+    numbers = [int(p) for p in parts]
+    if not 2 <= len(numbers) <= 10 or numbers[0] != 0 or numbers != sorted(set(numbers)):
+        raise ValueError("levels start at 0 and go up")
+    return ",".join(map(str, numbers))
+
+
+def _level_names(value: str) -> str:
+    names = [n.strip() for n in value.replace("，", ",").split(",")] if value.strip() else []
+    if any(not n or len(n) > 20 for n in names):
+        raise ValueError("level names are 1 to 20 characters")
+    return ",".join(names)
+
+
 class PointsSettings(Section):
     enabled: Flag = True
     per_message: Annotated[int, Field(ge=0, le=100)] = 1
     message_cooldown_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
     message_min_length: Annotated[int, Field(ge=0, le=1_000)] = 5
     task_points: Annotated[int, Field(ge=0, le=10_000)] = 20
+    # Lifetime-earned thresholds of the levels, and their names (empty: the default names, for 4 levels).
+    levels: Annotated[str, AfterValidator(_levels)] = "0,100,500,2000"
+    level_names: Annotated[str, AfterValidator(_level_names)] = ""
+
+    @model_validator(mode="after")
+    def _names_match_levels(self) -> PointsSettings:
+        if self.level_names and len(self.level_names.split(",")) != len(self.levels.split(",")):
+            raise ValueError("one name per level")
+        return self
 
 
 class ModerationSettings(Section):
@@ -156,8 +191,8 @@ def field_info(key: str) -> Any:
 
 def allowed_values(key: str) -> tuple[str, dict[str, Any]]:
     """How to describe the acceptable values of a key: an i18n key under `settings.allowed.` and its params."""
-    if key == "timezone":
-        return "timezone", {}
+    if key in ("timezone", "points.levels", "points.level_names"):
+        return key.rsplit(".", 1)[-1], {}
     info = field_info(key)
     ann = info.annotation
     if get_origin(ann) is Literal:

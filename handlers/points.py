@@ -19,25 +19,36 @@ from bot.events import MessagePosted
 from bot.feature import Feature
 from bot.markup import mention
 from bot.parsing import REST, Integer, MemberArg
+from config.group_settings import DEFAULT_LEVEL_COUNT
 from handlers.badges import badges_of
 from storage.points import InsufficientPoints, PointsRepo, award, periods
 
-# Thresholds of lifetime earned points; names are i18n keys points.level.<i>.
-LEVELS = (0, 100, 500, 2000)
 MAX_GRANT = 1_000_000
 BOARD_SIZE = 10
 _COOLDOWN_MEMORY = 50_000
 
 
-def level_of(earned: int) -> int:
-    return max(i for i, threshold in enumerate(LEVELS) if earned >= threshold)
+def thresholds(ctx: Context) -> list[int]:
+    """Lifetime-earned points at which each level starts (the group's `points.levels`)."""
+    return [int(n) for n in ctx.settings.points.levels.split(",")]
 
 
-def progress_bar(earned: int, width: int = 10) -> str:
-    lv = level_of(earned)
-    if lv + 1 >= len(LEVELS):
+def level_name(ctx: Context, level: int) -> str:
+    custom = ctx.settings.points.level_names
+    if custom:
+        return custom.split(",")[level]
+    return ctx.t(f"points.level.{level}") if level < DEFAULT_LEVEL_COUNT else f"Lv.{level + 1}"
+
+
+def level_of(earned: int, levels: list[int]) -> int:
+    return max(i for i, threshold in enumerate(levels) if earned >= threshold)
+
+
+def progress_bar(earned: int, levels: list[int], width: int = 10) -> str:
+    lv = level_of(earned, levels)
+    if lv + 1 >= len(levels):
         return "▰" * width
-    lo, hi = LEVELS[lv], LEVELS[lv + 1]
+    lo, hi = levels[lv], levels[lv + 1]
     filled = int(width * (earned - lo) / (hi - lo))
     return "▰" * filled + "▱" * (width - filled) + f" {earned}/{hi}"
 
@@ -75,12 +86,13 @@ async def pay(ctx: Context, user_id: str, delta: int, *, reason: str, source_key
 
 
 async def level_up(ctx: Context, user_id: str, paid: Paid) -> None:
-    old, new = level_of(paid.earned_before), level_of(paid.earned_after)
+    levels = thresholds(ctx)
+    old, new = level_of(paid.earned_before, levels), level_of(paid.earned_after, levels)
     if new <= old:
         return
     member = await ctx.app.members.get(ctx.group.id, user_id)
     name = member.name if member else user_id
-    level = ctx.t(f"points.level.{new}")
+    level = level_name(ctx, new)
     await ctx.send(ctx.t("points.level_up", mention=mention(user_id, name), level=level))
     await ctx.grant_role(user_id, level)  # Discord: the role named like the level, if the server has one
 
@@ -195,8 +207,8 @@ class PointsFeature(Feature):
             ctx.t("points.me_balance", balance=bal.balance, earned=bal.earned),
             ctx.t(
                 "points.me_level",
-                level=ctx.t(f"points.level.{level_of(bal.earned)}"),
-                bar=progress_bar(bal.earned),
+                level=level_name(ctx, level_of(bal.earned, thresholds(ctx))),
+                bar=progress_bar(bal.earned, thresholds(ctx)),
             ),
             ctx.t("points.me_streak", streak=current),
             ctx.t("points.me_rank", rank=rank[0]) if rank else ctx.t("points.me_unranked"),

@@ -317,13 +317,35 @@ async def test_one_tap_check_in_from_the_button(sqlite_db) -> None:  # type: ign
     h = await Harness(sqlite_db).start()
     await h.app.handle(h.message("alice", "签到"))
     [reply] = h.take()
-    assert isinstance(reply, A.Reply) and [[b.label for b in row] for row in reply.buttons] == [["✅ 我也签到"]]
+    assert isinstance(reply, A.Reply) and [[b.label for b in row] for row in reply.buttons] == [
+        ["✅ 我也签到"]
+    ]
     data = reply.buttons[0][0].data
     await h.press("bob", data)
     [answer] = h.take()
-    assert isinstance(answer, A.AnswerButton) and answer.text.startswith("✅ 签到成功！+10 积分，连续签到 1 天，今日第 2 位签到")
+    assert isinstance(answer, A.AnswerButton) and answer.text.startswith(
+        "✅ 签到成功！+10 积分，连续签到 1 天，今日第 2 位签到"
+    )
     await h.press("bob", data)
     [again] = h.take()
     assert isinstance(again, A.AnswerButton) and again.text.startswith("你今天已经签到过了")
     assert await balance(h, "bob") == 10
+    await h.stop()
+
+
+async def test_levels_are_configurable(sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(sqlite_db).start()
+    [bad] = await h.say("carol", "/set points.levels 0,500,100", admin=True)
+    assert "points.levels" in bad and "从 0 开始递增" in bad
+    assert (await h.say("carol", "/set points.levels 0,20,60", admin=True))[
+        0
+    ] == "已将 points.levels 设为 0,20,60。"
+    [bad] = await h.say("carol", "/set points.level_names 萌新,骨干", admin=True)
+    assert "个数与 points.levels 相同" in bad  # three levels need three names
+    await h.say("carol", "/set points.level_names 萌新,骨干,元老", admin=True)
+    await h.say("alice", "签到")
+    await h.app.handle(h.message("carol", "/points give @alice 15", admin=True))
+    assert any(t == "🎉 恭喜 @alice 升级为「骨干」！" for t in h.adapter.pop_texts())
+    [me] = await h.say("alice", "/me")
+    assert "🏅 等级：骨干  ▰▱▱▱▱▱▱▱▱▱ 25/60" in me  # 5 of the 40 points to the next level
     await h.stop()
