@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from bot.context import Context
-from bot.feature import Feature
+from bot.feature import Feature, JobFunc
 from bot.markup import mention
+from storage.jobs import JobRecord
+from storage.points import PointsRepo
 
-# badge -> its rule, checked when a check-in happens
+if TYPE_CHECKING:
+    from bot.app import App
+
 EARLY_BIRD_TIMES = 10
+MONTHLY_JOB_ID = "system:monthly-badges"
 
 
 async def badges_of(ctx: Context, user_id: str) -> list[str]:
@@ -24,6 +30,28 @@ async def badges_of(ctx: Context, user_id: str) -> list[str]:
 class BadgesFeature(Feature):
     name = "badges"
     priority = 80
+
+    def jobs(self) -> dict[str, JobFunc]:
+        return {"monthly": self.monthly}
+
+    async def on_start(self, app: App) -> None:
+        if MONTHLY_JOB_ID not in app.scheduler.job_ids():
+            await app.scheduler.add(
+                JobRecord(MONTHLY_JOB_ID, f"{self.name}.monthly", "cron", {"minute": 5, "timezone": "UTC"})
+            )
+
+    async def monthly(self, app: App, _ctx: Context | None, _job: JobRecord) -> None:
+        """Hourly: a group whose month just began (00:xx on the 1st, its own time) crowns last month's top 3."""
+        for row in await app.db.fetchall("SELECT id FROM groups"):
+            ctx = await app.context_for_group(int(row["id"]))
+            if ctx is None:
+                continue
+            local = ctx.now().astimezone(ctx.zone)
+            if local.day != 1 or local.hour != 0:
+                continue
+            last_month = (local.date() - timedelta(days=1)).isoformat()[:7]
+            for user_id, _points in await PointsRepo(app.db).top(ctx.group.id, f"m:{last_month}", 3):
+                await self.grant(ctx, user_id, "monthly_top3")
 
     async def grant(self, ctx: Context, user_id: str, badge: str) -> None:
         added = await ctx.app.db.execute_rowcount(

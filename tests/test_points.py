@@ -349,3 +349,15 @@ async def test_levels_are_configurable(sqlite_db) -> None:  # type: ignore[no-un
     [me] = await h.say("alice", "/me")
     assert "🏅 等级：骨干  ▰▱▱▱▱▱▱▱▱▱ 25/60" in me  # 5 of the 40 points to the next level
     await h.stop()
+
+
+async def test_last_months_top_three_get_a_badge(sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(sqlite_db, start=datetime(2026, 11, 28, 9, tzinfo=SHANGHAI)).start()
+    for i, user in enumerate(("ann", "ben", "cat", "dan")):
+        await h.say(user, "签到")
+        await h.say("carol", f"/points give @{user} {10 * (i + 1)}", admin=True)
+    h.take()
+    await h.advance(timedelta(days=3))  # through 00:05 on 1 December, Shanghai time
+    earned = [plain(a.text) for a in h.take() if isinstance(a, A.Send)]
+    assert earned == [f"🏅 @{u} 获得勋章「月度前三」！" for u in ("dan", "cat", "ben")]
+    await h.stop()
