@@ -82,6 +82,11 @@ class Scheduler:
         self._arm(job, trigger, self._clock.now(), restoring=False)
         return self.next_fire(job.id)
 
+    async def ensure(self, job: JobRecord) -> None:
+        """Add a system job unless the database already holds it (features call this at start)."""
+        if job.id not in self._jobs:
+            await self.add(job)
+
     async def remove(self, job_id: str) -> bool:
         self._jobs.pop(job_id, None)
         self._next.pop(job_id, None)

@@ -35,10 +35,9 @@ class BadgesFeature(Feature):
         return {"monthly": self.monthly}
 
     async def on_start(self, app: App) -> None:
-        if MONTHLY_JOB_ID not in app.scheduler.job_ids():
-            await app.scheduler.add(
-                JobRecord(MONTHLY_JOB_ID, f"{self.name}.monthly", "cron", {"minute": 5, "timezone": "UTC"})
-            )
+        await app.scheduler.ensure(
+            JobRecord(MONTHLY_JOB_ID, f"{self.name}.monthly", "cron", {"minute": 5, "timezone": "UTC"})
+        )
 
     async def monthly(self, app: App, _ctx: Context | None, _job: JobRecord) -> None:
         """Hourly: a group whose month just began (00:xx on the 1st, its own time) crowns last month's top 3."""

@@ -300,12 +300,9 @@ class CheckinFeature(Feature):
         return {"remind_sweep": self.remind_sweep}
 
     async def on_start(self, app: App) -> None:
-        if REMIND_JOB_ID not in app.scheduler.job_ids():
-            await app.scheduler.add(
-                JobRecord(
-                    REMIND_JOB_ID, f"{self.name}.remind_sweep", "cron", {"minute": 0, "timezone": "UTC"}
-                )
-            )
+        await app.scheduler.ensure(
+            JobRecord(REMIND_JOB_ID, f"{self.name}.remind_sweep", "cron", {"minute": 0, "timezone": "UTC"})
+        )
 
     async def remind_sweep(self, app: App, _ctx: Context | None, _job: JobRecord) -> None:
         """Every hour: groups whose reminder hour it now is remind members whose streak (3+) is at risk."""

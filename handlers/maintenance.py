@@ -23,15 +23,14 @@ class MaintenanceFeature(Feature):
         return {"prune_events": self.prune_events}
 
     async def on_start(self, app: App) -> None:
-        if PRUNE_JOB_ID not in app.scheduler.job_ids():
-            await app.scheduler.add(
-                JobRecord(
-                    id=PRUNE_JOB_ID,
-                    kind=f"{self.name}.prune_events",
-                    trigger_type="cron",
-                    trigger_args={"hour": 4, "minute": 0, "timezone": "Asia/Shanghai"},
-                )
+        await app.scheduler.ensure(
+            JobRecord(
+                id=PRUNE_JOB_ID,
+                kind=f"{self.name}.prune_events",
+                trigger_type="cron",
+                trigger_args={"hour": 4, "minute": 0, "timezone": "Asia/Shanghai"},
             )
+        )
 
     async def prune_events(self, app: App, _ctx: Context | None, _job: JobRecord) -> None:
         from bot.app import PROCESSED_EVENTS_KEPT
