@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from itertools import count
 from typing import Any, ClassVar
@@ -190,3 +190,10 @@ class Tools(Feature):
 
 class RewardArgs(BaseModel):
     role: str
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
+    """Wait until an asynchronous condition holds (work handed to other tasks), failing after `within`."""
+    async with asyncio.timeout(within):
+        while not await check():  # noqa: ASYNC110 - the state lives in other tasks and the database: poll it
+            await asyncio.sleep(0.02)

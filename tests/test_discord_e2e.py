@@ -4,7 +4,7 @@ client talking to a fake REST server on 127.0.0.1 (Route.BASE is process-wide: o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,10 +20,21 @@ from config.settings import Settings
 from handlers import default_features
 from storage.db import Database
 from tests.fakes import discord_api as F
-from tests.helpers import Tools
+from tests.helpers import Tools, eventually
 
 ALICE = F.user(1001, "Alice")
 CAROL = F.user(1003, "Carol")
+
+
+async def _equals(value: Any, expected: object) -> bool:
+    return await value == expected
+
+
+def _greeting_queued(app: App) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return any(j.startswith("welcome:") for j in app.scheduler.job_ids())
+
+    return check
 
 
 class Bot:
@@ -90,13 +101,13 @@ async def test_a_join_reaches_the_core_once(bot: Bot, db: Database) -> None:
     payload = {**F.member(newcomer), "guild_id": str(F.GUILD_ID), "joined_at": F.now_iso()}
     bot.state.parse_guild_member_add(payload)
     bot.state.parse_guild_member_add(payload)  # a replay: discord.py drops a cached member itself
-    await asyncio.sleep(0.2)
-    assert (
-        await db.fetchval("SELECT COUNT(*) FROM membership_events WHERE kind = 'join' AND user_id = '1050'")
-        == 1
-    )
+    joins = "SELECT COUNT(*) FROM membership_events WHERE kind = 'join' AND user_id = '1050'"
+    await eventually(lambda: _equals(db.fetchval(joins), 1))
+    await asyncio.sleep(0.1)
+    assert await db.fetchval(joins) == 1
     bot.state.parse_guild_member_remove({"guild_id": str(F.GUILD_ID), "user": newcomer})
-    await asyncio.sleep(0.2)
+    leaves = "SELECT COUNT(*) FROM membership_events WHERE kind = 'leave'"
+    await eventually(lambda: _equals(db.fetchval(leaves), 1))
     stayed = await db.fetchval("SELECT stayed_seconds FROM membership_events WHERE kind = 'leave'")
     assert stayed is not None and stayed < 60
 
@@ -280,7 +291,7 @@ async def test_a_hostile_name_is_greeted_without_pinging_anyone(bot: Bot) -> Non
     bot.state.parse_guild_member_add(
         {**F.member(hostile), "guild_id": str(F.GUILD_ID), "joined_at": F.now_iso()}
     )
-    await asyncio.sleep(0.2)
+    await eventually(_greeting_queued(bot.app))
     await bot.app.scheduler.advance_to(bot.clock.now() + timedelta(seconds=10))
     [greeting] = await bot.calls("POST", "/messages")
     assert greeting.body["content"].startswith("欢迎 <@1066> 加入「测试服务器」")

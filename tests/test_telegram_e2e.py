@@ -28,7 +28,7 @@ from tests.fakes.telegram_api import (
     text_message,
     user,
 )
-from tests.helpers import Tools
+from tests.helpers import Tools, eventually
 
 CHAT = -100_123
 ALICE = user(1001, "Alice")
@@ -358,8 +358,13 @@ async def test_verification_and_a_hostile_name_through_telegram(bot: Bot, fake: 
     unmuted = (await fake.wait_for("restrictChatMember", 2))[1]
     assert unmuted["permissions"]["can_send_messages"] is True  # the group's defaults come back
     await fake.wait_for("deleteMessage")  # the challenge is removed, and the greeting queued
-    await asyncio.sleep(0.1)
     assert bot.app is not None
+    app = bot.app
+
+    async def queued() -> bool:
+        return any(j.startswith("welcome:") for j in app.scheduler.job_ids())
+
+    await eventually(queued)
     await bot.app.scheduler.advance_to(bot.clock.now() + timedelta(seconds=10))
     greeting = (await replies(fake, 3))[2]
     assert greeting.startswith('欢迎 <a href="tg://user?id=1066">&lt;b&gt;Admin&lt;/b&gt;</a> 加入')
