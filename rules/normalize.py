@@ -1,0 +1,112 @@
+"""Text normalisation for matching, the same for terms and messages, with a map back to the original.
+
+NFKC and case folding (full-width → half-width), zero-width/format characters and variation selectors
+dropped, traditional → simplified Chinese (OpenCC), Latin look-alikes from Cyrillic and Greek folded to
+Latin, and runs of separators ("加 微 信", "c.a.s.i.n.o", "w-e-c-h-a-t") collapsed to one space in
+`spaced` and removed in `compact`. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import opencc
+
+MAX_CHARS = 4096  # longer messages are matched on their first 4,096 characters
+
+_T2S = opencc.OpenCC("t2s")
+HOMOGLYPHS = str.maketrans(
+    {
+        # Cyrillic
+        "а": "a",
+        "в": "b",
+        "е": "e",
+        "к": "k",
+        "м": "m",
+        "н": "h",
+        "о": "o",
+        "р": "p",
+        "с": "c",
+        "т": "t",
+        "у": "y",
+        "х": "x",
+        "і": "i",
+        "ј": "j",
+        "ѕ": "s",
+        "ԁ": "d",
+        "ӏ": "l",
+        "ɡ": "g",
+        "ү": "y",
+        # Greek
+        "α": "a",
+        "β": "b",
+        "ε": "e",
+        "η": "n",
+        "ι": "i",
+        "κ": "k",
+        "ν": "v",
+        "ο": "o",
+        "ρ": "p",
+        "τ": "t",
+        "υ": "u",
+        "χ": "x",
+        "ω": "w",
+    }
+)
+SEPARATORS = frozenset(" \t\r\n.,_-*|/\\·•・~`'\"+=:;!?()[]{}<>，。、；：！？（）【】《》「」『』“”‘’…—～")
+
+
+def _is_format(ch: str) -> bool:
+    return (
+        unicodedata.category(ch) == "Cf" or "\ufe00" <= ch <= "\ufe0f" or "\U000e0100" <= ch <= "\U000e01ef"
+    )
+
+
+@lru_cache(maxsize=65536)
+def fold(ch: str) -> str:
+    """One original character to its normalised form ("" to drop it)."""
+    if _is_format(ch):
+        return ""
+    out = unicodedata.normalize("NFKC", ch).casefold()
+    if any("\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff" for c in out):
+        out = _T2S.convert(out)
+    return out.translate(HOMOGLYPHS)
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    spaced: str  # separators collapsed to one space
+    spaced_origin: tuple[int, ...]  # spaced[i] came from original[spaced_origin[i]]
+    compact: str  # separators removed
+    compact_to_spaced: tuple[int, ...]  # compact[i] is spaced[compact_to_spaced[i]]
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Compact [start, end) to the original text's [start, end)."""
+        first = self.spaced_origin[self.compact_to_spaced[start]]
+        last = self.spaced_origin[self.compact_to_spaced[end - 1]]
+        return first, last + 1
+
+
+def normalize(text: str) -> Normalized:
+    spaced: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text[:MAX_CHARS]):
+        for c in fold(ch):
+            if c in SEPARATORS or c.isspace():
+                if spaced and spaced[-1] != " ":
+                    spaced.append(" ")
+                    origin.append(i)
+            else:
+                spaced.append(c)
+                origin.append(i)
+    compact_to_spaced = tuple(i for i, c in enumerate(spaced) if c != " ")
+    return Normalized(
+        "".join(spaced), tuple(origin), "".join(spaced[i] for i in compact_to_spaced), compact_to_spaced
+    )
+
+
+def normalize_term(term: str) -> str:
+    """A term as the matcher stores it: compact, as messages are."""
+    return normalize(term).compact

@@ -1,0 +1,42 @@
+"""Admin-written regex rules, bounded: validated when added, and every search has a time limit, so a
+hostile pattern (catastrophic backtracking) or a 100 KB message can never stall the bot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import regex
+
+from rules.normalize import MAX_CHARS
+
+MAX_PATTERN = 300
+SEARCH_TIMEOUT = 0.05  # seconds per pattern per message
+
+
+class BadPattern(ValueError):
+    """The pattern is refused; the message says why, for the admin."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    source: str
+    compiled: regex.Pattern[str]
+
+
+def compile_pattern(source: str) -> Pattern:
+    if not source or len(source) > MAX_PATTERN:
+        raise BadPattern(f"a pattern is 1 to {MAX_PATTERN} characters")
+    try:
+        compiled = regex.compile(source, regex.IGNORECASE | regex.VERSION1)
+    except regex.error as exc:
+        raise BadPattern(str(exc)) from exc
+    return Pattern(source, compiled)
+
+
+def search(pattern: Pattern, text: str) -> tuple[int, int] | None:
+    """The first match's span, or None; a search that runs out of time counts as no match."""
+    try:
+        m = pattern.compiled.search(text[:MAX_CHARS], timeout=SEARCH_TIMEOUT)
+    except TimeoutError:
+        return None
+    return None if m is None else m.span()

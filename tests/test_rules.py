@@ -1,0 +1,82 @@
+"""The moderation engine's pure core: normalisation with offsets, term matching, bounded regexes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from rules.normalize import normalize
+from rules.patterns import BadPattern, compile_pattern, search
+from rules.terms import Term, TermMatcher
+
+
+def test_normalisation_defeats_common_evasions() -> None:
+    assert normalize("加 微 信").compact == "加微信"
+    assert normalize("ＷＥＣＨＡＴ").compact == "wechat"  # full width
+    assert normalize("we\u200bch\u200dat").compact == "wechat"  # zero-width characters
+    assert normalize("сasino").compact == "casino"  # a Cyrillic с
+    assert normalize("加微信發財").compact == "加微信发财"  # traditional → simplified
+    assert normalize("c.a.s.i.n.o").spaced == "c a s i n o"
+
+
+def test_offsets_map_back_to_the_original() -> None:
+    text = "hi 加 ｗ-e-c-h-a-t 好"
+    hits = TermMatcher([Term("wechat")]).find(text)
+    assert [h.excerpt for h in hits] == ["ｗ-e-c-h-a-t"]
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("加我微信", False),
+        ("加 微 信 领红包", True),
+        ("加-微-信", True),
+        ("加微信", True),
+        ("加微信發財", True),
+        ("call me on w e c h a t", True),
+        ("my WeChat is", True),
+        ("wechatty", False),
+        ("visit essex", False),
+        ("this is exactly it", False),
+        ("s.e.x", True),
+        ("SEX", True),
+        ("刷单返利", True),
+        ("刷单词", False),
+        ("我在刷单词，也在刷单", True),
+    ],
+)
+def test_term_matching(text: str, hit: bool) -> None:
+    matcher = TermMatcher(
+        [
+            Term("加微信", "ad"),
+            Term("wechat", "ad"),
+            Term("sex", "adult"),
+            Term("刷单", "scam", exceptions=("刷单词",)),
+        ]
+    )
+    assert bool(matcher.find(text)) is hit, matcher.find(text)
+
+
+def test_ten_thousand_terms() -> None:
+    terms = [Term(f"badword{i}") for i in range(10_000)] + [Term("代开发票")]
+    matcher = TermMatcher(terms)
+    hits = matcher.find("这里 代 开 发 票，也有 badword9999 和 badword99999")
+    assert sorted(h.term.text for h in hits) == ["badword9999", "代开发票"]
+
+
+def test_a_hostile_regex_is_bounded() -> None:
+    evil = compile_pattern(r"(a+)+$")
+    start = time.perf_counter()
+    assert search(evil, "a" * 40 + "b") is None  # gave up in time instead of running for minutes
+    assert time.perf_counter() - start < 2
+    assert search(compile_pattern(r"qq\s*[:：]?\s*\d{5,}"), "加QQ：123456789") == (1, 13)
+    for bad in ("", "(", "x" * 301):
+        with pytest.raises(BadPattern):
+            compile_pattern(bad)
+
+
+def test_a_huge_message_is_cut_not_choked_on() -> None:
+    matcher = TermMatcher([Term("加微信")])
+    assert matcher.find("好" * 100_000 + "加微信") == []  # beyond the first 4,096 characters
+    assert len(matcher.find("加微信" + "好" * 100_000)) == 1
