@@ -107,6 +107,17 @@ def normalize(text: str) -> Normalized:
     )
 
 
+def fold_text(text: str) -> tuple[str, tuple[int, ...]]:
+    """Characters folded (width, case, script, look-alikes) but separators kept; with origin offsets."""
+    out: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text[:MAX_CHARS]):
+        for c in fold(ch):
+            out.append(c)
+            origin.append(i)
+    return "".join(out), tuple(origin)
+
+
 def normalize_term(term: str) -> str:
     """A term as the matcher stores it: compact, as messages are."""
     return normalize(term).compact

@@ -1,0 +1,130 @@
+"""Detectors beyond word lists: links and invites, contact ads, mass mentions, flood and repeats.
+
+Pure functions and small state machines; time is passed in (milliseconds), never read here.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+
+import regex
+
+from rules.normalize import MAX_CHARS, fold_text, normalize
+
+_TIMEOUT = 0.05
+_URL = regex.compile(
+    r"(?:https?://|www\.)[^\s<>\"']+|\b(?:[a-z0-9-]{1,63}\.)+(?:com|net|org|io|me|gg|cn|cc|xyz|top|vip|co|ru|info|biz|app|link|site|shop|club|tk)\b(?:/[^\s<>\"']*)?",
+    regex.IGNORECASE,
+)
+_INVITE = regex.compile(
+    r"(?:t\.me|telegram\.me)/(?:\+|joinchat/)[\w-]+|(?:discord\.gg|discord(?:app)?\.com/invite)/[\w-]+",
+    regex.IGNORECASE,
+)
+_PHONE = regex.compile(
+    r"(?<!\d)(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d){8}(?!\d)|(?<![\w+])\+\d[\d -]{7,16}\d(?!\d)"
+)
+# "微信: abc123", "vx abc_123", "QQ 123456": an id announced as such (after normalisation, so 威信/ｖｘ too).
+_CONTACT = regex.compile(
+    r"(?:微信|威信|薇信|徽信|v信|vx|wx|weixin|wechat|扣扣|qq|企鹅|电报|tg|telegram)\s*(?:号|账号|id)?\s*(?:[:：是为]|\s)\s*"
+    r"[a-z0-9_@.-]{5,30}",
+    regex.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    kind: str  # "link", "invite", "phone", "contact"
+    start: int
+    end: int
+    text: str
+
+
+def _domain(url: str) -> str:
+    host = url.split("://", 1)[-1].split("/", 1)[0].lower()
+    return host.removeprefix("www.")
+
+
+def _allowed(url: str, allow: frozenset[str]) -> bool:
+    host = _domain(url)
+    return any(host == d or host.endswith("." + d) for d in allow)
+
+
+def links(text: str, allow: frozenset[str] = frozenset()) -> list[Found]:
+    """Links and invites; links to allowed domains (and their subdomains) are not reported."""
+    text = text[:MAX_CHARS]
+    found: list[Found] = []
+    try:
+        for m in _INVITE.finditer(text, timeout=_TIMEOUT):
+            found.append(Found("invite", m.start(), m.end(), m.group()))
+        for m in _URL.finditer(text, timeout=_TIMEOUT):
+            if any(m.start() < f.end and f.start < m.end() for f in found) or _allowed(m.group(), allow):
+                continue
+            found.append(Found("link", m.start(), m.end(), m.group()))
+    except TimeoutError:
+        pass
+    return found
+
+
+def contacts(text: str) -> list[Found]:
+    """Phone numbers, and WeChat/QQ/Telegram ids announced as such, including evasive spellings."""
+    folded, origin = fold_text(text)
+    found: list[Found] = []
+    try:
+        for m in _PHONE.finditer(text[:MAX_CHARS], timeout=_TIMEOUT):
+            found.append(Found("phone", m.start(), m.end(), m.group()))
+        for m in _CONTACT.finditer(folded, timeout=_TIMEOUT):
+            first, last = origin[m.start()], origin[m.end() - 1] + 1
+            found.append(Found("contact", first, last, text[first:last]))
+    except TimeoutError:
+        pass
+    return found
+
+
+def mention_count(text: str) -> int:
+    return len(regex.findall(r"(?<![\w@])@[\w.]{2,}|<@!?\d+>", text[:MAX_CHARS]))
+
+
+class FloodTracker:
+    """N messages within a window per member (anti-flood), and the same text repeated (anti-spam)."""
+
+    def __init__(
+        self,
+        max_messages: int,
+        window_ms: int,
+        max_repeats: int,
+        repeat_window_ms: int,
+        members: int = 50_000,
+    ) -> None:
+        self.max_messages, self.window_ms = max_messages, window_ms
+        self.max_repeats, self.repeat_window_ms = max_repeats, repeat_window_ms
+        self._times: OrderedDict[tuple[int, str], deque[int]] = OrderedDict()
+        self._texts: OrderedDict[tuple[int, str], deque[tuple[int, str]]] = OrderedDict()
+        self._members = members
+
+    def _slot(self, table: OrderedDict, key: tuple[int, str]) -> deque:  # type: ignore[type-arg]
+        entry = table.get(key)
+        if entry is None:
+            entry = table[key] = deque()
+            if len(table) > self._members:
+                table.popitem(last=False)
+        else:
+            table.move_to_end(key)
+        return entry
+
+    def flooding(self, group_id: int, user_id: str, at_ms: int) -> bool:
+        times = self._slot(self._times, (group_id, user_id))
+        times.append(at_ms)
+        while times and times[0] <= at_ms - self.window_ms:
+            times.popleft()
+        return len(times) > self.max_messages
+
+    def repeating(self, group_id: int, user_id: str, text: str, at_ms: int) -> bool:
+        key_text = normalize(text).compact
+        if not key_text:
+            return False
+        texts = self._slot(self._texts, (group_id, user_id))
+        texts.append((at_ms, key_text))
+        while texts and texts[0][0] <= at_ms - self.repeat_window_ms:
+            texts.popleft()
+        return sum(1 for _, t in texts if t == key_text) >= self.max_repeats
