@@ -246,27 +246,24 @@ class DiscordAdapter:
         user = user_ref(interaction.user)
         key = f"dc:i:{interaction.id}"
         event: Event
+        common: dict[str, Any] = {
+            "event_key": key,
+            "chat": self._chat(guild),
+            "user": user,
+            "is_admin": admin,
+            "at": interaction.created_at,
+        }
         if interaction.type is discord.InteractionType.application_command:
             name = str(interaction.data.get("name", ""))
             options = list(interaction.data.get("options", []))  # type: ignore[arg-type]
             event = CommandInvoked(
-                event_key=key,
-                chat=self._chat(guild),
-                user=user,
-                is_admin=admin,
-                at=interaction.created_at,
-                name=name,
-                args=options_to_args(self.app.commands.get(name), options),
+                **common, name=name, args=options_to_args(self.app.commands.get(name), options)
             )
         elif interaction.type is discord.InteractionType.component:
             custom_id = str(interaction.data.get("custom_id", ""))
             message = interaction.message
             event = ButtonPressed(
-                event_key=key,
-                chat=self._chat(guild),
-                user=user,
-                is_admin=admin,
-                at=interaction.created_at,
+                **common,
                 message_id=str(message.id) if message else "",
                 data=custom_id,
                 callback_id=str(interaction.id),
