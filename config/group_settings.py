@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import types
 import typing
 from functools import cache
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -203,8 +202,6 @@ def allowed_values(key: str) -> tuple[str, dict[str, Any]]:
         lo = next((m.ge for m in info.metadata if isinstance(m, Ge)), None)
         hi = next((m.le for m in info.metadata if isinstance(m, Le)), None)
         return "int_range", {"lo": lo, "hi": hi}
-    if get_origin(ann) in (typing.Union, types.UnionType):
-        return "text", {}
     return "text", {}
 
 

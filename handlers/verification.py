@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 from bot.actions import Button, keyboard
-from bot.clock import from_ms
+from bot.clock import from_ms, to_ms
 from bot.commands import CommandSpec
 from bot.context import Context
 from bot.events import ButtonPressed, MemberJoined, MemberLeft
@@ -70,7 +70,7 @@ class VerificationFeature(Feature):
 
     async def on_start(self, app: App) -> None:
         """Deadlines that passed while the bot was down are enforced now."""
-        for challenge in await WelcomeRepo(app.db).overdue(int(app.clock.now().timestamp() * 1000)):
+        for challenge in await WelcomeRepo(app.db).overdue(to_ms(app.clock.now())):
             ctx = await app.context_for_group(challenge.group_id)
             if ctx is not None:
                 await self.fail(ctx, challenge, "timeout")
@@ -108,7 +108,7 @@ class VerificationFeature(Feature):
                 answer,
                 s.verify_tries,
                 None,
-                int(deadline.timestamp() * 1000),
+                to_ms(deadline),
                 "open",
             ),
             ctx.now_ms(),

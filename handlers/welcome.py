@@ -54,9 +54,8 @@ class Args(BaseModel):
     text: Annotated[str, REST] = ""
 
 
-def repo(ctx: Context | App) -> WelcomeRepo:
-    app = ctx.app if isinstance(ctx, Context) else ctx
-    return WelcomeRepo(app.db)
+def repo(ctx: Context) -> WelcomeRepo:
+    return WelcomeRepo(ctx.app.db)
 
 
 def texts(ctx: Context) -> GroupTexts:

@@ -129,6 +129,14 @@ class Harness:
     async def advance(self, delta: timedelta) -> None:
         await self.app.scheduler.advance_to(self.clock.now() + delta)
 
+    async def balance(self, user: str, chat_id: str = "g1") -> int:
+        """A member's spendable points, as the ledger's balance table holds them."""
+        from storage.points import PointsRepo
+
+        group = await self.app.groups.get(PLATFORM, chat_id)
+        assert group is not None
+        return (await PointsRepo(self.db).balance(group.id, user)).balance
+
     def take(self) -> list[A.Action]:
         out = list(self.adapter.actions)
         self.adapter.actions.clear()

@@ -16,12 +16,6 @@ from storage.points import PointsRepo
 from tests.helpers import SHANGHAI, Harness
 
 
-async def balance(h: Harness, user: str, chat_id: str = "g1") -> int:
-    group = await h.app.groups.get("test", chat_id)
-    assert group is not None
-    return (await PointsRepo(h.db).balance(group.id, user)).balance
-
-
 def test_reward_ladder() -> None:
     s = CheckinSettings()
     assert [reward(s, n) for n in range(1, 9)] == [10, 12, 14, 16, 18, 20, 22 + 50, 24]
@@ -37,7 +31,7 @@ async def test_one_check_in_per_group_day_at_the_midnight_edge(db) -> None:  # t
     h.clock.advance(timedelta(minutes=2))  # 00:01 the next day in Shanghai
     [second] = await h.say("alice", "/checkin")
     assert "连续签到 2 天" in second and "+12 积分" in second
-    assert await balance(h, "alice") == 22
+    assert await h.balance("alice") == 22
     await h.stop()
 
 
@@ -71,7 +65,7 @@ async def test_a_week_of_check_ins_earns_the_day_seven_bonus(sqlite_db) -> None:
         text = (await h.say("alice", "签到"))[0]  # day 7 also brings a level-up announcement
         h.clock.advance(timedelta(days=1))
     assert text.startswith("🎉 签到成功！连续签到 7 天，获得奖励共 +72 积分")
-    assert await balance(h, "alice") == 10 + 12 + 14 + 16 + 18 + 20 + 72
+    assert await h.balance("alice") == 10 + 12 + 14 + 16 + 18 + 20 + 72
     [board] = await h.say("bob", "连签榜")
     assert board == "🔥 连续签到榜：\n1. alice — 7 天"
     await h.stop()
@@ -84,7 +78,7 @@ async def test_a_redelivered_check_in_pays_once(db) -> None:  # type: ignore[no-
     await h.restart()
     await h.app.handle(event)
     assert len(h.adapter.pop_texts()) == 1
-    assert await balance(h, "alice") == 10
+    assert await h.balance("alice") == 10
     await h.stop()
 
 
@@ -94,14 +88,14 @@ async def test_message_points_with_anti_farming(sqlite_db) -> None:  # type: ign
     await h.say("alice", "and again right away")  # within 60 s: not paid
     await h.say("alice", "ok")  # too short
     await h.say("alice", "/help me please now")  # a command
-    assert await balance(h, "alice") == 1
+    assert await h.balance("alice") == 1
     h.clock.advance(timedelta(seconds=61))
     await h.say("alice", "a minute later, paid")
-    assert await balance(h, "alice") == 2
+    assert await h.balance("alice") == 2
     await h.say("carol", "/set points.per_message 0", admin=True)
     h.clock.advance(timedelta(minutes=5))
     await h.say("alice", "now messages earn nothing")
-    assert await balance(h, "alice") == 2
+    assert await h.balance("alice") == 2
     await h.stop()
 
 
@@ -129,7 +123,7 @@ async def test_admin_grants_and_bad_amounts(db) -> None:  # type: ignore[no-unty
     assert await h.say("carol", "/points give @alice 5", admin=True, chat_id="g2") == [
         "在本群找不到成员 @alice。"
     ]
-    assert await balance(h, "alice") == 0
+    assert await h.balance("alice") == 0
     await h.stop()
 
 
@@ -299,7 +293,7 @@ async def test_make_up_check_in(db) -> None:  # type: ignore[no-untyped-def]
     assert "连续签到 1 天" in text
     [made_up] = await h.say("alice", "补签")
     assert made_up == "🗓 补签成功：昨天已补上，扣除 30 积分，当前连签 4 天。本月还可补签 1 次。"
-    assert await balance(h, "alice") == 10 + 12 + 10 - 30
+    assert await h.balance("alice") == 10 + 12 + 10 - 30
     assert await h.say("alice", "/makeup") == ["昨天已经签到过了，不需要补签。"]
     h.clock.advance(timedelta(days=1))
     [text] = await h.say("alice", "签到")  # 5 Nov continues the repaired streak
@@ -329,7 +323,7 @@ async def test_one_tap_check_in_from_the_button(sqlite_db) -> None:  # type: ign
     await h.press("bob", data)
     [again] = h.take()
     assert isinstance(again, A.AnswerButton) and again.text.startswith("你今天已经签到过了")
-    assert await balance(h, "bob") == 10
+    assert await h.balance("bob") == 10
     await h.stop()
 
 

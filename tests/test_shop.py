@@ -13,12 +13,6 @@ async def give(h: Harness, user: str, amount: int) -> None:
     await h.say("carol", f"/points give @{user} {amount}", admin=True)
 
 
-async def points(h: Harness, user: str) -> int:
-    group = await h.app.groups.get("test", "g1")
-    assert group is not None
-    return (await PointsRepo(h.db).balance(group.id, user)).balance
-
-
 async def test_stock_redeem_fulfil_and_cancel(db) -> None:  # type: ignore[no-untyped-def]
     h = await Harness(db).start()
     assert await h.say("alice", "/shop") == ["积分商城还是空的。"]
@@ -45,11 +39,11 @@ async def test_stock_redeem_fulfil_and_cancel(db) -> None:  # type: ignore[no-un
     assert await h.say("carol", f"/redemptions done {rid}", admin=True) == [f"没有待处理的兑换 #{rid}。"]
     [_, _] = await h.say("alice", "/redeem 月度 会员")
     rid2 = str(int(rid) + 1)
-    assert await points(h, "alice") == 0
+    assert await h.balance("alice") == 0
     assert await h.say("alice", "/redeem 贴纸") == ["积分不够：「贴纸」需要 30 积分，发送 /me 查看你的积分。"]
     [cancelled] = await h.say("carol", f"/redemptions cancel {rid2}", admin=True)
     assert cancelled == f"↩️ 兑换 #{rid2} 已取消，已退还 @alice 100 积分。"
-    assert await points(h, "alice") == 100
+    assert await h.balance("alice") == 100
     [shop] = await h.say("alice", "/shop")
     assert "剩 1 件" in shop  # the cancelled one went back into stock
     group = await h.app.groups.get("test", "g1")
@@ -71,7 +65,7 @@ async def test_two_redeems_of_the_last_item_cannot_both_win(db) -> None:  # type
     texts = h.adapter.pop_texts()
     assert sum(t.startswith("🎁 兑换成功") for t in texts) == 1
     assert sum(t == "「限量杯」已经兑完了。" for t in texts) == 1
-    assert sorted([await points(h, "alice"), await points(h, "bob")]) == [60, 110]  # only the winner paid
+    assert sorted([await h.balance("alice"), await h.balance("bob")]) == [60, 110]  # only the winner paid
     stock = await db.fetchval("SELECT stock FROM shop_items WHERE id = ?", int(item_id))
     assert stock == 0
     await h.stop()
@@ -85,7 +79,7 @@ async def test_a_redelivered_redeem_charges_once(sqlite_db) -> None:  # type: ig
     await h.app.handle(event)
     await h.restart()
     await h.app.handle(event)
-    assert await points(h, "alice") == 80
+    assert await h.balance("alice") == 80
     assert await sqlite_db.fetchval("SELECT COUNT(*) FROM redemptions") == 1
     assert added
     await h.stop()
