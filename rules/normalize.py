@@ -9,6 +9,7 @@ Latin, and runs of separators ("加 微 信", "c.a.s.i.n.o", "w-e-c-h-a-t") coll
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -69,7 +70,12 @@ def fold(ch: str) -> str:
     """One original character to its normalised form ("" to drop it)."""
     if _is_format(ch):
         return ""
+    if unicodedata.category(ch) in ("Mn", "Me"):
+        return ""  # combining marks ("s̸e̸x̸", zalgo) carry nothing a matcher needs
     out = unicodedata.normalize("NFKC", ch).casefold()
+    if any("\u00c0" <= c < "\u0530" for c in out):  # accented Latin, Greek, Cyrillic: é → e, ё → е
+        base = unicodedata.normalize("NFKD", out)
+        out = "".join(c for c in base if unicodedata.category(c) not in ("Mn", "Me"))
     if any("\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff" for c in out):
         out = _T2S.convert(out)
     return out.translate(HOMOGLYPHS)
@@ -107,6 +113,39 @@ def normalize(text: str) -> Normalized:
     )
 
 
+class _Table(dict[int, str]):
+    """A `str.translate` table filled on first sight of each character, so the hot path is one C call.
+
+    Bounded: past `_TABLE_MAX` distinct characters new ones are computed but not kept (a flood of rare
+    code points cannot grow memory without end).
+    """
+
+    def __init__(self, convert: Callable[[str], str]) -> None:
+        super().__init__()
+        self._convert = convert
+
+    def __missing__(self, code: int) -> str:
+        out = self._convert(chr(code))
+        if len(self) < _TABLE_MAX:
+            self[code] = out
+        return out
+
+
+_TABLE_MAX = 200_000
+_FOLD = _Table(fold)
+_COMPACT = _Table(lambda ch: "".join(c for c in fold(ch) if not (c in SEPARATORS or c.isspace())))
+
+
+def folded(text: str) -> str:
+    """`fold_text` without the offsets: the detectors' fast path (offsets are computed only on a match)."""
+    return text[:MAX_CHARS].translate(_FOLD)
+
+
+def compact(text: str) -> str:
+    """`normalize(text).compact` in one C-level pass: what the matchers scan before anything else."""
+    return text[:MAX_CHARS].translate(_COMPACT)
+
+
 def fold_text(text: str) -> tuple[str, tuple[int, ...]]:
     """Characters folded (width, case, script, look-alikes) but separators kept; with origin offsets."""
     out: list[str] = []
@@ -120,4 +159,4 @@ def fold_text(text: str) -> tuple[str, tuple[int, ...]]:
 
 def normalize_term(term: str) -> str:
     """A term as the matcher stores it: compact, as messages are."""
-    return normalize(term).compact
+    return compact(term)
