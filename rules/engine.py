@@ -1,0 +1,146 @@
+"""A group's moderation rules compiled into one matcher: literal terms (Aho-Corasick), bounded regexes and
+opt-in fuzzy terms. Pure: the handler builds one `RuleSet` per group and rebuilds it when a rule changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from rapidfuzz import fuzz
+
+from rules.normalize import compact, normalize
+from rules.patterns import BadPattern, Pattern, compile_pattern, search
+from rules.terms import Term, TermMatcher
+
+Kind = Literal["literal", "regex", "fuzzy"]
+Action = Literal["alert", "delete", "warn", "mute", "kick", "ban"]
+KINDS: tuple[Kind, ...] = ("literal", "regex", "fuzzy")
+ACTIONS: tuple[Action, ...] = ("alert", "delete", "warn", "mute", "kick", "ban")
+# Which of several matched rules decides: the harshest. "alert" only tells admins (关键词预警).
+SEVERITY: dict[str, int] = {a: i for i, a in enumerate(ACTIONS)}
+
+MAX_TERM = 100
+MAX_FUZZY_RULES = 200  # fuzzy matching is a loop over terms: for short lists only
+MIN_FUZZY_CHARS = 4  # shorter fuzzy terms match too much by accident
+FUZZY_CUTOFF = 80.0  # one letter changed in a six-letter word (kasino for casino) scores 83
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: int
+    kind: Kind
+    pattern: str
+    action: Action = "warn"
+    category: str = ""
+    mute_seconds: int = 0  # with action "mute"; 0 = the ladder decides
+    exceptions: tuple[str, ...] = ()
+    shadow: bool = False  # matches are logged with what would have happened; nothing is done
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    rule: Rule
+    start: int  # in the original text
+    end: int
+    excerpt: str
+    normalized: str  # the normalised form the match was found in (for /filter test)
+
+
+class BadRule(ValueError):
+    """A rule that cannot be compiled; the message says why, for the admin."""
+
+
+def validate(kind: str, pattern: str) -> str:
+    """The pattern as stored, or BadRule. Regexes are compiled (and refused) here, when added."""
+    pattern = pattern.strip()
+    if kind not in KINDS:
+        raise BadRule(f"kind must be one of {', '.join(KINDS)}")
+    if not pattern or len(pattern) > MAX_TERM * (3 if kind == "regex" else 1):
+        raise BadRule(f"a term is 1 to {MAX_TERM} characters")
+    if kind == "regex":
+        try:
+            compile_pattern(pattern)
+        except BadPattern as exc:
+            raise BadRule(str(exc)) from exc
+    elif not compact(pattern):
+        raise BadRule("the term has no letters left after normalisation")
+    elif kind == "fuzzy" and len(compact(pattern)) < MIN_FUZZY_CHARS:
+        raise BadRule(f"a fuzzy term needs at least {MIN_FUZZY_CHARS} letters")
+    return pattern
+
+
+class RuleSet:
+    def __init__(self, rules: list[Rule]) -> None:
+        self.rules = rules
+        self._terms = TermMatcher(
+            [
+                Term(r.pattern, r.category, r.exceptions, ref=i)
+                for i, r in enumerate(rules)
+                if r.kind == "literal"
+            ]
+        )
+        self._regexes: list[tuple[Rule, Pattern]] = []
+        self._fuzzy: list[tuple[Rule, str]] = []
+        for rule in rules:
+            if rule.kind == "regex":
+                try:
+                    self._regexes.append((rule, compile_pattern(rule.pattern)))
+                except BadPattern:
+                    continue  # validated when added; a stored one a newer build refuses is skipped
+            elif rule.kind == "fuzzy" and len(self._fuzzy) < MAX_FUZZY_RULES:
+                key = compact(rule.pattern)
+                if len(key) >= MIN_FUZZY_CHARS:
+                    self._fuzzy.append((rule, key))
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def check(self, text: str) -> list[RuleHit]:
+        """Every rule the text breaks. Literal terms and fuzzy terms see the normalised text; regexes see
+        the folded text with its separators (width, case, script, look-alikes folded)."""
+        hits = [
+            RuleHit(self.rules[h.term.ref], h.start, h.end, h.excerpt, compact(h.excerpt))
+            for h in self._terms.find(text)
+        ]
+        if self._regexes:
+            hits += self._check_regexes(text)
+        if self._fuzzy:
+            hits += self._check_fuzzy(text)
+        return hits
+
+    def _check_regexes(self, text: str) -> list[RuleHit]:
+        norm = normalize(text)
+        out = []
+        for rule, pattern in self._regexes:
+            for subject, origin in ((text, None), (norm.spaced, norm.spaced_origin)):
+                span = search(pattern, subject)
+                if span is None:
+                    continue
+                start, end = (
+                    span if origin is None else (origin[span[0]], origin[max(span[1] - 1, span[0])] + 1)
+                )
+                out.append(RuleHit(rule, start, end, text[start:end], subject[span[0] : span[1]]))
+                break
+        return out
+
+    def _check_fuzzy(self, text: str) -> list[RuleHit]:
+        norm = normalize(text)
+        subject = norm.compact
+        out = []
+        for rule, key in self._fuzzy:
+            if len(subject) < len(key) - 1:
+                continue
+            found = fuzz.partial_ratio_alignment(key, subject, score_cutoff=FUZZY_CUTOFF)
+            if found is None or found.dest_end <= found.dest_start:
+                continue
+            start, end = norm.original_span(found.dest_start, found.dest_end)
+            out.append(RuleHit(rule, start, end, text[start:end], subject[found.dest_start : found.dest_end]))
+        return out
+
+
+def harshest(hits: list[RuleHit]) -> RuleHit | None:
+    """The hit whose action decides what happens (a longer mute wins between two mutes)."""
+    if not hits:
+        return None
+    return max(hits, key=lambda h: (SEVERITY[h.rule.action], h.rule.mute_seconds))
