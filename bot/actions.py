@@ -31,6 +31,7 @@ class Action:
 class Send(Action):
     text: str
     buttons: Keyboard = ()
+    channel: str | None = None  # a channel of the chat (Discord: the mod-log channel); None: the adapter picks
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -36,6 +36,16 @@ class Event:
     user: UserRef
     is_admin: bool  # as the platform reports it for the actor
     at: datetime
+    channel: str | None = None  # where inside the chat it happened, where a platform has that (Discord)
+
+
+@dataclass(frozen=True, slots=True)
+class Replied:
+    """The message a message answers, as the platform delivered it with the reply (/report, /warn)."""
+
+    message_id: str
+    user: UserRef | None
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +53,7 @@ class MessagePosted(Event):
     message_id: str
     text: str
     reply_to: str | None = None
+    replied: Replied | None = None
     edited: bool = False
     # Mentions the platform resolved in the text: token as written (e.g. "@alice") -> user.
     mentions: dict[str, UserRef] = field(default_factory=dict)

@@ -121,10 +121,35 @@ class PointsSettings(Section):
         return self
 
 
+def _ladder(value: str) -> str:
+    from rules.ladder import format_ladder, parse_ladder
+
+    return format_ladder(parse_ladder(value))
+
+
+DetectorAction = Literal["off", "alert", "delete", "warn", "mute", "kick", "ban"]
+
+
 class ModerationSettings(Section):
     enabled: Flag = True
+    shadow: Flag = False  # the whole word list: log what would happen, do nothing
     warn_expiry_days: Annotated[int, Field(ge=1, le=365)] = 30
+    # Warnings → step: 3 → mute 1 h; 5 → mute 24 h; 7 → kick (add ",9=ban" for a ban).
+    ladder: Annotated[str, AfterValidator(_ladder)] = "3=mute:1h,5=mute:1d,7=kick"
+    mute_minutes: Annotated[int, Field(ge=1, le=525_600)] = 60  # a "mute" rule or detector without its own
+    links: DetectorAction = "off"
+    invites: DetectorAction = "warn"
+    contacts: DetectorAction = "warn"
+    newcomer_links: DetectorAction = "delete"  # any link in a member's first hours
+    newcomer_hours: Annotated[int, Field(ge=0, le=720)] = 24
+    flood_messages: Annotated[int, Field(ge=0, le=100)] = 8  # 0: off
+    flood_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
+    flood_mute_minutes: Annotated[int, Field(ge=1, le=10_080)] = 10
+    repeats: Annotated[int, Field(ge=0, le=50)] = 3  # the same text this often in 10 minutes; 0: off
+    mass_mentions: Annotated[int, Field(ge=0, le=100)] = 6  # 0: off
+    trusted_level: Annotated[int, Field(ge=0, le=10)] = 0  # members from this level (1 = first) are exempt; 0: none
     report_threshold: Annotated[int, Field(ge=1, le=50)] = 3
+    report_cooldown_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
 
 
 class NeedsSettings(Section):
@@ -190,7 +215,7 @@ def field_info(key: str) -> Any:
 
 def allowed_values(key: str) -> tuple[str, dict[str, Any]]:
     """How to describe the acceptable values of a key: an i18n key under `settings.allowed.` and its params."""
-    if key in ("timezone", "points.levels", "points.level_names"):
+    if key in ("timezone", "points.levels", "points.level_names", "moderation.ladder"):
         return key.rsplit(".", 1)[-1], {}
     info = field_info(key)
     ann = info.annotation

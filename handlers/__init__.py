@@ -10,6 +10,7 @@ def default_features() -> list[Feature]:
     from handlers.checkin import CheckinFeature
     from handlers.help import HelpFeature
     from handlers.maintenance import MaintenanceFeature
+    from handlers.moderation import ModerationFeature
     from handlers.onboarding import OnboardingFeature
     from handlers.points import PointsFeature
     from handlers.settings import SettingsFeature
@@ -18,6 +19,7 @@ def default_features() -> list[Feature]:
     from handlers.welcome import WelcomeFeature
 
     return [
+        ModerationFeature(),
         VerificationFeature(),
         WelcomeFeature(),
         OnboardingFeature(),

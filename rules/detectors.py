@@ -114,14 +114,26 @@ class FloodTracker:
             table.move_to_end(key)
         return entry
 
-    def flooding(self, group_id: int, user_id: str, at_ms: int) -> bool:
+    def flooding(
+        self,
+        group_id: int,
+        user_id: str,
+        at_ms: int,
+        *,
+        max_messages: int | None = None,
+        window_ms: int | None = None,
+    ) -> bool:
+        """More than `max_messages` within `window_ms` (per call, so each group can set its own)."""
+        window = self.window_ms if window_ms is None else window_ms
         times = self._slot(self._times, (group_id, user_id))
         times.append(at_ms)
-        while times and times[0] <= at_ms - self.window_ms:
+        while times and times[0] <= at_ms - window:
             times.popleft()
-        return len(times) > self.max_messages
+        return len(times) > (self.max_messages if max_messages is None else max_messages)
 
-    def repeating(self, group_id: int, user_id: str, text: str, at_ms: int) -> bool:
+    def repeating(
+        self, group_id: int, user_id: str, text: str, at_ms: int, *, max_repeats: int | None = None
+    ) -> bool:
         key_text = compact(text)
         if not key_text:
             return False
@@ -129,4 +141,5 @@ class FloodTracker:
         texts.append((at_ms, key_text))
         while texts and texts[0][0] <= at_ms - self.repeat_window_ms:
             texts.popleft()
-        return sum(1 for _, t in texts if t == key_text) >= self.max_repeats
+        limit = self.max_repeats if max_repeats is None else max_repeats
+        return sum(1 for _, t in texts if t == key_text) >= limit

@@ -35,3 +35,42 @@ def step_for(warnings: int, ladder: tuple[Rung, ...] = DEFAULT_LADDER) -> Rung:
     """The highest rung a member's live warnings reach (a plain warning below the first)."""
     reached = [r for r in sorted(ladder, key=lambda r: r.warnings) if warnings >= r.warnings]
     return reached[-1] if reached else Rung(0, "warn")
+
+
+def parse_ladder(text: str) -> tuple[Rung, ...]:
+    """`3=mute:1h,5=mute:24h,7=kick,9=ban`: the rungs above a plain warning. ValueError when malformed."""
+    from bot.parsing import parse_duration  # a pure helper, shared with the commands
+
+    rungs: list[Rung] = []
+    for part in text.replace("，", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        count, _, step = part.partition("=")
+        count, step = count.strip(), step.strip().lower()
+        if not count.isdigit() or not 1 <= int(count) <= 100:
+            raise ValueError(f"{part!r}: the warning count is a number from 1 to 100")
+        kind, _, duration = step.partition(":")
+        if kind == "mute":
+            rungs.append(Rung(int(count), "mute", parse_duration(duration or "1h")))
+        elif kind in ("warn", "kick", "ban") and not duration:
+            rungs.append(Rung(int(count), kind))  # type: ignore[arg-type]
+        else:
+            raise ValueError(f"{part!r}: a step is warn, mute:<duration>, kick or ban")
+    counts = [r.warnings for r in rungs]
+    if len(counts) != len(set(counts)):
+        raise ValueError("each warning count once")
+    return tuple(sorted(rungs, key=lambda r: r.warnings))
+
+
+def format_ladder(ladder: tuple[Rung, ...]) -> str:
+    from bot.parsing import format_duration
+
+    return ",".join(
+        f"{r.warnings}={r.step}" + (f":{format_duration(r.mute_for)}" if r.mute_for else "") for r in ladder
+    )
+
+
+def next_rung(warnings: int, ladder: tuple[Rung, ...]) -> Rung | None:
+    """The next step up, to tell a warned member what comes next."""
+    return next((r for r in sorted(ladder, key=lambda r: r.warnings) if r.warnings > warnings), None)

@@ -17,7 +17,7 @@ from bot.app import App
 from bot.clock import FakeClock
 from bot.commands import CommandSpec
 from bot.context import Context
-from bot.events import ButtonPressed, ChatRef, MemberJoined, MemberLeft, MessagePosted, UserRef
+from bot.events import ButtonPressed, ChatRef, MemberJoined, MemberLeft, MessagePosted, Replied, UserRef
 from bot.feature import Feature
 from bot.markup import plain
 from bot.outbox import Outbox, RateLimits
@@ -87,9 +87,21 @@ class Harness:
         return ChatRef(PLATFORM, chat_id, f"Group {chat_id}")
 
     def message(
-        self, user: str, text: str, *, chat_id: str = "g1", admin: bool = False, key: str | None = None
+        self,
+        user: str,
+        text: str,
+        *,
+        chat_id: str = "g1",
+        admin: bool = False,
+        key: str | None = None,
+        reply_to: MessagePosted | None = None,
+        edited: bool = False,
+        mid: str | None = None,
     ) -> MessagePosted:
-        mid = str(next(self._ids))
+        mid = mid or str(next(self._ids))
+        replied = None
+        if reply_to is not None:
+            replied = Replied(reply_to.message_id, reply_to.user, reply_to.text)
         return MessagePosted(
             event_key=key or f"t:{chat_id}:{mid}",
             chat=self.chat(chat_id),
@@ -98,6 +110,9 @@ class Harness:
             at=self.clock.now(),
             message_id=mid,
             text=text,
+            reply_to=None if reply_to is None else reply_to.message_id,
+            replied=replied,
+            edited=edited,
         )
 
     async def say(self, user: str, text: str, **kw: object) -> list[str]:
@@ -120,8 +135,10 @@ class Harness:
     async def leave(self, user: str, chat_id: str = "g1") -> None:
         await self.app.handle(MemberLeft(**self._event_base(user, chat_id, "leave")))
 
-    async def press(self, user: str, data: str, message_id: str = "1", chat_id: str = "g1") -> None:
-        base = self._event_base(user, chat_id, "cb")
+    async def press(
+        self, user: str, data: str, message_id: str = "1", chat_id: str = "g1", *, admin: bool = False
+    ) -> None:
+        base = self._event_base(user, chat_id, "cb") | {"is_admin": admin}
         await self.app.handle(
             ButtonPressed(**base, message_id=message_id, data=data, callback_id=base["event_key"])
         )

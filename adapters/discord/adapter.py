@@ -30,6 +30,7 @@ from bot.events import (
     MemberJoined,
     MemberLeft,
     MessagePosted,
+    Replied,
     UserRef,
 )
 from bot.i18n import t
@@ -193,6 +194,12 @@ class DiscordAdapter:
         mentions = {f"<@{u.id}>": user_ref(u) for u in message.mentions}
         mentions.update({f"<@!{u.id}>": user_ref(u) for u in message.mentions})
         reply_to = message.reference.message_id if message.reference else None
+        resolved = message.reference.resolved if message.reference else None
+        replied = (
+            Replied(str(resolved.id), user_ref(resolved.author), resolved.content[:MAX_TEXT])
+            if isinstance(resolved, discord.Message)
+            else None
+        )
         event = MessagePosted(
             event_key=key,
             chat=self._chat(guild),
@@ -202,8 +209,10 @@ class DiscordAdapter:
             message_id=str(message.id),
             text=message.content[:MAX_TEXT],
             reply_to=None if reply_to is None else str(reply_to),
+            replied=replied,
             edited=edited,
             mentions=mentions,
+            channel=str(message.channel.id),
         )
         await self._deliver(guild.id, event)
 
@@ -252,6 +261,7 @@ class DiscordAdapter:
             "user": user,
             "is_admin": admin,
             "at": interaction.created_at,
+            "channel": None if interaction.channel_id is None else str(interaction.channel_id),
         }
         if interaction.type is discord.InteractionType.application_command:
             name = str(interaction.data.get("name", ""))
@@ -376,6 +386,9 @@ class DiscordAdapter:
 
     async def _perform(self, action: A.Action) -> A.ActionResult:
         match action:
+            case A.Send(text=text, buttons=buttons, channel=channel_id) if channel_id and channel_id.isdigit():
+                channel = self.client.get_partial_messageable(int(channel_id), guild_id=int(action.chat.chat_id))
+                return await self._send(channel, text, buttons)
             case A.Send(text=text, buttons=buttons):
                 return await self._send(self._channel(action.chat), text, buttons)
             case A.Reply(text=text, buttons=buttons, reply_to=reply_to, event_key=key, ephemeral=ephemeral):

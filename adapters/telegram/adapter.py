@@ -43,6 +43,7 @@ from bot.events import (
     MemberJoined,
     MemberLeft,
     MessagePosted,
+    Replied,
     UserRef,
 )
 from bot.i18n import LANGUAGES, t
@@ -247,7 +248,12 @@ class TelegramAdapter:
         key = f"tg:{chat.chat_id}:{message.message_id}"
         if edited:
             key += f":e{int(at.timestamp())}"
-        reply_to = message.reply_to_message.message_id if message.reply_to_message else None
+        original = message.reply_to_message
+        reply_to = original.message_id if original else None
+        replied = None
+        if original is not None:
+            author = user_ref(original.from_user) if original.from_user is not None else None
+            replied = Replied(str(original.message_id), author, (original.text or original.caption or "")[:MAX_TEXT])
         events.append(
             MessagePosted(
                 event_key=key,
@@ -258,6 +264,7 @@ class TelegramAdapter:
                 message_id=str(message.message_id),
                 text=text,
                 reply_to=None if reply_to is None else str(reply_to),
+                replied=replied,
                 edited=edited,
                 mentions=self._mentions(message),
             )

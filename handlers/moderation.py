@@ -1,0 +1,892 @@
+"""Keyword moderation (关键词过滤) and order: word lists, link/ad/flood detectors, the punishment ladder
+(warn → mute → kick/ban), member reports, and the admin log with undo buttons.
+
+Runs first among the hooks (priority 10): a message it removes stops there, so it earns no points and
+runs no command. The matching itself is `rules/` (pure); this module decides and acts. Each action is a
+case, recorded before anything is said or done, and idempotent on the message that caused it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.actions import Button, Keyboard, keyboard
+from bot.clock import from_ms
+from bot.commands import CommandSpec
+from bot.context import Context
+from bot.events import ButtonPressed, MessagePosted, UserRef
+from bot.feature import Feature
+from bot.i18n import normalize_language, t
+from bot.markup import clean_name, mention
+from bot.parsing import REST, format_duration, parse_duration, parse_mention, tokenize
+from handlers import filters
+from rules import detectors
+from rules.engine import SEVERITY, Rule, RuleHit, RuleSet
+from rules.ladder import Rung, next_rung, parse_ladder, step_for
+from storage.members import Member
+from storage.moderation import Case, LogTarget, ModerationRepo, NewCase
+
+EXCERPT = 120  # characters of the offending message kept in a case and shown to admins
+REPEAT_WINDOW_MS = 10 * 60 * 1000
+CASES_SHOWN = 10
+_MEMORY = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One reason to act on a message: a rule hit or a detector."""
+
+    action: str
+    reason: str  # shown to admins and, briefly, to the member
+    excerpt: str
+    rule_id: int | None = None
+    mute_seconds: int = 0
+    shadow: bool = False
+
+
+@dataclass
+class GroupRules:
+    """What the hot path needs of a group, built once and dropped when an admin changes it."""
+
+    rules: RuleSet
+    domains: frozenset[str] = field(default_factory=frozenset)
+
+
+class Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rest: Annotated[str, REST] = ""
+
+
+def excerpt_of(text: str) -> str:
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= EXCERPT else one_line[: EXCERPT - 1] + "…"
+
+
+def member_language(ctx: Context, user: UserRef | None) -> str:
+    """The member's own language when the platform tells it, else the group's."""
+    return (normalize_language(user.language or "") if user else None) or ctx.lang
+
+
+class ModerationFeature(Feature):
+    name = "moderation"
+    settings_section = "moderation"
+    priority = 10
+    button_prefix = "mod"
+
+    def __init__(self) -> None:
+        self._cache: dict[int, GroupRules] = {}
+        self._flood = detectors.FloodTracker(8, 10_000, 3, REPEAT_WINDOW_MS)
+        self._last_report: OrderedDict[tuple[int, str], int] = OrderedDict()
+        self._links = LinkCodes()
+
+    def commands(self) -> list[CommandSpec]:
+        admin = {"admin_only": True, "feature": self.name}
+        return [
+            CommandSpec("filter", self.filter_cmd, Args, aliases=("过滤",), **admin),  # type: ignore[arg-type]
+            CommandSpec("warn", self.warn_cmd, Args, aliases=("警告",), **admin),  # type: ignore[arg-type]
+            CommandSpec("warns", self.warns_cmd, Args, aliases=("警告记录",), **admin),  # type: ignore[arg-type]
+            CommandSpec("unwarn", self.unwarn_cmd, Args, aliases=("撤销警告",), **admin),  # type: ignore[arg-type]
+            CommandSpec("mute", self.mute_cmd, Args, aliases=("禁言",), **admin),  # type: ignore[arg-type]
+            CommandSpec("unmute", self.unmute_cmd, Args, aliases=("解除禁言",), **admin),  # type: ignore[arg-type]
+            CommandSpec("kick", self.kick_cmd, Args, aliases=("踢出",), **admin),  # type: ignore[arg-type]
+            CommandSpec("ban", self.ban_cmd, Args, aliases=("封禁",), **admin),  # type: ignore[arg-type]
+            CommandSpec("unban", self.unban_cmd, Args, aliases=("解封",), **admin),  # type: ignore[arg-type]
+            CommandSpec("modlog", self.modlog_cmd, Args, aliases=("管理日志",), **admin),  # type: ignore[arg-type]
+            CommandSpec("flood", self.flood_cmd, Args, aliases=("刷屏",), **admin),  # type: ignore[arg-type]
+            CommandSpec("links", self.links_cmd, Args, aliases=("链接",), **admin),  # type: ignore[arg-type]
+            CommandSpec("report", self.report_cmd, Args, aliases=("举报",), feature=self.name),
+        ]
+
+    # --- the group's compiled rules ------------------------------------------------------------------
+
+    async def group_rules(self, ctx: Context) -> GroupRules:
+        cached = self._cache.get(ctx.group.id)
+        if cached is None:
+            repo = ModerationRepo(ctx.app.db)
+            cached = GroupRules(RuleSet(await repo.rules(ctx.group.id)), await repo.domains(ctx.group.id))
+            self._cache[ctx.group.id] = cached
+        return cached
+
+    def invalidate(self, group_id: int) -> None:
+        self._cache.pop(group_id, None)
+
+    # --- the hook ------------------------------------------------------------------------------------
+
+    async def on_message(self, ctx: Context, event: MessagePosted) -> bool:
+        s = ctx.settings.moderation
+        if not s.enabled or ctx.is_admin or event.user.is_bot:
+            return False
+        findings = await self.inspect(ctx, event.user.user_id, event.text, edited=event.edited)
+        if not findings or await self._trusted(ctx, event.user.user_id):
+            return False
+        for shadow in (f for f in findings if f.shadow):
+            await self._log_shadow(ctx, event, shadow)
+        live = [f for f in findings if not f.shadow and f.action != "off"]
+        if not live:
+            return False
+        decision = self.decide(live)
+        if decision.action == "alert":
+            await self._alert(ctx, event, decision)
+            return False
+        await self.enforce(ctx, event.user, decision, message_id=event.message_id, source_key=event.event_key)
+        return True
+
+    @staticmethod
+    def decide(live: list[Finding]) -> Finding:
+        """The harshest finding decides (a longer mute wins between two mutes)."""
+        return max(live, key=lambda f: (SEVERITY[f.action], f.mute_seconds))
+
+    async def inspect(
+        self, ctx: Context, user_id: str, text: str, *, edited: bool = False, track: bool = True
+    ) -> list[Finding]:
+        """Everything wrong with a message, by the group's settings; nothing is done here. `track` feeds the
+        flood and repeat windows (off for `/filter test`)."""
+        s = ctx.settings.moderation
+        found: list[Finding] = []
+        state = await self.group_rules(ctx)
+        for hit in state.rules.check(text):
+            found.append(self._from_rule(ctx, hit))
+        links = detectors.links(text, state.domains)
+        if links:
+            found += await self._link_findings(ctx, user_id, links)
+        if s.contacts != "off":
+            for c in detectors.contacts(text)[:1]:
+                found.append(Finding(s.contacts, ctx.t("mod.reason.contact"), c.text))
+        if s.mass_mentions and detectors.mention_count(text) >= s.mass_mentions:
+            found.append(Finding("warn", ctx.t("mod.reason.mentions"), excerpt_of(text)))
+        if track and not edited:
+            gid, uid, at = ctx.group.id, user_id, ctx.now_ms()
+            if s.flood_messages and self._flood.flooding(
+                gid, uid, at, max_messages=s.flood_messages, window_ms=s.flood_seconds * 1000
+            ):
+                found.append(
+                    Finding(
+                        "mute",
+                        ctx.t("mod.reason.flood"),
+                        excerpt_of(text),
+                        mute_seconds=s.flood_mute_minutes * 60,
+                    )
+                )
+            if s.repeats and self._flood.repeating(gid, uid, text, at, max_repeats=s.repeats):
+                found.append(Finding("delete", ctx.t("mod.reason.repeat"), excerpt_of(text)))
+        return found
+
+    def _from_rule(self, ctx: Context, hit: RuleHit) -> Finding:
+        rule = hit.rule
+        label = rule.category or rule.pattern
+        return Finding(
+            rule.action,
+            ctx.t("mod.reason.rule", term=label[:40], id=rule.id),
+            hit.excerpt,
+            rule.id,
+            rule.mute_seconds,
+            rule.shadow or ctx.settings.moderation.shadow,
+        )
+
+    async def _link_findings(self, ctx: Context, user_id: str, links: list[detectors.Found]) -> list[Finding]:
+        s = ctx.settings.moderation
+        out = []
+        invite = next((f for f in links if f.kind == "invite"), None)
+        if invite is not None and s.invites != "off":
+            out.append(Finding(s.invites, ctx.t("mod.reason.invite"), invite.text))
+        plain = next((f for f in links if f.kind == "link"), None)
+        if plain is not None and s.links != "off":
+            out.append(Finding(s.links, ctx.t("mod.reason.link"), plain.text))
+        if s.newcomer_links != "off" and s.newcomer_hours:
+            member = await ctx.app.members.get(ctx.group.id, user_id)
+            joined = member.joined_ms if member else None
+            if joined is not None and ctx.now_ms() - joined < s.newcomer_hours * 3_600_000:
+                out.append(
+                    Finding(
+                        s.newcomer_links,
+                        ctx.t("mod.reason.newcomer_link", hours=s.newcomer_hours),
+                        links[0].text,
+                    )
+                )
+        return out
+
+    async def _trusted(self, ctx: Context, user_id: str) -> bool:
+        """Members at the trusted level or above are exempt (read only when something was found)."""
+        level = ctx.settings.moderation.trusted_level
+        if not level:
+            return False
+        from handlers.points import level_of, thresholds
+        from storage.points import PointsRepo
+
+        earned = (await PointsRepo(ctx.app.db).balance(ctx.group.id, user_id)).earned
+        return level_of(earned, thresholds(ctx)) + 1 >= level
+
+    # --- acting --------------------------------------------------------------------------------------
+
+    async def enforce(
+        self,
+        ctx: Context,
+        user: UserRef,
+        finding: Finding,
+        *,
+        message_id: str | None,
+        source_key: str,
+        actor: str = "auto",
+    ) -> Case | None:
+        """Delete the message (if any), record the case, climb the ladder, act, tell the member and the log.
+
+        None when this source was handled already (a redelivered message does not warn twice)."""
+        s = ctx.settings.moderation
+        repo = ModerationRepo(ctx.app.db)
+        now = ctx.now_ms()
+        action = finding.action
+        counts_warning = action == "warn"
+        case_id = await repo.record(
+            NewCase(
+                ctx.group.id,
+                user.user_id,
+                clean_name(user.name),
+                action,
+                finding.reason,
+                actor,
+                now,
+                rule_id=finding.rule_id,
+                excerpt=excerpt_of(finding.excerpt),
+                message_id=message_id,
+                source_key=source_key,
+            ),
+            warn=counts_warning,
+        )
+        if case_id is None:
+            return None
+        if message_id is not None and action != "alert":
+            await ctx.delete(message_id)
+        until_ms: int | None = None
+        warnings = 0
+        if counts_warning:
+            warnings = len(
+                await repo.live_warnings(ctx.group.id, user.user_id, now - s.warn_expiry_days * 86_400_000)
+            )
+            rung = step_for(warnings, parse_ladder(s.ladder))
+            action = rung.step
+            if rung.mute_for is not None:
+                until_ms = now + int(rung.mute_for.total_seconds() * 1000)
+        elif action == "mute":
+            until_ms = now + (finding.mute_seconds or s.mute_minutes * 60) * 1000
+        if action != finding.action or until_ms is not None:
+            await repo.set_case_action(case_id, action, until_ms)
+        result = await self._punish(ctx, user.user_id, action, until_ms)
+        case = await repo.case(ctx.group.id, case_id)
+        assert case is not None
+        await self._tell_member(ctx, user, case, warnings, failed=not result)
+        await self.log_case(ctx, case, warnings=warnings)
+        return case
+
+    async def _punish(self, ctx: Context, user_id: str, action: str, until_ms: int | None) -> bool:
+        if action == "mute" and until_ms is not None:
+            return (await ctx.mute(user_id, from_ms(until_ms))).ok
+        if action == "kick":
+            return (await ctx.kick(user_id)).ok
+        if action == "ban":
+            return (await ctx.ban(user_id)).ok
+        return True
+
+    def _step_text(self, lang: str, case: Case) -> str:
+        if case.action == "mute" and case.until_ms is not None:
+            return t(
+                lang,
+                "mod.step.mute",
+                duration=format_duration(timedelta(milliseconds=case.until_ms - case.at_ms)),
+            )
+        return t(lang, f"mod.step.{case.action}")
+
+    async def _tell_member(
+        self, ctx: Context, user: UserRef, case: Case, warnings: int, *, failed: bool
+    ) -> None:
+        lang = member_language(ctx, user)
+        who = mention(user.user_id, user.name)
+        if case.action == "delete":
+            text = t(lang, "mod.told.deleted", mention=who, reason=case.reason)
+        else:
+            text = t(
+                lang, "mod.told.action", mention=who, step=self._step_text(lang, case), reason=case.reason
+            )
+            if case.action == "warn" and warnings:
+                upcoming = next_rung(warnings, parse_ladder(ctx.settings.moderation.ladder))
+                text += "\n" + (
+                    t(
+                        lang,
+                        "mod.told.next",
+                        count=warnings,
+                        next=upcoming.warnings,
+                        step=rung_text(lang, upcoming),
+                    )
+                    if upcoming
+                    else t(lang, "mod.told.count", count=warnings)
+                )
+        if failed:
+            text += "\n" + t(lang, "mod.told.failed")
+        await ctx.send(text)
+
+    # --- the admin log -------------------------------------------------------------------------------
+
+    async def log_target(self, ctx: Context) -> LogTarget | None:
+        return await ModerationRepo(ctx.app.db).log_target(ctx.group.id)
+
+    async def log(
+        self, ctx: Context, text: str, buttons: Keyboard = (), *, fallback_here: bool = False
+    ) -> None:
+        """Post to the group's admin log; without one, in the group itself only when an admin must decide."""
+        target = await self.log_target(ctx)
+        if target is None:
+            if fallback_here:
+                await ctx.send(text, buttons)
+            return
+        from bot import actions as A
+        from bot.events import ChatRef
+
+        chat = ChatRef(ctx.group.platform, target.chat_id)
+        await ctx.act(A.Send(chat=chat, text=text, buttons=buttons, channel=target.channel))
+
+    def case_text(self, ctx: Context, case: Case, *, warnings: int = 0) -> str:
+        actor = ctx.t("mod.log.auto") if case.actor == "auto" else case.actor
+        lines = [
+            ctx.t(
+                "mod.log.case",
+                id=case.id,
+                group=ctx.group.title or ctx.group.chat_id,
+                mention=mention(case.user_id, case.user_name or case.user_id),
+                step=("👁 " + ctx.t("mod.log.shadow") + " " if case.shadow else "")
+                + self._step_text(ctx.lang, case),
+            ),
+            ctx.t("mod.log.reason", reason=case.reason),
+        ]
+        if case.excerpt:
+            lines.append(f"“{case.excerpt}”")
+        if warnings:
+            lines.append(ctx.t("mod.log.warnings", count=warnings))
+        lines.append(
+            ctx.t(
+                "mod.log.by", actor=actor, at=from_ms(case.at_ms).astimezone(ctx.zone).strftime("%m-%d %H:%M")
+            )
+        )
+        return "\n".join(lines)
+
+    def undo_buttons(self, ctx: Context, case: Case) -> Keyboard:
+        row: list[Button] = []
+        if case.action == "mute":
+            row.append(Button(ctx.t("mod.button.unmute"), f"mod:{case.id}:undo"))
+        elif case.action == "ban":
+            row.append(Button(ctx.t("mod.button.unban"), f"mod:{case.id}:undo"))
+        if case.action in ("warn", "mute", "kick", "ban"):  # a case the ladder or /warn may have counted
+            row.append(Button(ctx.t("mod.button.unwarn"), f"mod:{case.id}:unwarn"))
+        return keyboard(row) if row else ()
+
+    def review_buttons(self, ctx: Context, case: Case) -> Keyboard:
+        return keyboard(
+            [
+                Button(ctx.t("mod.button.delete"), f"mod:{case.id}:delete"),
+                Button(ctx.t("mod.button.warn"), f"mod:{case.id}:warn"),
+                Button(ctx.t("mod.button.mute"), f"mod:{case.id}:mute"),
+                Button(ctx.t("mod.button.dismiss"), f"mod:{case.id}:dismiss"),
+            ]
+        )
+
+    async def log_case(self, ctx: Context, case: Case, *, warnings: int = 0) -> None:
+        await self.log(ctx, self.case_text(ctx, case, warnings=warnings), self.undo_buttons(ctx, case))
+
+    async def _log_shadow(self, ctx: Context, event: MessagePosted, finding: Finding) -> None:
+        case_id = await ModerationRepo(ctx.app.db).record(
+            NewCase(
+                ctx.group.id,
+                event.user.user_id,
+                clean_name(event.user.name),
+                finding.action,
+                finding.reason,
+                "auto",
+                ctx.now_ms(),
+                rule_id=finding.rule_id,
+                excerpt=excerpt_of(finding.excerpt),
+                message_id=event.message_id,
+                shadow=True,
+                source_key=f"{event.event_key}:shadow:{finding.rule_id}",
+            ),
+            warn=False,
+        )
+        case = await ModerationRepo(ctx.app.db).case(ctx.group.id, case_id) if case_id else None
+        if case is not None:
+            await self.log(ctx, self.case_text(ctx, case))
+
+    async def _alert(self, ctx: Context, event: MessagePosted, finding: Finding) -> None:
+        """关键词预警: the message stays; admins are told and can act from the log."""
+        case_id = await ModerationRepo(ctx.app.db).record(
+            NewCase(
+                ctx.group.id,
+                event.user.user_id,
+                clean_name(event.user.name),
+                "alert",
+                finding.reason,
+                "auto",
+                ctx.now_ms(),
+                rule_id=finding.rule_id,
+                excerpt=excerpt_of(finding.excerpt if finding.rule_id else event.text),
+                message_id=event.message_id,
+                source_key=event.event_key,
+            ),
+            warn=False,
+        )
+        case = await ModerationRepo(ctx.app.db).case(ctx.group.id, case_id) if case_id else None
+        if case is not None:
+            await self.log(ctx, self.case_text(ctx, case), self.review_buttons(ctx, case))
+
+    # --- buttons in the log --------------------------------------------------------------------------
+
+    async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
+        case_ref, _, op = payload.partition(":")
+        case = await ModerationRepo(ctx.app.db).case_by_id(int(case_ref)) if case_ref.isdigit() else None
+        if case is None:
+            await ctx.answer_button(ctx.t("common.button_expired"))
+            return
+        if not event.is_admin or not await self._may_act(ctx, case):
+            await ctx.answer_button(ctx.t("mod.admins_only_button"), alert=True)
+            return
+        home = ctx if case.group_id == ctx.group.id else await ctx.app.context_for_group(case.group_id)
+        if home is None:
+            await ctx.answer_button(ctx.t("common.button_expired"))
+            return
+        home.event = event  # the actor is the presser
+        done = await self.apply(home, case, op, event.user.user_id)
+        await ctx.answer_button(done)
+        await ctx.edit(event.message_id, self.case_text(ctx, case) + "\n" + done)
+
+    async def _may_act(self, ctx: Context, case: Case) -> bool:
+        """A press counts in the case's own group, or in the admin chat that group logs to."""
+        if case.group_id == ctx.group.id:
+            return True
+        target = await ModerationRepo(ctx.app.db).log_target(case.group_id)
+        home = await ctx.app.groups.by_id(case.group_id)
+        return (
+            target is not None
+            and home is not None
+            and home.platform == ctx.group.platform
+            and target.chat_id == ctx.group.chat_id
+        )
+
+    async def apply(self, ctx: Context, case: Case, op: str, actor: str) -> str:
+        """An admin's decision on a case, from a button or a command; returns what was done, to show."""
+        repo = ModerationRepo(ctx.app.db)
+        now = ctx.now_ms()
+        if op in ("undo", "unwarn", "dismiss", "delete", "warn", "mute") and case.undone_ms is not None:
+            return ctx.t("mod.done.already")
+        if op == "undo":
+            if not await repo.mark_undone(case.id, actor, now):
+                return ctx.t("mod.done.already")
+            await repo.revoke_warning(ctx.group.id, case.user_id, actor, now, case_id=case.id)
+            if case.action == "mute":
+                await ctx.unmute(case.user_id)
+                return ctx.t("mod.done.unmuted", id=case.id)
+            if case.action == "ban":
+                await ctx.unban(case.user_id)
+                return ctx.t("mod.done.unbanned", id=case.id)
+            return ctx.t("mod.done.unwarned", id=case.id)
+        if op == "unwarn":
+            if not await repo.revoke_warning(ctx.group.id, case.user_id, actor, now, case_id=case.id):
+                return ctx.t("mod.done.no_warning")
+            return ctx.t("mod.done.unwarned", id=case.id)
+        if op in ("delete", "warn", "mute", "dismiss"):
+            if case.action in ("alert", "report") and not await repo.mark_undone(case.id, actor, now):
+                return ctx.t("mod.done.already")
+            if case.action == "report" and case.message_id:
+                await repo.decide_report(ctx.group.id, case.message_id, op, actor, now)
+            if op == "dismiss":
+                return ctx.t("mod.done.dismissed", id=case.id)
+            if case.message_id:
+                await ctx.delete(case.message_id)
+            if op == "delete":
+                return ctx.t("mod.done.deleted", id=case.id)
+            finding = Finding(op, case.reason, case.excerpt, case.rule_id)
+            user = UserRef(case.user_id, case.user_name or case.user_id)
+            new = await self.enforce(
+                ctx, user, finding, message_id=None, source_key=f"case:{case.id}:{op}", actor=actor
+            )
+            return ctx.t(
+                "mod.done.acted", id=new.id if new else case.id, step=self._step_text(ctx.lang, new or case)
+            )
+        return ctx.t("common.button_expired")
+
+    # --- commands: punishments -----------------------------------------------------------------------
+
+    async def _target(self, ctx: Context, rest: str) -> tuple[UserRef | None, str, str | None]:
+        """The member a command is about: an @mention or id first, else the author of the replied message.
+        Returns (member, the rest of the arguments, the replied message id)."""
+        tokens = tokenize(rest)
+        event = ctx.event
+        if tokens:
+            try:
+                ref = parse_mention(tokens[0].text)
+            except ValueError:
+                ref = None
+            if ref is not None:
+                member: Member | None = await ctx.resolve_member(ref)
+                remaining = rest[tokens[0].end :].strip()
+                if member is not None:
+                    return UserRef(member.user_id, member.name, member.username), remaining, None
+                if ref.user_id is not None:
+                    return UserRef(ref.user_id, ref.user_id), remaining, None
+                return None, remaining, None
+        if isinstance(event, MessagePosted) and event.replied is not None and event.replied.user is not None:
+            return event.replied.user, rest.strip(), event.replied.message_id
+        return None, rest.strip(), None
+
+    async def _manual(self, ctx: Context, args: Args, action: str, usage: str) -> None:
+        user, rest, replied = await self._target(ctx, args.rest)
+        if user is None:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t(usage)), ephemeral=True)
+            return
+        assert ctx.event is not None
+        if user.user_id == ctx.event.user.user_id:
+            await ctx.reply(ctx.t("mod.not_yourself"), ephemeral=True)
+            return
+        mute_seconds = 0
+        if action == "mute":
+            head, _, reason_rest = rest.partition(" ")
+            try:
+                mute_seconds = int(parse_duration(head).total_seconds())
+            except ValueError:
+                await ctx.reply(ctx.t("common.usage", usage=ctx.t(usage)), ephemeral=True)
+                return
+            rest = reason_rest
+        reason = rest.strip()[:200] or ctx.t("mod.reason.manual")
+        excerpt = ""
+        if isinstance(ctx.event, MessagePosted) and ctx.event.replied is not None and replied:
+            excerpt = ctx.event.replied.text
+        case = await self.enforce(
+            ctx,
+            user,
+            Finding(action, reason, excerpt, mute_seconds=mute_seconds),
+            message_id=replied,
+            source_key=f"{ctx.event.event_key}:mod",
+            actor=ctx.event.user.name,
+        )
+        if case is None:
+            return
+        await ctx.reply(ctx.t("mod.case_recorded", id=case.id), ephemeral=True)
+
+    async def warn_cmd(self, ctx: Context, args: Args) -> None:
+        await self._manual(ctx, args, "warn", "cmd.warn.usage")
+
+    async def mute_cmd(self, ctx: Context, args: Args) -> None:
+        await self._manual(ctx, args, "mute", "cmd.mute.usage")
+
+    async def kick_cmd(self, ctx: Context, args: Args) -> None:
+        await self._manual(ctx, args, "kick", "cmd.kick.usage")
+
+    async def ban_cmd(self, ctx: Context, args: Args) -> None:
+        await self._manual(ctx, args, "ban", "cmd.ban.usage")
+
+    async def _lift(self, ctx: Context, args: Args, what: str) -> None:
+        user, _rest, _ = await self._target(ctx, args.rest)
+        if user is None:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t(f"cmd.{what}.usage")), ephemeral=True)
+            return
+        assert ctx.event is not None
+        repo = ModerationRepo(ctx.app.db)
+        result = await (ctx.unmute(user.user_id) if what == "unmute" else ctx.unban(user.user_id))
+        case_id = await repo.record(
+            NewCase(
+                ctx.group.id,
+                user.user_id,
+                clean_name(user.name),
+                what,
+                ctx.t("mod.reason.manual"),
+                ctx.event.user.name,
+                ctx.now_ms(),
+                source_key=f"{ctx.event.event_key}:mod",
+            ),
+            warn=False,
+        )
+        text = ctx.t(
+            "mod.done.unmuted_member" if what == "unmute" else "mod.done.unbanned_member",
+            mention=mention(user.user_id, user.name),
+        )
+        if not result.ok:
+            text += "\n" + ctx.t("mod.told.failed")
+        await ctx.reply(text)
+        case = await repo.case(ctx.group.id, case_id) if case_id else None
+        if case is not None:
+            await self.log_case(ctx, case)
+
+    async def unmute_cmd(self, ctx: Context, args: Args) -> None:
+        await self._lift(ctx, args, "unmute")
+
+    async def unban_cmd(self, ctx: Context, args: Args) -> None:
+        await self._lift(ctx, args, "unban")
+
+    async def warns_cmd(self, ctx: Context, args: Args) -> None:
+        user, _rest, _ = await self._target(ctx, args.rest)
+        if user is None:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.warns.usage")), ephemeral=True)
+            return
+        repo = ModerationRepo(ctx.app.db)
+        s = ctx.settings.moderation
+        live = await repo.live_warnings(
+            ctx.group.id, user.user_id, ctx.now_ms() - s.warn_expiry_days * 86_400_000
+        )
+        lines = [
+            ctx.t(
+                "mod.warns.title",
+                mention=mention(user.user_id, user.name),
+                count=len(live),
+                days=s.warn_expiry_days,
+            )
+        ]
+        for case in await repo.recent_cases(ctx.group.id, CASES_SHOWN, user.user_id):
+            lines.append(self._case_line(ctx, case))
+        await ctx.reply("\n".join(lines))
+
+    async def unwarn_cmd(self, ctx: Context, args: Args) -> None:
+        user, _rest, _ = await self._target(ctx, args.rest)
+        if user is None:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.unwarn.usage")), ephemeral=True)
+            return
+        assert ctx.event is not None
+        repo = ModerationRepo(ctx.app.db)
+        if not await repo.revoke_warning(ctx.group.id, user.user_id, ctx.event.user.name, ctx.now_ms()):
+            await ctx.reply(ctx.t("mod.done.no_warning"))
+            return
+        s = ctx.settings.moderation
+        live = await repo.live_warnings(
+            ctx.group.id, user.user_id, ctx.now_ms() - s.warn_expiry_days * 86_400_000
+        )
+        await ctx.reply(
+            ctx.t("mod.unwarned_member", mention=mention(user.user_id, user.name), count=len(live))
+        )
+
+    def _case_line(self, ctx: Context, case: Case) -> str:
+        at = from_ms(case.at_ms).astimezone(ctx.zone).strftime("%m-%d %H:%M")
+        step = ("👁 " if case.shadow else "") + self._step_text(ctx.lang, case)
+        undone = " ↩" if case.undone_ms is not None else ""
+        return f"#{case.id} {at} {case.user_name or case.user_id} · {step}{undone} · {case.reason}"
+
+    # --- commands: the log, flood, links -------------------------------------------------------------
+
+    async def modlog_cmd(self, ctx: Context, args: Args) -> None:
+        tokens = [tok.text for tok in tokenize(args.rest)]
+        sub = tokens[0].lower() if tokens else ""
+        assert ctx.event is not None
+        repo = ModerationRepo(ctx.app.db)
+        if sub == "set":
+            code = next((tok for tok in tokens[1:] if tok.lower() != "here"), None)
+            await self._set_log(ctx, code)
+        elif sub == "link":
+            code = self._links.issue(ctx.group.id, ctx.now_ms())
+            await ctx.reply(ctx.t("mod.log.link_code", code=code), ephemeral=True)
+        elif sub == "off":
+            await repo.set_log_target(ctx.group.id, None, ctx.event.user.user_id, ctx.now_ms())
+            await ctx.reply(ctx.t("mod.log.off"))
+        elif sub == "" or sub.isdigit():
+            limit = min(int(sub), 50) if sub.isdigit() and int(sub) > 0 else CASES_SHOWN
+            cases = await repo.recent_cases(ctx.group.id, limit)
+            if not cases:
+                await ctx.reply(ctx.t("mod.log.empty"))
+                return
+            target = await repo.log_target(ctx.group.id)
+            lines = [ctx.t("mod.log.title", count=len(cases))]
+            lines += [self._case_line(ctx, c) for c in cases]
+            if target is None:
+                lines.append(ctx.t("mod.log.hint_set"))
+            await ctx.reply("\n".join(lines))
+        else:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.modlog.usage")), ephemeral=True)
+
+    async def _set_log(self, ctx: Context, code: str | None) -> None:
+        """`/modlog set here` logs this group here; with a code from `/modlog link`, another group logs here."""
+        assert ctx.event is not None
+        repo = ModerationRepo(ctx.app.db)
+        target = LogTarget(ctx.group.chat_id, ctx.event.channel)
+        group_id = ctx.group.id
+        if code is not None:
+            linked = self._links.redeem(code, ctx.now_ms())
+            home = await ctx.app.groups.by_id(linked) if linked is not None else None
+            if home is None or home.platform != ctx.group.platform:
+                await ctx.reply(ctx.t("mod.log.bad_code"), ephemeral=True)
+                return
+            group_id = home.id
+        await repo.set_log_target(group_id, target, ctx.event.user.user_id, ctx.now_ms())
+        await ctx.reply(ctx.t("mod.log.set"))
+
+    async def flood_cmd(self, ctx: Context, args: Args) -> None:
+        tokens = [tok.text for tok in tokenize(args.rest)]
+        if tokens and tokens[0].lower() in ("off", "关", "关闭"):
+            await ctx.set_setting("moderation.flood_messages", "0")
+            await ctx.reply(ctx.t("mod.flood.off"))
+            return
+        if len(tokens) == 2 and all(x.isdigit() and len(x) < 6 for x in tokens):
+            try:
+                await ctx.set_setting("moderation.flood_messages", tokens[0])
+                await ctx.set_setting("moderation.flood_seconds", tokens[1])
+            except ValueError:
+                pass
+            else:
+                await ctx.reply(
+                    ctx.t(
+                        "mod.flood.set",
+                        n=tokens[0],
+                        seconds=tokens[1],
+                        minutes=ctx.settings.moderation.flood_mute_minutes,
+                    )
+                )
+                return
+        if not tokens:
+            s = ctx.settings.moderation
+            await ctx.reply(
+                ctx.t(
+                    "mod.flood.current",
+                    n=s.flood_messages,
+                    seconds=s.flood_seconds,
+                    minutes=s.flood_mute_minutes,
+                )
+                if s.flood_messages
+                else ctx.t("mod.flood.off")
+            )
+            return
+        await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.flood.usage")), ephemeral=True)
+
+    async def links_cmd(self, ctx: Context, args: Args) -> None:
+        tokens = [tok.text for tok in tokenize(args.rest)]
+        repo = ModerationRepo(ctx.app.db)
+        sub = tokens[0].lower() if tokens else ""
+        if sub in ("allow", "deny") and len(tokens) == 2:
+            domain = filters.clean_domain(tokens[1])
+            if domain is None:
+                await ctx.reply(ctx.t("mod.links.bad_domain", domain=tokens[1][:64]), ephemeral=True)
+                return
+            if sub == "allow":
+                await repo.allow_domain(ctx.group.id, domain)
+            else:
+                await repo.deny_domain(ctx.group.id, domain)
+            self.invalidate(ctx.group.id)
+            await ctx.reply(
+                ctx.t("mod.links.allowed" if sub == "allow" else "mod.links.denied", domain=domain)
+            )
+        elif not tokens:
+            s = ctx.settings.moderation
+            domains = sorted(await repo.domains(ctx.group.id))
+            await ctx.reply(
+                ctx.t(
+                    "mod.links.current",
+                    links=s.links,
+                    invites=s.invites,
+                    newcomer=s.newcomer_links,
+                    domains=", ".join(domains) or "—",
+                )
+            )
+        else:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.links.usage")), ephemeral=True)
+
+    async def filter_cmd(self, ctx: Context, args: Args) -> None:
+        await filters.run(self, ctx, args.rest)
+
+    # --- reports -------------------------------------------------------------------------------------
+
+    async def report_cmd(self, ctx: Context, args: Args) -> None:
+        event = ctx.event
+        assert event is not None
+        replied = event.replied if isinstance(event, MessagePosted) else None
+        if replied is None or replied.user is None:
+            await ctx.reply(ctx.t("mod.report.reply_needed"), ephemeral=True)
+            return
+        reporter = event.user.user_id
+        if replied.user.user_id == reporter or replied.user.is_bot:
+            await ctx.reply(ctx.t("mod.report.not_that"), ephemeral=True)
+            return
+        s = ctx.settings.moderation
+        key, now = (ctx.group.id, reporter), ctx.now_ms()
+        last = self._last_report.get(key)
+        if last is not None and now - last < s.report_cooldown_seconds * 1000:
+            await ctx.reply(ctx.t("mod.report.slow_down", seconds=s.report_cooldown_seconds), ephemeral=True)
+            return
+        self._last_report[key] = now
+        self._last_report.move_to_end(key)
+        if len(self._last_report) > _MEMORY:
+            self._last_report.popitem(last=False)
+        repo = ModerationRepo(ctx.app.db)
+        target = replied.user
+        reason = args.rest.strip()[:200]
+        count = await repo.add_report(
+            ctx.group.id,
+            replied.message_id,
+            reporter,
+            target.user_id,
+            clean_name(target.name),
+            excerpt_of(replied.text),
+            reason,
+            now,
+        )
+        if await repo.report_decided(ctx.group.id, replied.message_id):
+            await ctx.reply(ctx.t("mod.report.thanks"), ephemeral=True)
+            return
+        await ctx.reply(ctx.t("mod.report.thanks"), ephemeral=True)
+        if count == 1 or count == s.report_threshold:
+            hidden = count >= s.report_threshold
+            if hidden:
+                await ctx.delete(replied.message_id)
+            case_id = await repo.record(
+                NewCase(
+                    ctx.group.id,
+                    target.user_id,
+                    clean_name(target.name),
+                    "report",
+                    ctx.t("mod.reason.report", count=count, reason=reason or "—"),
+                    event.user.name,
+                    now,
+                    excerpt=excerpt_of(replied.text),
+                    message_id=replied.message_id,
+                    source_key=f"report:{ctx.group.id}:{replied.message_id}:{count}",
+                ),
+                warn=False,
+            )
+            case = await repo.case(ctx.group.id, case_id) if case_id else None
+            if case is not None:
+                text = self.case_text(ctx, case) + ("\n" + ctx.t("mod.report.hidden") if hidden else "")
+                await self.log(ctx, text, self.review_buttons(ctx, case), fallback_here=True)
+
+    # --- a member's data ------------------------------------------------------------------------------
+
+    async def on_signal(self, ctx: Context, name: str, data: dict[str, Any]) -> None:
+        if name == "moderation.rules_changed":
+            self.invalidate(ctx.group.id)
+
+
+def rung_text(lang: str, rung: Rung) -> str:
+    if rung.mute_for is not None:
+        return t(lang, "mod.step.mute", duration=format_duration(rung.mute_for))
+    return t(lang, f"mod.step.{rung.step}")
+
+
+class LinkCodes:
+    """One-time codes linking a group to an admin chat for its log (`/modlog link`, then `/modlog set here
+    <code>` there). In memory and valid ten minutes: a restart only means asking for a new code."""
+
+    TTL_MS = 10 * 60 * 1000
+
+    def __init__(self) -> None:
+        self._codes: dict[str, tuple[int, int]] = {}
+
+    def issue(self, group_id: int, now_ms: int) -> str:
+        import secrets
+
+        self._codes = {c: v for c, v in self._codes.items() if v[1] > now_ms}
+        code = "QB-" + secrets.token_hex(4).upper()
+        self._codes[code] = (group_id, now_ms + self.TTL_MS)
+        return code
+
+    def redeem(self, code: str, now_ms: int) -> int | None:
+        found = self._codes.pop(code.strip().upper(), None)
+        if found is None or found[1] <= now_ms:
+            return None
+        return found[0]
+
+
+def rule_label(rule: Rule) -> str:
+    return rule.pattern if rule.kind == "literal" else f"{rule.kind}:{rule.pattern}"

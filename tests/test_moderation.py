@@ -1,0 +1,322 @@
+"""Keyword moderation through the app: word lists with evasions, the ladder, cases, undo, alerts, shadow
+mode, reports, flood and link rules, and bad input. Every test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot import actions as A
+from bot.markup import plain
+from tests.helpers import Harness
+
+
+def kinds(actions: list[A.Action]) -> list[str]:
+    return [type(a).__name__ for a in actions]
+
+
+def sent(actions: list[A.Action]) -> list[str]:
+    return [plain(a.text) for a in actions if isinstance(a, A.Send | A.Reply)]
+
+
+async def setup(db, *terms: str) -> Harness:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    for term in terms:
+        await h.say("carol", f"/filter add {term}", admin=True)
+    return h
+
+
+async def test_evasive_spam_is_deleted_and_warned_and_earns_nothing(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db, "加微信")
+    await h.say("alice", "大家好，今天的分享很有收获！")  # innocent: untouched, and earns a point
+    assert await h.balance("alice") == 1
+    h.clock.advance(timedelta(minutes=2))
+    msg = h.message("alice", "快 加-微\u200b信 abc12345 有福利")
+    await h.app.handle(msg)
+    actions = h.take()
+    assert A.Delete(chat=h.chat(), message_id=msg.message_id) in actions
+    [notice] = sent(actions)
+    assert notice.startswith("@alice 被警告：触发敏感词“加微信”") and "达到 3 次将被禁言 1h。" in notice
+    assert await h.balance("alice") == 1  # the deleted message paid nothing
+    # A redelivery of the same message does not warn twice.
+    await h.app.handle(msg)
+    assert h.take() == []
+    [warns] = await h.say("carol", "/warns @alice", admin=True)
+    assert "有 1 次有效警告" in warns
+    await h.stop()
+
+
+async def test_traditional_and_fullwidth_forms_are_caught_and_innocent_near_misses_are_not(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db, "刷单", "sex")
+    await h.say("carol", "/filter except 刷单 刷单词", admin=True)
+    for innocent in ("我在背刷单词的方法", "We drove through Essex", "It is exactly right"):
+        await h.app.handle(h.message("bob", innocent))
+        assert not any(isinstance(a, A.Delete | A.Mute) for a in h.take()), innocent
+    for spam in ("兼職刷單日結", "ＳＥＸ chat here", "s e x"):
+        await h.app.handle(h.message("dave", spam))
+        assert any(isinstance(a, A.Delete) for a in h.take()), spam
+    await h.stop()
+
+
+async def test_the_ladder_mutes_then_kicks_and_warnings_expire(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db, "赌博")
+    steps = []
+    for _ in range(7):
+        h.clock.advance(timedelta(minutes=1))
+        await h.app.handle(h.message("eve", "来赌博吧"))
+        actions = h.take()
+        mute = next((a for a in actions if isinstance(a, A.Mute)), None)
+        kick = next((a for a in actions if isinstance(a, A.Kick)), None)
+        steps.append(
+            "kick"
+            if kick
+            else f"mute{round((mute.until - h.clock.now()).total_seconds() / 3600)}"
+            if mute
+            else "warn"
+        )
+    assert steps == ["warn", "warn", "mute1", "mute1", "mute24", "mute24", "kick"]
+    # Past a threshold each new warning repeats the highest step reached.
+    # 31 days later every warning has expired: the next offence is a first warning again.
+    h.clock.advance(timedelta(days=31))
+    await h.app.handle(h.message("eve", "来赌博吧"))
+    [notice] = sent(h.take())
+    assert "警告次数：1" in notice
+    await h.stop()
+
+
+async def test_log_chat_gets_cases_with_undo_buttons_that_only_admins_can_press(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db)
+    await h.say("carol", "/filter add 代开发票 mute 2h", admin=True)
+    assert await h.say("carol", "/modlog set here", admin=True) == ["管理日志今后发到这里。"]
+    await h.app.handle(h.message("frank", "代 开 发 票，联系我"))
+    actions = h.take()
+    mute = next(a for a in actions if isinstance(a, A.Mute))
+    assert mute.user_id == "frank" and mute.until - h.clock.now() == timedelta(hours=2)
+    log = next(a for a in actions if isinstance(a, A.Send) and a.buttons)
+    assert "frank：被禁言 2h" in plain(log.text) and "代 开 发 票" in plain(log.text)
+    undo = next(b for row in log.buttons for b in row if b.label == "解除禁言")
+    await h.press("bob", undo.data)  # not an admin
+    [refusal] = h.take()
+    assert isinstance(refusal, A.AnswerButton) and refusal.alert
+    await h.press("carol", undo.data, admin=True)
+    actions = h.take()
+    assert A.Unmute(chat=h.chat(), user_id="frank") in actions
+    await h.press("carol", undo.data, admin=True)  # pressed twice: undone once
+    assert not any(isinstance(a, A.Unmute) for a in h.take())
+    await h.stop()
+
+
+async def test_an_admin_of_another_group_cannot_use_this_groups_buttons(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db)
+    await h.say("carol", "/filter add 赌博 mute", admin=True)
+    await h.say("carol", "/modlog set here", admin=True)
+    await h.app.handle(h.message("eve", "赌博"))
+    log = next(a for a in h.take() if isinstance(a, A.Send) and a.buttons)
+    undo = log.buttons[0][0]
+    await h.press("mallory", undo.data, chat_id="g2", admin=True)
+    assert not any(isinstance(a, A.Unmute) for a in h.take())
+    await h.stop()
+
+
+async def test_a_linked_admin_chat_receives_the_log_and_can_undo(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db)
+    await h.say("carol", "/filter add 赌博 ban", admin=True)
+    [code_reply] = await h.say("carol", "/modlog link", admin=True)
+    code = code_reply.split("set here ")[1].split(" ")[0]
+    assert await h.say("carol", f"/modlog set here {code}", chat_id="admins", admin=True) == [
+        "管理日志今后发到这里。"
+    ]
+    await h.app.handle(h.message("eve", "赌博"))
+    actions = h.take()
+    assert A.Ban(chat=h.chat(), user_id="eve") in actions
+    log = next(a for a in actions if isinstance(a, A.Send) and a.buttons)
+    assert log.chat.chat_id == "admins"
+    await h.press("carol", log.buttons[0][0].data, chat_id="admins", admin=True)
+    assert A.Unban(chat=h.chat(), user_id="eve") in h.take()  # acted on the group, not the admin chat
+    # An old code is used up.
+    assert await h.say("carol", f"/modlog set here {code}", chat_id="other", admin=True) == [
+        "这个代码无效或已过期。请在群里发送 /modlog link 重新获取。"
+    ]
+    await h.stop()
+
+
+async def test_alert_only_keeps_the_message_and_admins_decide(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db)
+    await h.say("carol", "/filter add 退款 alert", admin=True)
+    await h.say("carol", "/modlog set here", chat_id="g1", admin=True)
+    msg = h.message("gina", "我要退款，客服不理人")
+    await h.app.handle(msg)
+    actions = h.take()
+    assert not any(isinstance(a, A.Delete) for a in actions)
+    log = next(a for a in actions if isinstance(a, A.Send) and a.buttons)
+    assert "预警" in plain(log.text)
+    warn = next(b for row in log.buttons for b in row if b.label == "警告")
+    await h.press("carol", warn.data, admin=True)
+    actions = h.take()
+    assert A.Delete(chat=h.chat(), message_id=msg.message_id) in actions
+    assert any("gina 被警告" in t for t in sent(actions))
+    await h.stop()
+
+
+async def test_shadow_mode_logs_what_would_happen_and_does_nothing(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db)
+    await h.say("carol", "/filter add 代购 ban shadow", admin=True)
+    await h.say("carol", "/modlog set here", admin=True)
+    await h.app.handle(h.message("hank", "有人需要代购吗"))
+    actions = h.take()
+    assert kinds(actions) == ["Send"]
+    assert "试运行，本会： 被封禁" in plain(actions[0].text)  # type: ignore[attr-defined]
+    await h.say("carol", "/filter shadow off 代购", admin=True)
+    await h.app.handle(h.message("hank", "有人需要代购吗"))
+    assert A.Ban(chat=h.chat(), user_id="hank") in h.take()
+    await h.stop()
+
+
+async def test_filter_commands_and_bad_input(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db)
+    [refused] = await h.say("alice", "/filter add 加微信")
+    assert refused == "/filter 仅限管理员使用。"
+    [imported] = await h.say(
+        "carol", "/filter import delete\n加微信\n\n# a comment\n代开发票\n" + "x" * 150 + "\n兼职", admin=True
+    )
+    assert imported.startswith("已导入 3 条；0 条已存在；1 行被拒绝。") and "第 5 行" in imported
+    [csv_import] = await h.say(
+        "carol",
+        "/filter import\nterm,kind,action,category\nv\\s*x\\d{5},regex,warn,ads\n博彩,literal,explode,ads",
+        admin=True,
+    )
+    assert "已导入 1 条" in csv_import and "第 3 行" in csv_import
+    [bad_regex] = await h.say("carol", "/filter add regex:(unclosed", admin=True)
+    assert bad_regex.startswith("无法添加")
+    [listing] = await h.say("carol", "/filter list", admin=True)
+    assert "敏感词库：4 条" in listing and "加微信 → 删除" in listing
+    [test] = await h.say("carol", "/filter test 加 V 信 vx 12345", admin=True)
+    assert "vx 12345" in test and "结果：删除并警告" in test
+    [clean] = await h.say("carol", "/filter test 今天天气不错", admin=True)
+    assert "不会被处理" in clean
+    [removed] = await h.say("carol", "/filter remove 加微信 不存在", admin=True)
+    assert "已删除：加微信" in removed and "词库中没有：不存在" in removed
+    [exported] = await h.say("carol", "/filter export csv", admin=True)
+    assert exported.splitlines()[0] == "term,kind,action,category" and "代开发票,literal,delete," in exported
+    [usage] = await h.say("carol", "/filter frobnicate", admin=True)
+    assert usage.startswith("用法：/filter add")
+    await h.stop()
+
+
+async def test_a_catastrophic_regex_and_a_huge_message_are_bounded(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db)
+    await h.say("carol", "/filter add regex:(a+)+$", admin=True)
+    await h.say("carol", "/filter add 加微信", admin=True)
+    await h.app.handle(h.message("ivan", "a" * 100_000 + "!"))
+    await h.app.handle(h.message("ivan", "\u202e\u0301\u200d👨‍👩‍👧" * 5000 + "加微信"))
+    assert isinstance(h.take(), list)  # no crash; a 100 KB message is checked on its first 4,096 characters
+    await h.stop()
+
+
+async def test_manual_commands_warn_mute_unmute_kick_ban_unban(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db)
+    await h.say("alice", "hello")
+    offending = h.message("alice", "some rude words")
+    await h.app.handle(offending)
+    h.take()
+    await h.app.handle(h.message("carol", "/warn 不礼貌", admin=True, reply_to=offending))
+    actions = h.take()
+    assert A.Delete(chat=h.chat(), message_id=offending.message_id) in actions
+    assert any("@alice 被警告：不礼貌" in t for t in sent(actions))
+    await h.app.handle(h.message("carol", "/mute @alice 2小时 刷屏", admin=True))
+    mute = next(a for a in h.take() if isinstance(a, A.Mute))
+    assert mute.user_id == "alice" and mute.until - h.clock.now() == timedelta(hours=2)
+    [mute_text] = await h.say("carol", "/mute @alice soon", admin=True)
+    assert mute_text.startswith("用法：/mute")
+    await h.say("carol", "/unmute @alice", admin=True)
+    await h.say("carol", "/kick @alice", admin=True)
+    await h.say("carol", "/ban @alice spam", admin=True)
+    await h.say("carol", "/unban @alice", admin=True)
+    [log] = await h.say("carol", "/modlog", admin=True)
+    for step in ("被警告", "被禁言 2h", "解除禁言", "被移出本群", "被封禁", "解除封禁"):
+        assert step in log, step
+    [unwarn] = await h.say("carol", "/unwarn @alice", admin=True)
+    assert "当前有效警告：0 次" in unwarn
+    assert (await h.say("alice", "/warn @carol"))[0] == "/warn 仅限管理员使用。"
+    [self_warn] = await h.say("carol", "/warn @carol", admin=True)
+    assert self_warn == "不能对自己这样做。"
+    await h.stop()
+
+
+async def test_reports_alert_admins_and_three_reporters_hide_the_message(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db)
+    bad = h.message("spammer", "看我主页有惊喜")
+    await h.app.handle(bad)
+    h.take()
+    await h.app.handle(h.message("r1", "/report 广告", reply_to=bad))
+    actions = h.take()
+    assert sent(actions)[0] == "谢谢，已通知管理员。"
+    alert = next(a for a in actions if isinstance(a, A.Send) and a.buttons)  # no log chat: in the group
+    assert "1 位成员举报：广告" in plain(alert.text)
+    await h.app.handle(h.message("r1", "/report again", reply_to=bad))  # too soon, and counted once anyway
+    assert sent(h.take()) == ["每 60 秒只能举报一次。"]
+    await h.app.handle(h.message("r2", "/report", reply_to=bad))
+    assert not any(isinstance(a, A.Delete) for a in h.take())
+    await h.app.handle(h.message("r3", "/report", reply_to=bad))
+    actions = h.take()
+    assert A.Delete(chat=h.chat(), message_id=bad.message_id) in actions
+    hidden = next(a for a in actions if isinstance(a, A.Send) and a.buttons)
+    dismiss = next(b for row in hidden.buttons for b in row if b.label == "忽略")
+    await h.press("carol", dismiss.data, admin=True)
+    assert any(isinstance(a, A.AnswerButton) and "已忽略" in a.text for a in h.take())
+    [no_reply] = await h.say("r4", "/report")
+    assert no_reply.startswith("请回复要举报的消息")
+    await h.stop()
+
+
+async def test_flood_links_invites_and_newcomers(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db)
+    for i in range(9):
+        await h.app.handle(h.message("flo", f"message number {i}"))
+    assert any(isinstance(a, A.Mute) and a.user_id == "flo" for a in h.take())
+    h.clock.advance(timedelta(hours=1))
+    await h.app.handle(h.message("ivy", "join us t.me/+AbCdEf123"))
+    assert any(isinstance(a, A.Delete) for a in h.take())
+    await h.app.handle(h.message("ivy", "docs at https://github.com/x/y"))  # links are allowed by default
+    assert not any(isinstance(a, A.Delete) for a in h.take())
+    await h.join("newbie")
+    h.take()
+    await h.app.handle(h.message("newbie", "看这里 https://example.com/x"))
+    assert any(isinstance(a, A.Delete) for a in h.take())
+    await h.say("carol", "/links allow example.com", admin=True)
+    await h.app.handle(h.message("newbie", "再看 https://docs.example.com/y"))
+    assert not any(isinstance(a, A.Delete) for a in h.take())
+    await h.say("carol", "/set moderation.links delete", admin=True)
+    await h.app.handle(h.message("ivy", "http://bad.top/x"))
+    assert any(isinstance(a, A.Delete) for a in h.take())
+    [flood] = await h.say("carol", "/flood 3 5", admin=True)
+    assert "5 秒内超过 3 条" in flood
+    [bad] = await h.say("carol", "/flood lots", admin=True)
+    assert bad.startswith("用法：/flood")
+    await h.stop()
+
+
+async def test_admins_are_exempt_and_the_feature_can_be_turned_off(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db, "加微信")
+    await h.app.handle(h.message("carol", "加微信", admin=True))
+    assert not any(isinstance(a, A.Delete) for a in h.take())
+    await h.say("carol", "/set moderation.enabled off", admin=True)
+    await h.app.handle(h.message("alice", "加微信"))
+    assert not any(isinstance(a, A.Delete) for a in h.take())
+    await h.stop()
+
+
+async def test_english_group_and_member_language(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db, "casino")
+    await h.say("carol", "/lang en", admin=True)
+    await h.app.handle(h.message("kim", "best c.a.s.i.n.o in town"))
+    [notice] = sent(h.take())
+    assert notice.startswith("@kim warned: blocked word “casino”")
+    await h.stop()
+
+
+async def test_rule_changes_survive_a_restart(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db, "加微信")
+    await h.restart()
+    await h.app.handle(h.message("alice", "加微信"))
+    assert any(isinstance(a, A.Delete) for a in h.take())
+    await h.stop()
