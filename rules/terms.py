@@ -50,18 +50,22 @@ class TermMatcher:
     _automaton: ahocorasick_rs.AhoCorasick | None = field(init=False, repr=False)
     _keys: list[str] = field(init=False, repr=False)
     _owners: list[list[int]] = field(init=False, repr=False)  # key index -> term indexes
+    _words: list[list[str]] = field(init=False, repr=False)  # key index -> the term's own words
     _exceptions: list[tuple[str, ...]] = field(init=False, repr=False)  # term index -> compact exceptions
 
     def __post_init__(self) -> None:
         by_key: dict[str, list[int]] = {}
+        words: dict[str, list[str]] = {}
         self._exceptions = []
         for index, term in enumerate(self.terms):
             self._exceptions.append(tuple(e for e in map(normalize_term, term.exceptions) if e))
             key = normalize_term(term.text)
             if key:
                 by_key.setdefault(key, []).append(index)
+                words.setdefault(key, normalize(term.text).spaced.split())
         self._keys = list(by_key)
         self._owners = list(by_key.values())
+        self._words = [words[k] for k in self._keys]
         self._automaton = (
             ahocorasick_rs.AhoCorasick(self._keys, matchkind=ahocorasick_rs.MatchKind.Standard)
             if self._keys
@@ -81,7 +85,7 @@ class TermMatcher:
         hits: list[Hit] = []
         for key_index, start, end in found:
             key = self._keys[key_index]
-            if not self._accept(norm, key, start, end):
+            if not self._accept(norm, key, self._words[key_index], start, end):
                 continue
             for index in self._owners[key_index]:
                 if not self._excepted(norm.compact, index, start, end):
@@ -90,7 +94,7 @@ class TermMatcher:
         return hits
 
     @staticmethod
-    def _accept(norm: Normalized, key: str, start: int, end: int) -> bool:
+    def _accept(norm: Normalized, key: str, words: list[str], start: int, end: int) -> bool:
         if not _latin(key):
             return True
         s, e = norm.compact_to_spaced[start], norm.compact_to_spaced[end - 1] + 1
@@ -100,7 +104,8 @@ class TermMatcher:
         span = spaced[s:e]
         if " " not in span:
             return True  # a whole word
-        return all(len(part) == 1 for part in span.split(" "))  # spelled out: c.a.s.i.n.o
+        parts = span.split(" ")
+        return parts == words or all(len(part) == 1 for part in parts)  # its own words, or c.a.s.i.n.o
 
     def _excepted(self, compact_text: str, index: int, start: int, end: int) -> bool:
         for exception in self._exceptions[index]:

@@ -1,0 +1,106 @@
+"""Accuracy on a labelled corpus: innocent zh/en chat (near-misses included) must not match, and spam built
+from the word list with every evasion the engine claims to see through must. Fails below precision 0.99
+or recall 0.95, and prints both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import opencc
+import pytest
+
+from rules.engine import Rule, RuleSet
+from rules.lists import parse_import
+
+DATA = Path(__file__).parent / "data"
+_S2T = opencc.OpenCC("s2t")
+_LOOKALIKE = str.maketrans({"a": "а", "e": "е", "o": "о", "c": "с", "p": "р", "x": "х", "i": "і"})
+
+
+def _fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+EVASIONS = {
+    "plain": lambda t: t,
+    "spaced": lambda t: " ".join(t),
+    "dashed": lambda t: "-".join(t),
+    "dotted": lambda t: ".".join(t),
+    "zero-width": lambda t: "\u200b".join(t),
+    "zero-width-joiner": lambda t: "\u200d".join(t),
+    "full-width": _fullwidth,
+    "traditional": lambda t: _S2T.convert(t),
+    "upper": lambda t: t.upper(),
+    "look-alikes": lambda t: t.translate(_LOOKALIKE),
+    "combining": lambda t: "".join(c + "\u0336" for c in t),
+    "bidi": lambda t: "\u202e" + t + "\u202c",
+    "stars": lambda t: "*".join(t),
+}
+WRAPS = ("{}", "快来{}，名额有限！", "check this out: {} now!!", "【福利】{} 私信", "hey guys {} 😂😂")
+
+
+# What an operator adds with `/filter except 刷单 刷单词`.
+EXCEPTIONS = {"刷单": ("刷单词",)}
+
+
+def load_terms() -> list[Rule]:
+    parsed, errors = parse_import((DATA / "spam_terms.txt").read_text("utf-8"))
+    assert not errors
+    return [
+        Rule(i, p.kind, p.pattern, "warn", exceptions=EXCEPTIONS.get(p.pattern, ()))  # type: ignore[arg-type]
+        for i, p in enumerate(parsed, start=1)
+    ]
+
+
+def corpus() -> tuple[list[str], list[str]]:
+    innocent = [
+        line
+        for line in (DATA / "innocent.txt").read_text("utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    spam = []
+    for rule in load_terms():
+        for name, evade in EVASIONS.items():
+            if name == "dotted" and not rule.pattern.isascii():
+                continue  # 加.微.信 is the dashed case again
+            for wrap in WRAPS:
+                spam.append(wrap.format(evade(rule.pattern)))
+    return innocent, spam
+
+
+def scores(rules: RuleSet) -> tuple[float, float, list[str], list[str]]:
+    innocent, spam = corpus()
+    false_pos = [line for line in innocent if rules.check(line)]
+    missed = [line for line in spam if not rules.check(line)]
+    true_pos = len(spam) - len(missed)
+    precision = true_pos / (true_pos + len(false_pos))
+    recall = true_pos / len(spam)
+    return precision, recall, false_pos, missed
+
+
+def test_precision_and_recall_on_the_labelled_corpus() -> None:
+    innocent, spam = corpus()
+    assert len(innocent) >= 70 and len(spam) >= 2000
+    precision, recall, false_pos, missed = scores(RuleSet(load_terms()))
+    print(
+        f"\ncorpus: {len(innocent)} innocent, {len(spam)} spam; precision {precision:.4f}, recall {recall:.4f}"
+    )
+    assert not false_pos, false_pos
+    assert precision >= 0.99 and recall >= 0.95, missed[:20]
+
+
+@pytest.mark.parametrize("name", sorted(EVASIONS))
+def test_each_evasion_is_seen_through(name: str) -> None:
+    rules = RuleSet(load_terms())
+    evade = EVASIONS[name]
+    missed = [r.pattern for r in rules.rules if not rules.check(f"快来{evade(r.pattern)}吧")]
+    assert not missed, (name, missed)
+
+
+def test_without_normalisation_recall_collapses() -> None:
+    """The corpus is hard enough to need the normalisation: matching raw lower-cased text misses most."""
+    _innocent, spam = corpus()
+    terms = [r.pattern.lower() for r in load_terms()]
+    naive = sum(1 for line in spam if any(t in line.lower() for t in terms)) / len(spam)
+    print(f"\nnaive substring recall {naive:.3f}")
+    assert naive < 0.5
