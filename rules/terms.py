@@ -62,10 +62,11 @@ class TermMatcher:
             key = normalize_term(term.text)
             if key:
                 by_key.setdefault(key, []).append(index)
-                words.setdefault(key, normalize(term.text).spaced.split())
+                if _latin(key) and key not in words:  # word boundaries matter for Latin terms only
+                    words[key] = normalize(term.text).spaced.split()
         self._keys = list(by_key)
         self._owners = list(by_key.values())
-        self._words = [words[k] for k in self._keys]
+        self._words = [words.get(k, []) for k in self._keys]
         self._automaton = (
             ahocorasick_rs.AhoCorasick(self._keys, matchkind=ahocorasick_rs.MatchKind.Standard)
             if self._keys
