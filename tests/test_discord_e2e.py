@@ -309,3 +309,32 @@ async def test_a_level_up_grants_the_role_named_like_the_level(bot: Bot) -> None
     assert added.method == "PUT"
     texts = await bot.said(3)
     assert any(t == f"🎉 恭喜 <@{ALICE['id']}> 升级为「活跃成员」！" for t in texts)
+
+
+async def test_moderation_deletes_times_out_and_logs_to_a_channel(bot: Bot) -> None:
+    log_channel = F.CHANNEL_ID + 7
+    bot.state.parse_message_create(
+        F.message(F.snowflake(), CAROL, "/modlog set here", roles=[F.ROLE_ADMIN], channel_id=log_channel)
+    )
+    bot.post(CAROL, "/filter add 加微信 mute 2h", roles=[F.ROLE_ADMIN])
+    await bot.said(2)
+    mid = bot.post(ALICE, "快 加-微-信 abc123")
+    assert len(await bot.calls("DELETE", f"/channels/{F.CHANNEL_ID}/messages/{mid}")) == 1
+    [patched] = await bot.calls("PATCH", f"/guilds/{F.GUILD_ID}/members/{ALICE['id']}")
+    until = datetime.fromisoformat(patched.body["communication_disabled_until"])
+    assert abs(until - (bot.clock.now() + timedelta(hours=2))) < timedelta(seconds=5)
+    [confirmed, log] = await bot.calls("POST", f"/channels/{log_channel}/messages", 2)
+    assert confirmed.body["content"] == "管理日志今后发到这里。"
+    assert "被禁言 2h" in log.body["content"] and log.body["components"]  # the case, with its undo button
+
+
+async def test_a_report_reads_the_replied_message_from_the_gateway(bot: Bot) -> None:
+    bob = F.user(1002, "Bob")
+    target = bot.post(ALICE, "看我主页有惊喜")
+    report = F.message(F.snowflake(), bob, "/report 广告")
+    report["message_reference"] = {"message_id": str(target), "channel_id": str(F.CHANNEL_ID)}
+    report["referenced_message"] = F.message(target, ALICE, "看我主页有惊喜")
+    bot.state.parse_message_create(report)
+    texts = await bot.said(2)
+    assert texts[0] == "谢谢，已通知管理员。"
+    assert f"<@{ALICE['id']}>：被举报" in texts[1] and "看我主页有惊喜" in texts[1]

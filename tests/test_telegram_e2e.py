@@ -33,6 +33,7 @@ from tests.helpers import Tools, eventually
 CHAT = -100_123
 ALICE = user(1001, "Alice")
 CAROL = user(1003, "Carol")
+BOB = user(1002, "Bob")
 
 
 class Bot:
@@ -381,3 +382,26 @@ async def test_check_in_and_a_level_up_announced_on_telegram(bot: Bot, fake: Fak
     assert texts[-1].startswith(
         '已给 <a href="tg://user?id=1001">Alice</a> 加 95 积分'
     )  # no role API on Telegram
+
+
+async def test_moderation_deletes_evasive_spam_and_mutes_a_repeat_offender(
+    bot: Bot, fake: FakeBotApi
+) -> None:
+    say(fake, CAROL, "/filter add 加微信")
+    [added] = await replies(fake, 1)
+    assert added.startswith("已添加：#1 加微信")
+    mids = [say(fake, ALICE, f"快 加-微\u200b信 abc{i}") for i in range(3)]
+    deleted = await fake.wait_for("deleteMessage", 3)
+    assert sorted(int(d["message_id"]) for d in deleted) == mids
+    [muted] = await fake.wait_for("restrictChatMember")
+    assert int(muted["user_id"]) == ALICE["id"] and muted["permissions"]["can_send_messages"] is False
+    assert abs(int(muted["until_date"]) - (bot.clock.now() + timedelta(hours=1)).timestamp()) < 5
+
+
+async def test_a_report_reads_the_replied_message(bot: Bot, fake: FakeBotApi) -> None:
+    target = say(fake, ALICE, "看我主页有惊喜")
+    original = text_message(CHAT, target, ALICE, "看我主页有惊喜")["message"]
+    say(fake, BOB, "/report 广告", reply_to_message=original)
+    texts = await replies(fake, 2)
+    assert texts[0] == "谢谢，已通知管理员。"
+    assert "Alice</a>：被举报" in texts[1] and "1 位成员举报：广告" in texts[1]
