@@ -248,3 +248,24 @@ carol: /verify button 3
     )
     assert "「demo」" in greeting
     assert ("kick", "mallory") in actions and ("kick", "alice") not in actions  # timed out across a restart
+
+
+async def test_a_reply_line_drives_a_report(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import json
+
+    from adapters.console.session import run_script
+
+    lines = ["@admin carol", "bob: 看我主页有惊喜", "@reply 1 dave: /report 广告"]
+    out = io.StringIO()
+    assert await run_script(lines, out, db_url=f"sqlite:///{tmp_path}/r.db", jsonl=True) == 0
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert {
+        "event": "message",
+        "group": "demo",
+        "user": "dave",
+        "message_id": 2,
+        "text": "/report 广告",
+        "reply_to": 1,
+    } in records
+    assert any(r.get("action") == "send" and "1 位成员举报：广告" in r["text"] for r in records)

@@ -27,7 +27,16 @@ from zoneinfo import ZoneInfo
 from adapters.console.adapter import PLATFORM, ConsoleAdapter
 from bot.app import App
 from bot.clock import FakeClock
-from bot.events import ButtonPressed, ChatRef, Event, MemberJoined, MemberLeft, MessagePosted, UserRef
+from bot.events import (
+    ButtonPressed,
+    ChatRef,
+    Event,
+    MemberJoined,
+    MemberLeft,
+    MessagePosted,
+    Replied,
+    UserRef,
+)
 from bot.feature import Feature
 from bot.outbox import Outbox
 from bot.parsing import parse_duration
@@ -75,6 +84,7 @@ class ConsoleSession:
         self.groups: dict[str, _Group] = {}
         self.group = self._group(DEFAULT_GROUP)
         self.last_event: Event | None = None
+        self._said: dict[tuple[str, str], tuple[str, str]] = {}  # (group, message id) -> (author, text)
         self._callbacks = 0
         self._lock = asyncio.Lock()
 
@@ -137,13 +147,19 @@ class ConsoleSession:
             raise ScriptError(lineno, "expected 'name: text' or an @directive")
         await self._say(user, text.replace("\\n", "\n"))
 
-    async def _say(self, user: str, text: str) -> None:
+    async def _say(self, user: str, text: str, reply_to: str | None = None) -> None:
         mid = self.adapter.new_id()
         g = self.group.name
-        self._echo(
-            {"event": "message", "group": g, "user": user, "message_id": mid, "text": text},
-            f"[{g}] {user}: {text}",
-        )
+        record = {"event": "message", "group": g, "user": user, "message_id": mid, "text": text}
+        replied = None
+        if reply_to is not None:
+            record["reply_to"] = int(reply_to)
+            author, original = self._said.get((g, reply_to), (None, ""))
+            replied = Replied(reply_to, None if author is None else self._user(author), original)
+        self._said[(g, str(mid))] = (user, text)
+        if len(self._said) > 10_000:
+            self._said.pop(next(iter(self._said)))
+        self._echo(record, f"[{g}] {user}" + (f" ↩{reply_to}" if reply_to else "") + f": {text}")
         await self._dispatch(
             MessagePosted(
                 event_key=f"con:{g}:{mid}",
@@ -153,10 +169,20 @@ class ConsoleSession:
                 at=self.clock.now(),
                 message_id=str(mid),
                 text=text,
+                reply_to=reply_to,
+                replied=replied,
             )
         )
 
     # --- directives ----------------------------------------------------------------------------------
+
+    async def _do_reply(self, rest: str) -> None:
+        """`@reply 12 bob: /report spam`: bob answers message 12 (what /report and /warn act on)."""
+        target, _, line = rest.partition(" ")
+        m = _SAY.match(line.strip())
+        if not target.isdigit() or not m:
+            raise ValueError("expected '@reply <message id> name: text'")
+        await self._say(m.group(1), m.group(2).replace("\\n", "\n"), reply_to=target)
 
     def _need_name(self, rest: str, what: str) -> str:
         name = rest.split(" ", 1)[0] if rest else ""

@@ -386,8 +386,12 @@ class DiscordAdapter:
 
     async def _perform(self, action: A.Action) -> A.ActionResult:
         match action:
-            case A.Send(text=text, buttons=buttons, channel=channel_id) if channel_id and channel_id.isdigit():
-                channel = self.client.get_partial_messageable(int(channel_id), guild_id=int(action.chat.chat_id))
+            case A.Send(text=text, buttons=buttons, channel=channel_id) if (
+                channel_id and channel_id.isdigit()
+            ):
+                channel = self.client.get_partial_messageable(
+                    int(channel_id), guild_id=int(action.chat.chat_id)
+                )
                 return await self._send(channel, text, buttons)
             case A.Send(text=text, buttons=buttons):
                 return await self._send(self._channel(action.chat), text, buttons)

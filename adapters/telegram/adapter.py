@@ -253,7 +253,9 @@ class TelegramAdapter:
         replied = None
         if original is not None:
             author = user_ref(original.from_user) if original.from_user is not None else None
-            replied = Replied(str(original.message_id), author, (original.text or original.caption or "")[:MAX_TEXT])
+            replied = Replied(
+                str(original.message_id), author, (original.text or original.caption or "")[:MAX_TEXT]
+            )
         events.append(
             MessagePosted(
                 event_key=key,
