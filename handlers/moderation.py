@@ -26,7 +26,7 @@ from bot.markup import clean_name, mention
 from bot.parsing import REST, format_duration, parse_duration, parse_mention, tokenize
 from handlers import filters
 from rules import detectors
-from rules.engine import SEVERITY, Rule, RuleHit, RuleSet
+from rules.engine import SEVERITY, RuleHit, RuleSet
 from rules.ladder import Rung, next_rung, parse_ladder, step_for
 from storage.members import Member
 from storage.moderation import Case, LogTarget, ModerationRepo, NewCase
@@ -85,22 +85,25 @@ class ModerationFeature(Feature):
         self._links = LinkCodes()
 
     def commands(self) -> list[CommandSpec]:
-        admin = {"admin_only": True, "feature": self.name}
-        return [
-            CommandSpec("filter", self.filter_cmd, Args, aliases=("过滤",), **admin),  # type: ignore[arg-type]
-            CommandSpec("warn", self.warn_cmd, Args, aliases=("警告",), **admin),  # type: ignore[arg-type]
-            CommandSpec("warns", self.warns_cmd, Args, aliases=("警告记录",), **admin),  # type: ignore[arg-type]
-            CommandSpec("unwarn", self.unwarn_cmd, Args, aliases=("撤销警告",), **admin),  # type: ignore[arg-type]
-            CommandSpec("mute", self.mute_cmd, Args, aliases=("禁言",), **admin),  # type: ignore[arg-type]
-            CommandSpec("unmute", self.unmute_cmd, Args, aliases=("解除禁言",), **admin),  # type: ignore[arg-type]
-            CommandSpec("kick", self.kick_cmd, Args, aliases=("踢出",), **admin),  # type: ignore[arg-type]
-            CommandSpec("ban", self.ban_cmd, Args, aliases=("封禁",), **admin),  # type: ignore[arg-type]
-            CommandSpec("unban", self.unban_cmd, Args, aliases=("解封",), **admin),  # type: ignore[arg-type]
-            CommandSpec("modlog", self.modlog_cmd, Args, aliases=("管理日志",), **admin),  # type: ignore[arg-type]
-            CommandSpec("flood", self.flood_cmd, Args, aliases=("刷屏",), **admin),  # type: ignore[arg-type]
-            CommandSpec("links", self.links_cmd, Args, aliases=("链接",), **admin),  # type: ignore[arg-type]
-            CommandSpec("report", self.report_cmd, Args, aliases=("举报",), feature=self.name),
+        admin = {
+            "filter": (self.filter_cmd, "过滤"),
+            "warn": (self.warn_cmd, "警告"),
+            "warns": (self.warns_cmd, "警告记录"),
+            "unwarn": (self.unwarn_cmd, "撤销警告"),
+            "mute": (self.mute_cmd, "禁言"),
+            "unmute": (self.unmute_cmd, "解除禁言"),
+            "kick": (self.kick_cmd, "踢出"),
+            "ban": (self.ban_cmd, "封禁"),
+            "unban": (self.unban_cmd, "解封"),
+            "modlog": (self.modlog_cmd, "管理日志"),
+            "flood": (self.flood_cmd, "刷屏"),
+            "links": (self.links_cmd, "链接"),
+        }
+        specs = [
+            CommandSpec(name, func, Args, admin_only=True, aliases=(alias,), feature=self.name)
+            for name, (func, alias) in admin.items()
         ]
+        return [*specs, CommandSpec("report", self.report_cmd, Args, aliases=("举报",), feature=self.name)]
 
     # --- the group's compiled rules ------------------------------------------------------------------
 
@@ -886,7 +889,3 @@ class LinkCodes:
         if found is None or found[1] <= now_ms:
             return None
         return found[0]
-
-
-def rule_label(rule: Rule) -> str:
-    return rule.pattern if rule.kind == "literal" else f"{rule.kind}:{rule.pattern}"

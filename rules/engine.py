@@ -137,10 +137,3 @@ class RuleSet:
             start, end = norm.original_span(found.dest_start, found.dest_end)
             out.append(RuleHit(rule, start, end, text[start:end], subject[found.dest_start : found.dest_end]))
         return out
-
-
-def harshest(hits: list[RuleHit]) -> RuleHit | None:
-    """The hit whose action decides what happens (a longer mute wins between two mutes)."""
-    if not hits:
-        return None
-    return max(hits, key=lambda h: (SEVERITY[h.rule.action], h.rule.mute_seconds))
