@@ -375,13 +375,13 @@ class ModerationFeature(Feature):
         )
         return "\n".join(lines)
 
-    def undo_buttons(self, ctx: Context, case: Case) -> Keyboard:
+    def undo_buttons(self, ctx: Context, case: Case, *, warned: bool) -> Keyboard:
         row: list[Button] = []
         if case.action == "mute":
             row.append(Button(ctx.t("mod.button.unmute"), f"mod:{case.id}:undo"))
         elif case.action == "ban":
             row.append(Button(ctx.t("mod.button.unban"), f"mod:{case.id}:undo"))
-        if case.action in ("warn", "mute", "kick", "ban"):  # a case the ladder or /warn may have counted
+        if warned:  # the case counted a warning (a warn, or a step the ladder reached from one)
             row.append(Button(ctx.t("mod.button.unwarn"), f"mod:{case.id}:unwarn"))
         return keyboard(row) if row else ()
 
@@ -396,7 +396,8 @@ class ModerationFeature(Feature):
         )
 
     async def log_case(self, ctx: Context, case: Case, *, warnings: int = 0) -> None:
-        await self.log(ctx, self.case_text(ctx, case, warnings=warnings), self.undo_buttons(ctx, case))
+        buttons = self.undo_buttons(ctx, case, warned=warnings > 0)
+        await self.log(ctx, self.case_text(ctx, case, warnings=warnings), buttons)
 
     async def _log_shadow(self, ctx: Context, event: MessagePosted, finding: Finding) -> None:
         case_id = await ModerationRepo(ctx.app.db).record(
