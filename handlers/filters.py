@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.context import Context
@@ -40,7 +41,7 @@ def _label(rule: Rule) -> str:
 def _describe(ctx: Context, rule: Rule) -> str:
     action = ctx.t(f"mod.action.{rule.action}")
     if rule.action == "mute" and rule.mute_seconds:
-        action += " " + format_duration_seconds(rule.mute_seconds)
+        action += " " + format_duration(timedelta(seconds=rule.mute_seconds))
     extras = []
     if rule.category:
         extras.append(f"#{rule.category}")
@@ -49,12 +50,6 @@ def _describe(ctx: Context, rule: Rule) -> str:
     if rule.shadow:
         extras.append("👁 " + ctx.t("mod.log.shadow"))
     return f"#{rule.id} {_label(rule)} → {action}" + (" · " + " · ".join(extras) if extras else "")
-
-
-def format_duration_seconds(seconds: int) -> str:
-    from datetime import timedelta
-
-    return format_duration(timedelta(seconds=seconds))
 
 
 def _term_and_kind(raw: str) -> tuple[str, str]:
@@ -85,10 +80,6 @@ async def run(feature: ModerationFeature, ctx: Context, rest: str) -> None:
         await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.filter.usage")), ephemeral=True)
         return
     await handler(feature, ctx, after)
-
-
-async def _changed(feature: ModerationFeature, ctx: Context) -> None:
-    feature.invalidate(ctx.group.id)
 
 
 async def _add(feature: ModerationFeature, ctx: Context, rest: str) -> None:
@@ -131,7 +122,7 @@ async def _add(feature: ModerationFeature, ctx: Context, rest: str) -> None:
     rule = Rule(0, kind, pattern, action, category, mute_seconds, (), shadow)  # type: ignore[arg-type]
     assert ctx.event is not None
     added = await repo.add_rules(ctx.group.id, [rule], ctx.event.user.user_id, ctx.now_ms())
-    await _changed(feature, ctx)
+    feature.invalidate(ctx.group.id)
     stored = await repo.find_rule(ctx.group.id, pattern)
     if not added or stored is None:
         await ctx.reply(ctx.t("filter.exists", term=pattern[:60]))
@@ -143,10 +134,8 @@ async def _add(feature: ModerationFeature, ctx: Context, rest: str) -> None:
 
 
 async def _find(ctx: Context, ref: str) -> Rule | None:
-    kind, term = _term_and_kind(ref.strip())
-    return await ModerationRepo(ctx.app.db).find_rule(
-        ctx.group.id, term if kind != "literal" else ref.strip()
-    )
+    """By `#id` or pattern; a `regex:`/`fuzzy:` prefix is dropped, as patterns are stored without it."""
+    return await ModerationRepo(ctx.app.db).find_rule(ctx.group.id, _term_and_kind(ref.strip())[1])
 
 
 async def _remove(feature: ModerationFeature, ctx: Context, rest: str) -> None:
@@ -163,7 +152,7 @@ async def _remove(feature: ModerationFeature, ctx: Context, rest: str) -> None:
             continue
         await repo.remove_rule(ctx.group.id, rule.id)
         removed.append(_label(rule))
-    await _changed(feature, ctx)
+    feature.invalidate(ctx.group.id)
     lines = []
     if removed:
         lines.append(ctx.t("filter.removed", terms="、".join(removed)))
@@ -238,7 +227,7 @@ async def _import(feature: ModerationFeature, ctx: Context, rest: str) -> None:
     added = await ModerationRepo(ctx.app.db).add_rules(
         ctx.group.id, rules, ctx.event.user.user_id, ctx.now_ms()
     )
-    await _changed(feature, ctx)
+    feature.invalidate(ctx.group.id)
     lines = [ctx.t("filter.imported", added=added, skipped=len(rules) - added, errors=len(errors))]
     for e in errors[:ERRORS_SHOWN]:
         lines.append(ctx.t("filter.import_error", line=e.line, text=e.text, reason=e.reason))
@@ -286,7 +275,7 @@ async def _except(feature: ModerationFeature, ctx: Context, rest: str) -> None:
         return
     updated = replace(rule, exceptions=tuple(dict.fromkeys((*rule.exceptions, *exceptions)))[:20])
     await ModerationRepo(ctx.app.db).update_rule(ctx.group.id, updated)
-    await _changed(feature, ctx)
+    feature.invalidate(ctx.group.id)
     await ctx.reply(ctx.t("filter.updated", rule=_describe(ctx, updated)))
 
 
@@ -306,5 +295,5 @@ async def _shadow(feature: ModerationFeature, ctx: Context, rest: str) -> None:
         return
     updated = replace(rule, shadow=on)
     await ModerationRepo(ctx.app.db).update_rule(ctx.group.id, updated)
-    await _changed(feature, ctx)
+    feature.invalidate(ctx.group.id)
     await ctx.reply(ctx.t("filter.updated", rule=_describe(ctx, updated)))

@@ -8,10 +8,11 @@ case, recorded before anything is said or done, and idempotent on the message th
 
 from __future__ import annotations
 
+import secrets
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict
 
@@ -128,13 +129,13 @@ class ModerationFeature(Feature):
         if not findings or await self._trusted(ctx, event.user.user_id):
             return False
         for shadow in (f for f in findings if f.shadow):
-            await self._log_shadow(ctx, event, shadow)
+            await self._note(ctx, event, shadow, shadow=True)
         live = [f for f in findings if not f.shadow and f.action != "off"]
         if not live:
             return False
         decision = self.decide(live)
         if decision.action == "alert":
-            await self._alert(ctx, event, decision)
+            await self._note(ctx, event, decision, shadow=False)
             return False
         await self.enforce(ctx, event.user, decision, message_id=event.message_id, source_key=event.event_key)
         return True
@@ -244,7 +245,7 @@ class ModerationFeature(Feature):
         now = ctx.now_ms()
         action = finding.action
         counts_warning = action == "warn"
-        case_id = await repo.record(
+        case = await repo.record(
             NewCase(
                 ctx.group.id,
                 user.user_id,
@@ -260,7 +261,7 @@ class ModerationFeature(Feature):
             ),
             warn=counts_warning,
         )
-        if case_id is None:
+        if case is None:
             return None
         if message_id is not None and action != "alert":
             await ctx.delete(message_id)
@@ -277,10 +278,9 @@ class ModerationFeature(Feature):
         elif action == "mute":
             until_ms = now + (finding.mute_seconds or s.mute_minutes * 60) * 1000
         if action != finding.action or until_ms is not None:
-            await repo.set_case_action(case_id, action, until_ms)
+            await repo.set_case_action(case.id, action, until_ms)
+            case = replace(case, action=action, until_ms=until_ms)
         result = await self._punish(ctx, user.user_id, action, until_ms)
-        case = await repo.case(ctx.group.id, case_id)
-        assert case is not None
         await self._tell_member(ctx, user, case, warnings, failed=not result)
         await self.log_case(ctx, case, warnings=warnings)
         return case
@@ -399,49 +399,29 @@ class ModerationFeature(Feature):
         buttons = self.undo_buttons(ctx, case, warned=warnings > 0)
         await self.log(ctx, self.case_text(ctx, case, warnings=warnings), buttons)
 
-    async def _log_shadow(self, ctx: Context, event: MessagePosted, finding: Finding) -> None:
-        case_id = await ModerationRepo(ctx.app.db).record(
+    async def _note(self, ctx: Context, event: MessagePosted, finding: Finding, *, shadow: bool) -> None:
+        """A case that acts on nothing: shadow mode (what would have happened) or an alert (关键词预警),
+        which leaves the message and gives admins the buttons to decide."""
+        case = await ModerationRepo(ctx.app.db).record(
             NewCase(
                 ctx.group.id,
                 event.user.user_id,
                 clean_name(event.user.name),
-                finding.action,
+                finding.action if shadow else "alert",
                 finding.reason,
                 "auto",
                 ctx.now_ms(),
                 rule_id=finding.rule_id,
-                excerpt=excerpt_of(finding.excerpt),
+                # a rule's hit is its own context; a detector's alert shows the admins the whole message
+                excerpt=excerpt_of(finding.excerpt if shadow or finding.rule_id else event.text),
                 message_id=event.message_id,
-                shadow=True,
-                source_key=f"{event.event_key}:shadow:{finding.rule_id}",
+                shadow=shadow,
+                source_key=f"{event.event_key}:shadow:{finding.rule_id}" if shadow else event.event_key,
             ),
             warn=False,
         )
-        case = await ModerationRepo(ctx.app.db).case(ctx.group.id, case_id) if case_id else None
         if case is not None:
-            await self.log(ctx, self.case_text(ctx, case))
-
-    async def _alert(self, ctx: Context, event: MessagePosted, finding: Finding) -> None:
-        """关键词预警: the message stays; admins are told and can act from the log."""
-        case_id = await ModerationRepo(ctx.app.db).record(
-            NewCase(
-                ctx.group.id,
-                event.user.user_id,
-                clean_name(event.user.name),
-                "alert",
-                finding.reason,
-                "auto",
-                ctx.now_ms(),
-                rule_id=finding.rule_id,
-                excerpt=excerpt_of(finding.excerpt if finding.rule_id else event.text),
-                message_id=event.message_id,
-                source_key=event.event_key,
-            ),
-            warn=False,
-        )
-        case = await ModerationRepo(ctx.app.db).case(ctx.group.id, case_id) if case_id else None
-        if case is not None:
-            await self.log(ctx, self.case_text(ctx, case), self.review_buttons(ctx, case))
+            await self.log(ctx, self.case_text(ctx, case), () if shadow else self.review_buttons(ctx, case))
 
     # --- buttons in the log --------------------------------------------------------------------------
 
@@ -461,7 +441,7 @@ class ModerationFeature(Feature):
         home.event = event  # the actor is the presser
         done = await self.apply(home, case, op, event.user.user_id)
         await ctx.answer_button(done)
-        await ctx.edit(event.message_id, self.case_text(ctx, case) + "\n" + done)
+        await ctx.edit(event.message_id, self.case_text(home, case) + "\n" + done)
 
     async def _may_act(self, ctx: Context, case: Case) -> bool:
         """A press counts in the case's own group, or in the admin chat that group logs to."""
@@ -596,7 +576,7 @@ class ModerationFeature(Feature):
         assert ctx.event is not None
         repo = ModerationRepo(ctx.app.db)
         result = await (ctx.unmute(user.user_id) if what == "unmute" else ctx.unban(user.user_id))
-        case_id = await repo.record(
+        case = await repo.record(
             NewCase(
                 ctx.group.id,
                 user.user_id,
@@ -616,7 +596,6 @@ class ModerationFeature(Feature):
         if not result.ok:
             text += "\n" + ctx.t("mod.told.failed")
         await ctx.reply(text)
-        case = await repo.case(ctx.group.id, case_id) if case_id else None
         if case is not None:
             await self.log_case(ctx, case)
 
@@ -827,15 +806,14 @@ class ModerationFeature(Feature):
             reason,
             now,
         )
-        if await repo.report_decided(ctx.group.id, replied.message_id):
-            await ctx.reply(ctx.t("mod.report.thanks"), ephemeral=True)
-            return
         await ctx.reply(ctx.t("mod.report.thanks"), ephemeral=True)
+        if await repo.report_decided(ctx.group.id, replied.message_id):
+            return  # an admin already decided: nothing more to tell them
         if count == 1 or count == s.report_threshold:
             hidden = count >= s.report_threshold
             if hidden:
                 await ctx.delete(replied.message_id)
-            case_id = await repo.record(
+            case = await repo.record(
                 NewCase(
                     ctx.group.id,
                     target.user_id,
@@ -850,16 +828,9 @@ class ModerationFeature(Feature):
                 ),
                 warn=False,
             )
-            case = await repo.case(ctx.group.id, case_id) if case_id else None
             if case is not None:
                 text = self.case_text(ctx, case) + ("\n" + ctx.t("mod.report.hidden") if hidden else "")
                 await self.log(ctx, text, self.review_buttons(ctx, case), fallback_here=True)
-
-    # --- a member's data ------------------------------------------------------------------------------
-
-    async def on_signal(self, ctx: Context, name: str, data: dict[str, Any]) -> None:
-        if name == "moderation.rules_changed":
-            self.invalidate(ctx.group.id)
 
 
 def rung_text(lang: str, rung: Rung) -> str:
@@ -878,8 +849,6 @@ class LinkCodes:
         self._codes: dict[str, tuple[int, int]] = {}
 
     def issue(self, group_id: int, now_ms: int) -> str:
-        import secrets
-
         self._codes = {c: v for c, v in self._codes.items() if v[1] > now_ms}
         code = "QB-" + secrets.token_hex(4).upper()
         self._codes[code] = (group_id, now_ms + self.TTL_MS)

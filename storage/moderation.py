@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rules.engine import Rule
-from storage.db import Database, Executor, Row
+from storage.db import Database, Row
 
 _RULE_COLUMNS = "id, kind, pattern, action, category, mute_seconds, exceptions, shadow"
 _CASE_COLUMNS = (
@@ -157,41 +157,40 @@ class ModerationRepo:
 
     # --- cases and warnings --------------------------------------------------------------------------
 
-    async def record(self, case: NewCase, *, warn: bool, tx: Executor | None = None) -> int | None:
-        """Record a case (and a warning with it); None when its source was recorded already (a redelivery)."""
-        if tx is None:
-            async with self._db.transaction() as own:
-                return await self.record(case, warn=warn, tx=own)
-        row = await tx.fetchone(
-            "INSERT INTO mod_cases (group_id, user_id, user_name, action, reason, rule_id, excerpt, message_id, "
-            "actor, until_at, shadow, source_key, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (source_key) DO NOTHING RETURNING id",
-            case.group_id,
-            case.user_id,
-            case.user_name,
-            case.action,
-            case.reason,
-            case.rule_id,
-            case.excerpt,
-            case.message_id,
-            case.actor,
-            case.until_ms,
-            int(case.shadow),
-            case.source_key,
-            case.at_ms,
-        )
-        if row is None:
-            return None
-        case_id = int(row[0])
-        if warn:
-            await tx.execute(
-                "INSERT INTO mod_warnings (group_id, user_id, case_id, at) VALUES (?, ?, ?, ?)",
+    async def record(self, case: NewCase, *, warn: bool) -> Case | None:
+        """Record a case (and a warning with it), in one transaction; None when its source was recorded
+        already (a redelivery)."""
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                "INSERT INTO mod_cases (group_id, user_id, user_name, action, reason, rule_id, excerpt, message_id, "
+                "actor, until_at, shadow, source_key, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"ON CONFLICT (source_key) DO NOTHING RETURNING {_CASE_COLUMNS}",
                 case.group_id,
                 case.user_id,
-                case_id,
+                case.user_name,
+                case.action,
+                case.reason,
+                case.rule_id,
+                case.excerpt,
+                case.message_id,
+                case.actor,
+                case.until_ms,
+                int(case.shadow),
+                case.source_key,
                 case.at_ms,
             )
-        return case_id
+            if row is None:
+                return None
+            recorded = Case.from_row(row)
+            if warn:
+                await tx.execute(
+                    "INSERT INTO mod_warnings (group_id, user_id, case_id, at) VALUES (?, ?, ?, ?)",
+                    case.group_id,
+                    case.user_id,
+                    recorded.id,
+                    case.at_ms,
+                )
+        return recorded
 
     async def set_case_action(self, case_id: int, action: str, until_ms: int | None) -> None:
         """The ladder decides the final step after the warning is counted."""

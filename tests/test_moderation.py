@@ -131,7 +131,10 @@ async def test_a_linked_admin_chat_receives_the_log_and_can_undo(db) -> None:  #
     log = next(a for a in actions if isinstance(a, A.Send) and a.buttons)
     assert log.chat.chat_id == "admins"
     await h.press("carol", log.buttons[0][0].data, chat_id="admins", admin=True)
-    assert A.Unban(chat=h.chat(), user_id="eve") in h.take()  # acted on the group, not the admin chat
+    actions = h.take()
+    assert A.Unban(chat=h.chat(), user_id="eve") in actions  # acted on the group, not the admin chat
+    [edited] = [a for a in actions if isinstance(a, A.EditMessage)]
+    assert edited.chat.chat_id == "admins" and "记录 #1 · Group g1" in edited.text  # names the case's group
     # An old code is used up.
     assert await h.say("carol", f"/modlog set here {code}", chat_id="other", admin=True) == [
         "这个代码无效或已过期。请在群里发送 /modlog link 重新获取。"
