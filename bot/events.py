@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.text import clean_optional, clean_text
+
 # Bounds applied by adapters and the app alike: a 100 KB message must never reach the matchers whole.
 MAX_TEXT = 4096
 
@@ -17,6 +19,9 @@ class ChatRef:
     chat_id: str
     title: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "title", clean_text(self.title))
+
 
 @dataclass(frozen=True, slots=True)
 class UserRef:
@@ -25,6 +30,12 @@ class UserRef:
     username: str | None = None
     is_bot: bool = False
     language: str | None = None  # the user's client language, when the platform tells it
+
+    def __post_init__(self) -> None:
+        # Names are member-controlled: no control characters, NUL or mention markers get past here.
+        object.__setattr__(self, "user_id", clean_text(self.user_id))
+        object.__setattr__(self, "name", clean_text(self.name))
+        object.__setattr__(self, "username", clean_optional(self.username))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +58,9 @@ class Replied:
     user: UserRef | None
     text: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", clean_text(self.text))
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessagePosted(Event):
@@ -58,6 +72,11 @@ class MessagePosted(Event):
     # Mentions the platform resolved in the text: token as written (e.g. "@alice") -> user.
     mentions: dict[str, UserRef] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", clean_text(self.text))
+        if self.mentions:
+            object.__setattr__(self, "mentions", {clean_text(k): v for k, v in self.mentions.items()})
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CommandInvoked(Event):
@@ -67,6 +86,12 @@ class CommandInvoked(Event):
     args: str = ""
     message_id: str | None = None
     mentions: dict[str, UserRef] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", clean_text(self.name))
+        object.__setattr__(self, "args", clean_text(self.args))
+        if self.mentions:
+            object.__setattr__(self, "mentions", {clean_text(k): v for k, v in self.mentions.items()})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +109,9 @@ class ButtonPressed(Event):
     message_id: str
     data: str
     callback_id: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data", clean_text(self.data))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,10 +11,14 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+
+RETRY_PAUSES = (0.05, 0.25, 1.0)  # seconds between attempts at a batch that failed for a transient reason
 
 
 @dataclass(slots=True)
@@ -25,6 +29,9 @@ class _Touch:
     first_ms: int
     last_ms: int
     messages: int
+
+
+_Row = tuple[str, Any, Any]  # (kind, key, value): one row of a batch, so a batch can be split
 
 
 class ActivityWriter:
@@ -38,6 +45,7 @@ class ActivityWriter:
         self._hourly: dict[tuple[int, str, int], int] = {}
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self.dropped = 0  # rows the database refused and that were logged and dropped
 
     @property
     def pending(self) -> int:
@@ -81,72 +89,113 @@ class ActivityWriter:
             await self.flush()
 
     async def flush(self) -> None:
+        """Write everything pending in one transaction.
+
+        A transient failure (a lock, a lost connection) is retried a few times, then the batch is put
+        back and the error raised. A row the database refuses (a value it cannot store) must not hold up
+        the others, nor every later reply: the batch is split in halves until that row stands alone, and
+        then it is logged and dropped.
+        """
         async with self._lock:
             if not self.pending:
                 return
             keys, members, daily, hourly = self._keys, self._members, self._daily, self._hourly
             self._keys, self._members, self._daily, self._hourly = [], {}, {}, {}
-            try:
-                async with self._db.transaction() as tx:
-                    if keys:
-                        await tx.executemany(
-                            "INSERT INTO processed_events (event_key, processed_at) VALUES (?, ?) "
-                            "ON CONFLICT (event_key) DO NOTHING",
-                            keys,
-                        )
-                    if members:
-                        await tx.executemany(
-                            "INSERT INTO members (group_id, user_id, name, username, is_bot, first_seen_at, "
-                            "last_seen_at, message_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                            "ON CONFLICT (group_id, user_id) DO UPDATE SET name = excluded.name, "
-                            "username = excluded.username, "
-                            "last_seen_at = CASE WHEN excluded.last_seen_at > members.last_seen_at "
-                            "THEN excluded.last_seen_at ELSE members.last_seen_at END, "
-                            "message_count = members.message_count + excluded.message_count",
-                            [
-                                (g, u, t.name, t.username, t.is_bot, t.first_ms, t.last_ms, t.messages)
-                                for (g, u), t in members.items()
-                            ],
-                        )
-                    if daily:
-                        await tx.executemany(
-                            "INSERT INTO activity_daily (group_id, user_id, day, messages) VALUES (?, ?, ?, ?) "
-                            "ON CONFLICT (group_id, day, user_id) DO UPDATE SET "
-                            "messages = activity_daily.messages + excluded.messages",
-                            [(g, u, d, n) for (g, u, d), n in daily.items()],
-                        )
-                    if hourly:
-                        await tx.executemany(
-                            "INSERT INTO activity_hourly (group_id, day, hour, messages) VALUES (?, ?, ?, ?) "
-                            "ON CONFLICT (group_id, day, hour) DO UPDATE SET "
-                            "messages = activity_hourly.messages + excluded.messages",
-                            [(g, d, h, n) for (g, d, h), n in hourly.items()],
-                        )
-            except Exception:
-                # Put the batch back so nothing is lost; the next flush retries it.
-                log.exception("activity flush failed; will retry")
-                self._requeue(keys, members, daily, hourly)
-                raise
+            rows: list[_Row] = [("key", k, None) for k in keys]
+            rows += [("member", k, t) for k, t in members.items()]
+            rows += [("daily", k, n) for k, n in daily.items()]
+            rows += [("hourly", k, n) for k, n in hourly.items()]
+            await self._write_isolating(rows)
 
-    def _requeue(
-        self,
-        keys: list[tuple[str, int]],
-        members: dict[tuple[int, str], _Touch],
-        daily: dict[tuple[int, str, str], int],
-        hourly: dict[tuple[int, str, int], int],
-    ) -> None:
-        self._keys = keys + self._keys
-        for k, t in members.items():
-            cur = self._members.get(k)
-            if cur is None:
-                self._members[k] = t
+    async def _write_isolating(self, rows: list[_Row]) -> None:
+        """Write `rows`, halving any chunk the database refuses; on a transient failure put back exactly
+        what is not written yet (counts are additive: a written row must never be written twice)."""
+        chunks = [rows]
+        while chunks:
+            chunk = chunks.pop()
+            try:
+                await self._write_retrying(chunk)
+            except BaseException as exc:
+                if not isinstance(exc, Exception) or self._db.is_transient(exc):  # cancelled, or retry later
+                    log.exception("activity flush failed; the unwritten rows are kept and retried")
+                    self._requeue([row for c in (*chunks, chunk) for row in c])
+                    raise
+                if len(chunk) == 1:
+                    self.dropped += 1
+                    log.error("activity row dropped, the database refuses it: %r (%s)", chunk[0][:2], exc)
+                    continue
+                half = len(chunk) // 2
+                chunks += [chunk[half:], chunk[:half]]
+
+    async def _write_retrying(self, rows: list[_Row]) -> None:
+        for attempt, pause in enumerate((*RETRY_PAUSES, None)):
+            try:
+                await self._write(rows)
+                return
+            except Exception as exc:
+                if pause is None or not self._db.is_transient(exc):
+                    raise
+                log.warning("activity flush attempt %d failed (%s); retrying", attempt + 1, exc)
+                await asyncio.sleep(pause)
+
+    async def _write(self, rows: list[_Row]) -> None:
+        keys = [k for kind, k, _ in rows if kind == "key"]
+        members = [(k, v) for kind, k, v in rows if kind == "member"]
+        daily = [(k, v) for kind, k, v in rows if kind == "daily"]
+        hourly = [(k, v) for kind, k, v in rows if kind == "hourly"]
+        async with self._db.transaction() as tx:
+            if keys:
+                await tx.executemany(
+                    "INSERT INTO processed_events (event_key, processed_at) VALUES (?, ?) "
+                    "ON CONFLICT (event_key) DO NOTHING",
+                    keys,
+                )
+            if members:
+                await tx.executemany(
+                    "INSERT INTO members (group_id, user_id, name, username, is_bot, first_seen_at, "
+                    "last_seen_at, message_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (group_id, user_id) DO UPDATE SET name = excluded.name, "
+                    "username = excluded.username, "
+                    "last_seen_at = CASE WHEN excluded.last_seen_at > members.last_seen_at "
+                    "THEN excluded.last_seen_at ELSE members.last_seen_at END, "
+                    "message_count = members.message_count + excluded.message_count",
+                    [
+                        (g, u, t.name, t.username, t.is_bot, t.first_ms, t.last_ms, t.messages)
+                        for (g, u), t in members
+                    ],
+                )
+            if daily:
+                await tx.executemany(
+                    "INSERT INTO activity_daily (group_id, user_id, day, messages) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (group_id, day, user_id) DO UPDATE SET "
+                    "messages = activity_daily.messages + excluded.messages",
+                    [(g, u, d, n) for (g, u, d), n in daily],
+                )
+            if hourly:
+                await tx.executemany(
+                    "INSERT INTO activity_hourly (group_id, day, hour, messages) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (group_id, day, hour) DO UPDATE SET "
+                    "messages = activity_hourly.messages + excluded.messages",
+                    [(g, d, h, n) for (g, d, h), n in hourly],
+                )
+
+    def _requeue(self, rows: list[_Row]) -> None:
+        keys: list[tuple[str, int]] = []
+        for kind, key, value in rows:
+            if kind == "key":
+                keys.append(key)
+            elif kind == "member":
+                cur = self._members.get(key)
+                if cur is None:
+                    self._members[key] = value
+                else:
+                    cur.first_ms = min(cur.first_ms, value.first_ms)
+                    cur.messages += value.messages
+            elif kind == "daily":
+                self._daily[key] = self._daily.get(key, 0) + value
             else:
-                cur.first_ms = min(cur.first_ms, t.first_ms)
-                cur.messages += t.messages
-        for dk, n in daily.items():
-            self._daily[dk] = self._daily.get(dk, 0) + n
-        for hk, n in hourly.items():
-            self._hourly[hk] = self._hourly.get(hk, 0) + n
+                self._hourly[key] = self._hourly.get(key, 0) + value
+        self._keys = keys + self._keys
 
     def start(self) -> None:
         if self._task is None:
@@ -166,4 +215,7 @@ class ActivityWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self.flush()
+        try:
+            await self.flush()
+        except Exception:  # already logged; stopping must not fail because the database is down
+            log.error("activity writer stopped with %d rows unwritten", self.pending)

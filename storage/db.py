@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -53,6 +54,11 @@ class Database(Executor):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    @abstractmethod
+    def is_transient(self, exc: BaseException) -> bool:
+        """True when trying again may succeed (a lock, a lost connection); False when the data itself is
+        at fault (a value the database refuses), which no retry can fix."""
 
 
 # --- SQLite -----------------------------------------------------------------------------------------------
@@ -127,6 +133,10 @@ class SqliteDatabase(Database):
 
     async def close(self) -> None:
         await self._conn.close()
+
+    def is_transient(self, exc: BaseException) -> bool:
+        # "database is locked", "disk I/O error": the operation, not the row, failed
+        return isinstance(exc, sqlite3.OperationalError | OSError | TimeoutError)
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------------------
@@ -206,6 +216,22 @@ class PostgresDatabase(Database):
 
     async def close(self) -> None:
         await self._pool.close()
+
+    def is_transient(self, exc: BaseException) -> bool:
+        import asyncpg
+
+        return isinstance(
+            exc,
+            asyncpg.PostgresConnectionError
+            | asyncpg.InterfaceError
+            | asyncpg.exceptions.TooManyConnectionsError
+            | asyncpg.exceptions.CannotConnectNowError
+            | asyncpg.exceptions.DeadlockDetectedError
+            | asyncpg.exceptions.SerializationError
+            | asyncpg.exceptions.QueryCanceledError
+            | OSError
+            | TimeoutError,
+        )
 
 
 async def open_database(url: str, *, pg_schema: str | None = None) -> Database:
