@@ -31,7 +31,9 @@ class Action:
 class Send(Action):
     text: str
     buttons: Keyboard = ()
-    channel: str | None = None  # a channel of the chat (Discord: the mod-log channel); None: the adapter picks
+    channel: str | None = (
+        None  # a channel of the chat (Discord: the mod-log channel); None: the adapter picks
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -46,6 +46,29 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+# --- numbers -------------------------------------------------------------------------------------------
+
+INT64_MAX = 2**63 - 1  # what every id and amount must fit before it reaches SQL (BIGINT, SQLite INTEGER)
+_WIDE = str.maketrans("０１２３４５６７８９＋－", "0123456789+-")
+_ASCII_INT = re.compile(r"[+-]?[0-9]{1,19}")
+
+
+def parse_int(text: str, lo: int = -INT64_MAX, hi: int = INT64_MAX) -> int | None:
+    """A whole number typed by a person, or None: ASCII digits after width folding (`１２` is 12), an
+    optional sign and thousands commas; never `²` or `①` (which `str.isdigit` accepts and `int` refuses),
+    and never outside [lo, hi] (so nothing larger than 64 bits reaches the database)."""
+    raw = text.strip().translate(_WIDE).replace(",", "").replace("，", "")
+    if not _ASCII_INT.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if lo <= value <= hi else None
+
+
+def is_id(text: str) -> bool:
+    """An id made of ASCII digits that fits 64 bits (platform user, message and channel ids)."""
+    return parse_int(text, 0) is not None and text.isascii() and text.isdigit()
+
+
 # --- durations -------------------------------------------------------------------------------------------
 
 _UNITS = {
@@ -80,13 +103,13 @@ _UNITS = {
     "周": 604800,
     "星期": 604800,
 }
-_PART = re.compile(r"(\d{1,6})\s*([a-z]+|秒|分钟|分|小时|时|天|日|周|星期)", re.IGNORECASE)
+_PART = re.compile(r"([0-9]{1,6})\s*([a-z]+|秒|分钟|分|小时|时|天|日|周|星期)", re.IGNORECASE)
 MAX_DURATION = timedelta(days=366)
 
 
 def parse_duration(text: str) -> timedelta:
     """`30m`, `2h`, `7d`, `1h30m`, `90s`, `2小时`, `3天`; bounded to a year."""
-    raw = text.strip().lower().replace(" ", "")
+    raw = text.strip().lower().translate(_WIDE).replace(" ", "")
     if not raw:
         raise ValueError("empty duration")
     total, pos = 0, 0
@@ -124,7 +147,7 @@ class Mention:
     user_id: str | None = None
 
 
-_DISCORD_MENTION = re.compile(r"^<@!?(\d{1,25})>$")
+_DISCORD_MENTION = re.compile(r"^<@!?([0-9]{1,19})>$")
 _USERNAME = re.compile(r"^@([\w.\-]{1,64})$", re.UNICODE)
 
 
@@ -136,7 +159,7 @@ def parse_mention(value: Any) -> Mention:
         return Mention(text, user_id=m.group(1))
     if m := _USERNAME.match(text):
         return Mention(text, username=m.group(1))
-    if text.isdigit() and len(text) <= 25:
+    if is_id(text):
         return Mention(text, user_id=text)
     raise ValueError(f"not a member reference: {text!r}")
 
@@ -147,10 +170,10 @@ def _duration(value: Any) -> Any:
 
 def _integer(value: Any) -> Any:
     if isinstance(value, str):
-        text = value.strip().replace(",", "").replace("，", "")
-        if re.fullmatch(r"[+-]?\d{1,12}", text):
-            return int(text)
-        raise ValueError(f"not a whole number: {value!r}")
+        number = parse_int(value, -(10**12), 10**12)
+        if number is None:
+            raise ValueError(f"not a whole number: {value!r}")
+        return number
     return value
 
 

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, normalize_language
+from bot.parsing import parse_int
 
 DEFAULT_LEVEL_COUNT = 4  # the catalogs name four levels (points.level.0-3); more are "Lv.5", …
 _TRUE = {"on", "true", "yes", "y", "1", "开", "开启", "打开", "是", "启用"}
@@ -89,9 +90,10 @@ class CheckinSettings(Section):
 
 def _levels(value: str) -> str:
     parts = [p.strip() for p in value.replace("，", ",").split(",")]
-    if not all(p.isdigit() and len(p) <= 9 for p in parts):
+    parsed = [parse_int(p, 0, 999_999_999) for p in parts]
+    if any(n is None for n in parsed):
         raise ValueError("levels are whole numbers")
-    numbers = [int(p) for p in parts]
+    numbers = [n for n in parsed if n is not None]
     if not 2 <= len(numbers) <= 10 or numbers[0] != 0 or numbers != sorted(set(numbers)):
         raise ValueError("levels start at 0 and go up")
     return ",".join(map(str, numbers))
@@ -147,7 +149,9 @@ class ModerationSettings(Section):
     flood_mute_minutes: Annotated[int, Field(ge=1, le=10_080)] = 10
     repeats: Annotated[int, Field(ge=0, le=50)] = 3  # the same text this often in 10 minutes; 0: off
     mass_mentions: Annotated[int, Field(ge=0, le=100)] = 6  # 0: off
-    trusted_level: Annotated[int, Field(ge=0, le=10)] = 0  # members from this level (1 = first) are exempt; 0: none
+    trusted_level: Annotated[int, Field(ge=0, le=10)] = (
+        0  # members from this level (1 = first) are exempt; 0: none
+    )
     report_threshold: Annotated[int, Field(ge=1, le=50)] = 3
     report_cooldown_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
 

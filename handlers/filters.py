@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.context import Context
-from bot.parsing import format_duration, parse_duration, tokenize
+from bot.parsing import format_duration, parse_duration, parse_int, tokenize
 from rules.engine import ACTIONS, KINDS, BadRule, Rule, validate
 from rules.lists import export_csv, export_text, parse_import
 from rules.normalize import compact
@@ -163,7 +163,7 @@ async def _remove(feature: ModerationFeature, ctx: Context, rest: str) -> None:
 
 async def _list(feature: ModerationFeature, ctx: Context, rest: str) -> None:
     tokens = tokenize(rest)
-    page = int(tokens[0].text) if tokens and tokens[0].text.isdigit() and len(tokens[0].text) < 6 else 1
+    page = (parse_int(tokens[0].text, 1, 100_000) if tokens else None) or 1
     rules = (await feature.group_rules(ctx)).rules.rules
     if not rules:
         await ctx.reply(ctx.t("filter.empty"))

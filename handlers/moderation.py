@@ -24,7 +24,7 @@ from bot.events import ButtonPressed, MessagePosted, UserRef
 from bot.feature import Feature
 from bot.i18n import normalize_language, t
 from bot.markup import clean_name, mention
-from bot.parsing import REST, format_duration, parse_duration, parse_mention, tokenize
+from bot.parsing import REST, format_duration, parse_duration, parse_int, parse_mention, tokenize
 from handlers import filters
 from rules import detectors
 from rules.engine import SEVERITY, RuleHit, RuleSet
@@ -427,7 +427,8 @@ class ModerationFeature(Feature):
 
     async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
         case_ref, _, op = payload.partition(":")
-        case = await ModerationRepo(ctx.app.db).case_by_id(int(case_ref)) if case_ref.isdigit() else None
+        case_id = parse_int(case_ref, 1)
+        case = await ModerationRepo(ctx.app.db).case_by_id(case_id) if case_id is not None else None
         if case is None:
             await ctx.answer_button(ctx.t("common.button_expired"))
             return
@@ -667,8 +668,8 @@ class ModerationFeature(Feature):
         elif sub == "off":
             await repo.set_log_target(ctx.group.id, None, ctx.event.user.user_id, ctx.now_ms())
             await ctx.reply(ctx.t("mod.log.off"))
-        elif sub == "" or sub.isdigit():
-            limit = min(int(sub), 50) if sub.isdigit() and int(sub) > 0 else CASES_SHOWN
+        elif sub == "" or parse_int(sub) is not None:
+            limit = min(parse_int(sub, 1) or CASES_SHOWN, 50)
             cases = await repo.recent_cases(ctx.group.id, limit)
             if not cases:
                 await ctx.reply(ctx.t("mod.log.empty"))
@@ -704,7 +705,8 @@ class ModerationFeature(Feature):
             await ctx.set_setting("moderation.flood_messages", "0")
             await ctx.reply(ctx.t("mod.flood.off"))
             return
-        if len(tokens) == 2 and all(x.isdigit() and len(x) < 6 for x in tokens):
+        if len(tokens) == 2 and all(parse_int(x, 0, 99_999) is not None for x in tokens):
+            tokens = [str(parse_int(x)) for x in tokens]
             try:
                 await ctx.set_setting("moderation.flood_messages", tokens[0])
                 await ctx.set_setting("moderation.flood_seconds", tokens[1])

@@ -16,7 +16,7 @@ from bot.commands import CommandSpec
 from bot.context import Context
 from bot.feature import Feature
 from bot.markup import mention
-from bot.parsing import REST, tokenize
+from bot.parsing import REST, parse_int, tokenize
 from storage.db import Executor
 from storage.points import InsufficientPoints, award
 
@@ -53,18 +53,18 @@ class SoldOut(Exception):
 
 
 def _int(text: str, lo: int, hi: int) -> int | None:
-    text = text.replace(",", "").replace("，", "")
-    return int(text) if text.isdigit() and lo <= int(text) <= hi else None
+    return parse_int(text, lo, hi)
 
 
 async def find_item(db: Executor, group_id: int, ref: str) -> Item | None:
     """By the number /shop shows, or by exact name; only this group's active items."""
     ref = ref.strip().removeprefix("#")
-    if ref.isdigit():
+    number = parse_int(ref, 1)
+    if number is not None:
         row = await db.fetchone(
             "SELECT id, name, cost, stock, description, kind FROM shop_items WHERE group_id = ? AND id = ? AND active = 1",
             group_id,
-            int(ref),
+            number,
         )
     else:
         row = await db.fetchone(
@@ -154,7 +154,7 @@ class ShopFeature(Feature):
         if not name or cost is None:
             await ctx.reply(usage, ephemeral=True)
             return
-        if name.isdigit():
+        if parse_int(name) is not None:
             await ctx.reply(ctx.t("shop.name_not_number"), ephemeral=True)
             return
         description = (

@@ -39,7 +39,7 @@ def step_for(warnings: int, ladder: tuple[Rung, ...] = DEFAULT_LADDER) -> Rung:
 
 def parse_ladder(text: str) -> tuple[Rung, ...]:
     """`3=mute:1h,5=mute:24h,7=kick,9=ban`: the rungs above a plain warning. ValueError when malformed."""
-    from bot.parsing import parse_duration  # a pure helper, shared with the commands
+    from bot.parsing import parse_duration, parse_int  # pure helpers, shared with the commands
 
     rungs: list[Rung] = []
     for part in text.replace("，", ",").split(","):
@@ -48,8 +48,10 @@ def parse_ladder(text: str) -> tuple[Rung, ...]:
             continue
         count, _, step = part.partition("=")
         count, step = count.strip(), step.strip().lower()
-        if not count.isdigit() or not 1 <= int(count) <= 100:
+        number = parse_int(count, 1, 100)
+        if number is None:
             raise ValueError(f"{part!r}: the warning count is a number from 1 to 100")
+        count = str(number)
         kind, _, duration = step.partition(":")
         if kind == "mute":
             rungs.append(Rung(int(count), "mute", parse_duration(duration or "1h")))

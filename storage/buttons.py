@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.parsing import parse_int
 from storage.db import Database
 
 PREFIX = "~"
@@ -25,10 +26,10 @@ class ButtonStore:
         """The payload a pressed button stands for; None when a stored one is gone."""
         if not data.startswith(PREFIX):
             return data
-        ref = data[len(PREFIX) :]
-        if not ref.isdigit():
+        ref = parse_int(data[len(PREFIX) :], 1)
+        if ref is None:
             return None
-        return await self._db.fetchval("SELECT data FROM button_payloads WHERE id = ?", int(ref))
+        return await self._db.fetchval("SELECT data FROM button_payloads WHERE id = ?", ref)
 
 
 class DmRegistry:

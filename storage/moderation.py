@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.parsing import parse_int
 from rules.engine import Rule
 from storage.db import Database, Row
 
@@ -132,10 +133,10 @@ class ModerationRepo:
             group_id,
             ref,
         )
-        number = ref.removeprefix("#")
-        if row is None and number.isdigit() and len(number) < 15:
+        number = parse_int(ref.removeprefix("#"), 1)
+        if row is None and number is not None:
             row = await self._db.fetchone(
-                f"SELECT {_RULE_COLUMNS} FROM mod_rules WHERE group_id = ? AND id = ?", group_id, int(number)
+                f"SELECT {_RULE_COLUMNS} FROM mod_rules WHERE group_id = ? AND id = ?", group_id, number
             )
         return None if row is None else _rule(row)
 

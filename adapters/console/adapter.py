@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from bot import actions as A
 from bot.markup import plain
 from bot.outbox import RateLimits
+from bot.parsing import is_id
 
 PLATFORM = "console"
 
@@ -156,4 +157,4 @@ class ConsoleAdapter:
 
 
 def _int(value: str | None) -> int | str | None:
-    return int(value) if value is not None and value.isdigit() else value
+    return int(value) if value is not None and is_id(value) else value

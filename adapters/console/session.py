@@ -39,7 +39,7 @@ from bot.events import (
 )
 from bot.feature import Feature
 from bot.outbox import Outbox
-from bot.parsing import parse_duration
+from bot.parsing import is_id, parse_duration
 from handlers import default_features
 from storage.db import Database, open_database
 
@@ -180,7 +180,7 @@ class ConsoleSession:
         """`@reply 12 bob: /report spam`: bob answers message 12 (what /report and /warn act on)."""
         target, _, line = rest.partition(" ")
         m = _SAY.match(line.strip())
-        if not target.isdigit() or not m:
+        if not is_id(target) or not m:
             raise ValueError("expected '@reply <message id> name: text'")
         await self._say(m.group(1), m.group(2).replace("\\n", "\n"), reply_to=target)
 

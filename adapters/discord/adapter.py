@@ -36,6 +36,7 @@ from bot.events import (
 from bot.i18n import t
 from bot.markup import mentioned_ids, plain, split
 from bot.outbox import DISCORD_LIMITS
+from bot.parsing import is_id
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def clip(text: str) -> str:
 
 def allowed(text: str) -> discord.AllowedMentions:
     """Only the members a message names on purpose may be pinged; never @everyone, @here or roles."""
-    ids = [int(i) for i in mentioned_ids(text) if i.isdigit()]
+    ids = [int(i) for i in mentioned_ids(text) if is_id(i)]
     if not ids:
         return NO_MENTIONS
     return discord.AllowedMentions(
@@ -386,9 +387,7 @@ class DiscordAdapter:
 
     async def _perform(self, action: A.Action) -> A.ActionResult:
         match action:
-            case A.Send(text=text, buttons=buttons, channel=channel_id) if (
-                channel_id and channel_id.isdigit()
-            ):
+            case A.Send(text=text, buttons=buttons, channel=channel_id) if channel_id and is_id(channel_id):
                 channel = self.client.get_partial_messageable(
                     int(channel_id), guild_id=int(action.chat.chat_id)
                 )
@@ -401,7 +400,7 @@ class DiscordAdapter:
                     return await self._respond(pending, text, buttons, ephemeral)
                 channel = self._channel(action.chat, reply_to)
                 reference = None
-                if reply_to and reply_to.isdigit():
+                if reply_to and is_id(reply_to):
                     reference = discord.MessageReference(
                         message_id=int(reply_to),
                         channel_id=channel.id,
@@ -456,7 +455,7 @@ class DiscordAdapter:
         guild = self._guild(action.chat)
         role = (
             guild.get_role(int(role_ref))
-            if role_ref.isdigit()
+            if is_id(role_ref)
             else discord.utils.get(guild.roles, name=role_ref)
         )
         if role is None:

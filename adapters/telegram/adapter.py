@@ -49,6 +49,7 @@ from bot.events import (
 from bot.i18n import LANGUAGES, t
 from bot.markup import plain, split
 from bot.outbox import TELEGRAM_LIMITS
+from bot.parsing import is_id
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def _html(text: str) -> str:
     for piece in split(text):
         if isinstance(piece, str):
             parts.append(html.escape(piece, quote=False))
-        elif piece.user_id.isdigit():
+        elif is_id(piece.user_id):
             parts.append(f'<a href="tg://user?id={piece.user_id}">{html.escape(piece.name, quote=False)}</a>')
         else:
             parts.append(html.escape(piece.name, quote=False))
@@ -481,7 +482,7 @@ class TelegramAdapter:
                 return A.ActionResult(ok=True, message_id=str(sent.message_id))
             case A.Reply(text=text, buttons=buttons, reply_to=reply_to):
                 params = None
-                if reply_to is not None and reply_to.isdigit():
+                if reply_to is not None and is_id(reply_to):
                     params = ReplyParameters(int(reply_to), allow_sending_without_reply=True)
                 sent = await bot.send_message(
                     chat_id,
