@@ -109,10 +109,14 @@ class TermMatcher:
         return parts == words or all(len(part) == 1 for part in parts)  # its own words, or c.a.s.i.n.o
 
     def _excepted(self, compact_text: str, index: int, start: int, end: int) -> bool:
+        """Whether an exception of the term covers [start, end). The search is bounded to the window an
+        exception could cover, so a wall of hits costs linear time, not a scan to the end per hit."""
         for exception in self._exceptions[index]:
-            pos = compact_text.find(exception, max(0, end - len(exception)))
-            while 0 <= pos <= start:
-                if pos + len(exception) >= end:
+            size = len(exception)
+            lo, hi = max(0, end - size), start + size
+            pos = compact_text.find(exception, lo, hi)
+            while pos != -1:
+                if pos + size >= end:
                     return True
-                pos = compact_text.find(exception, pos + 1)
+                pos = compact_text.find(exception, pos + 1, hi)
         return False
