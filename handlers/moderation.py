@@ -8,6 +8,7 @@ case, recorded before anything is said or done, and idempotent on the message th
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -32,9 +33,12 @@ from rules.ladder import Rung, next_rung, parse_ladder, step_for
 from storage.members import Member
 from storage.moderation import Case, LogTarget, ModerationRepo, NewCase
 
+log = logging.getLogger(__name__)
+
 EXCERPT = 120  # characters of the offending message kept in a case and shown to admins
 REPEAT_WINDOW_MS = 10 * 60 * 1000
 CASES_SHOWN = 10
+FAILURE_NOTICE_EVERY_MS = 10 * 60 * 1000  # a failing check is reported to admins at most this often
 _MEMORY = 50_000
 
 
@@ -84,6 +88,8 @@ class ModerationFeature(Feature):
         self._flood = detectors.FloodTracker(8, 10_000, 3, REPEAT_WINDOW_MS)
         self._last_report: OrderedDict[tuple[int, str], int] = OrderedDict()
         self._links = LinkCodes()
+        self.check_failures = 0  # checks that raised: each held its message and was counted here
+        self._failure_notes: dict[int, tuple[int, int]] = {}  # group -> (last notice ms, failures since)
 
     def commands(self) -> list[CommandSpec]:
         admin = {
@@ -125,9 +131,16 @@ class ModerationFeature(Feature):
         s = ctx.settings.moderation
         if not s.enabled or ctx.is_admin or event.user.is_bot:
             return False
-        findings = await self.inspect(ctx, event.user.user_id, event.text, edited=event.edited)
-        if not findings or await self._trusted(ctx, event.user.user_id):
-            return False
+        try:
+            findings = await self.inspect(ctx, event.user.user_id, event.text, edited=event.edited)
+            if not findings or await self._trusted(ctx, event.user.user_id):
+                return False
+        except Exception:
+            # A check that failed must never mean "allowed": hold the message (no points, no command)
+            # and tell the admins, at most once per interval per group.
+            log.exception("moderation check failed on %s", event.event_key)
+            await self._check_failed(ctx, event)
+            return True
         for shadow in (f for f in findings if f.shadow):
             await self._note(ctx, event, shadow, shadow=True)
         live = [f for f in findings if not f.shadow and f.action != "off"]
@@ -139,6 +152,26 @@ class ModerationFeature(Feature):
             return False
         await self.enforce(ctx, event.user, decision, message_id=event.message_id, source_key=event.event_key)
         return True
+
+    async def _check_failed(self, ctx: Context, event: MessagePosted) -> None:
+        self.check_failures += 1
+        now = ctx.now_ms()
+        last, count = self._failure_notes.get(ctx.group.id, (None, 0))
+        if last is not None and now - last < FAILURE_NOTICE_EVERY_MS:
+            self._failure_notes[ctx.group.id] = (last, count + 1)
+            return
+        self._failure_notes[ctx.group.id] = (now, 0)
+        text = ctx.t(
+            "mod.log.check_failed",
+            mention=mention(event.user.user_id, event.user.name),
+            message=event.message_id,
+            excerpt=excerpt_of(event.text),
+            since=ctx.t("mod.log.check_failed_more", count=count + 1) if count else "",
+        )
+        try:
+            await self.log(ctx, text, fallback_here=True)
+        except Exception:
+            log.exception("cannot report the failed moderation check to the admins")
 
     @staticmethod
     def decide(live: list[Finding]) -> Finding:

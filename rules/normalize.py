@@ -68,8 +68,8 @@ def _is_format(ch: str) -> bool:
 @lru_cache(maxsize=65536)
 def fold(ch: str) -> str:
     """One original character to its normalised form ("" to drop it)."""
-    if _is_format(ch):
-        return ""
+    if _is_format(ch) or "\ud800" <= ch <= "\udfff":
+        return ""  # a lone surrogate cannot be encoded, and a matcher given one raises: drop it
     if unicodedata.category(ch) in ("Mn", "Me"):
         return ""  # combining marks ("s̸e̸x̸", zalgo) carry nothing a matcher needs
     out = unicodedata.normalize("NFKC", ch).casefold()
