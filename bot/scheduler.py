@@ -111,14 +111,17 @@ class Scheduler:
         first = trigger.get_next_fire_time(None, now)
         if first is None:
             return
+        aps_trigger = trigger
         if isinstance(trigger, DateTrigger) and first < now - MISFIRE_GRACE:
-            log.warning("one-off job %s was due at %s, too long ago; skipped", job.id, first)
-            return
+            # Skipping it would leave whatever it finishes (a verification, a greeting queue) stuck
+            # forever: a one-off fires once, late, and its function decides what lateness means.
+            log.warning("one-off job %s was due at %s, long ago; firing it late now", job.id, first)
+            aps_trigger = DateTrigger(run_date=now)
         self._jobs[job.id] = (job, trigger)
         if self._aps is not None:
             self._aps.add_job(
                 self._fire,
-                trigger,
+                aps_trigger,
                 args=[job.id],
                 id=job.id,
                 replace_existing=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import string
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,12 +23,15 @@ from storage.welcome import GroupTexts, WelcomeRepo
 if TYPE_CHECKING:
     from bot.app import App
 
+log = logging.getLogger(__name__)
+
 PLACEHOLDERS = ("mention", "name", "group", "count", "rules")
 MAX_TEMPLATE = 1000
 MAX_RULES = 3000
 BURST_QUIET = timedelta(seconds=10)  # greet once nobody else joined for this long…
 BURST_MAX = timedelta(seconds=60)  # …or when the first of them has waited this long
 BURST_NAMES = 3  # names spelled out in a combined greeting
+STALE_GREETING = timedelta(hours=1)  # newcomers queued longer ago than this (downtime) are not greeted
 
 
 def template_problem(template: str) -> str | None:
@@ -101,7 +105,8 @@ class WelcomeFeature(Feature):
             return
         welcome = repo(ctx)
         await welcome.queue(ctx.group.id, user_id, clean_name(name), ctx.now_ms())
-        first = from_ms(await welcome.first_queued_ms(ctx.group.id) or ctx.now_ms())
+        fresh_since = ctx.now_ms() - int(STALE_GREETING.total_seconds() * 1000)
+        first = from_ms(await welcome.first_queued_ms(ctx.group.id, fresh_since) or ctx.now_ms())
         run_at = min(first + BURST_MAX, ctx.now() + BURST_QUIET)
         await ctx.app.scheduler.add(
             JobRecord(
@@ -151,7 +156,10 @@ class WelcomeFeature(Feature):
     async def flush(self, app: App, ctx: Context | None, _job: JobRecord) -> None:
         if ctx is None:
             return
-        people = await repo(ctx).take_queue(ctx.group.id)
+        fresh_since = ctx.now_ms() - int(STALE_GREETING.total_seconds() * 1000)
+        people, stale = await repo(ctx).take_queue(ctx.group.id, fresh_since)
+        if stale:  # joined long ago (the bot was down): a greeting now would be odd, so they are skipped
+            log.info("group %s: %d stale greeting(s) skipped", ctx.group.id, stale)
         s = ctx.settings.welcome
         if not people or not s.enabled:
             return

@@ -86,20 +86,25 @@ class WelcomeRepo:
             "DELETE FROM welcome_pending WHERE group_id = ? AND user_id = ?", group_id, user_id
         )
 
-    async def first_queued_ms(self, group_id: int) -> int | None:
+    async def first_queued_ms(self, group_id: int, since_ms: int) -> int | None:
+        """When the oldest newcomer queued since `since_ms` joined (older rows are stale)."""
         return await self._db.fetchval(
-            "SELECT MIN(queued_at) FROM welcome_pending WHERE group_id = ?", group_id
+            "SELECT MIN(queued_at) FROM welcome_pending WHERE group_id = ? AND queued_at >= ?",
+            group_id,
+            since_ms,
         )
 
-    async def take_queue(self, group_id: int) -> list[tuple[str, str]]:
-        """Everyone waiting, oldest first, and empties the queue (one transaction)."""
+    async def take_queue(self, group_id: int, since_ms: int) -> tuple[list[tuple[str, str]], int]:
+        """Everyone queued since `since_ms`, oldest first, and how many older (stale) rows were dropped;
+        the queue is emptied either way (one transaction), so it can never stay stuck."""
         async with self._db.transaction() as tx:
             rows = await tx.fetchall(
-                "SELECT user_id, name FROM welcome_pending WHERE group_id = ? ORDER BY id",
+                "SELECT user_id, name, queued_at FROM welcome_pending WHERE group_id = ? ORDER BY id",
                 group_id,
             )
             await tx.execute("DELETE FROM welcome_pending WHERE group_id = ?", group_id)
-        return [(r["user_id"], r["name"]) for r in rows]
+        fresh = [(r["user_id"], r["name"]) for r in rows if int(r["queued_at"]) >= since_ms]
+        return fresh, len(rows) - len(fresh)
 
     async def last_message(self, group_id: int) -> str | None:
         return await self._db.fetchval(
