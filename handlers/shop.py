@@ -52,6 +52,10 @@ class SoldOut(Exception):
     pass
 
 
+class _AlreadyDone(Exception):
+    pass
+
+
 def _int(text: str, lo: int, hi: int) -> int | None:
     return parse_int(text, lo, hi)
 
@@ -211,7 +215,7 @@ class ShopFeature(Feature):
                     day=ctx.today(),
                 )
                 if not paid:
-                    return  # a redelivered command: already handled
+                    raise _AlreadyDone  # this very command was carried out before
                 taken = await tx.execute_rowcount(
                     "UPDATE shop_items SET stock = stock - 1 WHERE id = ? AND active = 1 AND stock IS NOT NULL "
                     "AND stock > 0",
@@ -246,6 +250,9 @@ class ShopFeature(Feature):
                     ctx.group.id,
                     user.user_id,
                 )
+        except _AlreadyDone:
+            await ctx.reply(ctx.t("common.already_done"), ephemeral=True)
+            return
         except SoldOut:
             await ctx.reply(ctx.t("shop.sold_out", name=item.name), ephemeral=True)
             return
@@ -299,6 +306,7 @@ class ShopFeature(Feature):
                         int(row["cost"]),
                         reason=f"refund:{rid}",
                         source_key=f"refund:{rid}",
+                        kind="refund",
                         actor=ctx.event.user.user_id,
                         at_ms=ctx.now_ms(),
                         day=ctx.today(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Literal
 
 from storage.db import Database, Executor
 
@@ -13,6 +14,9 @@ from storage.db import Database, Executor
 class Balance:
     balance: int
     earned: int
+
+
+Kind = Literal["earn", "spend", "refund"]
 
 
 class InsufficientPoints(Exception):
@@ -30,14 +34,18 @@ async def award(
     actor: str | None,
     at_ms: int,
     day: str,
+    kind: Kind | None = None,
 ) -> bool:
     """Append one ledger row and update what derives from it. False when this cause was already paid.
 
-    A negative delta needs the balance to cover it (InsufficientPoints otherwise). Call inside a transaction.
+    `kind` defaults to "earn" for a positive delta and "spend" for a negative one; a "refund" gives points
+    back without counting as earnings (levels, boards). A negative delta needs the balance to cover it
+    (InsufficientPoints otherwise). Call inside a transaction.
     """
+    kind = kind or ("earn" if delta > 0 else "spend")
     inserted = await tx.execute_rowcount(
-        "INSERT INTO points_ledger (group_id, user_id, delta, reason, source_key, actor, at, day) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_key) DO NOTHING",
+        "INSERT INTO points_ledger (group_id, user_id, delta, reason, source_key, actor, at, day, kind) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_key) DO NOTHING",
         group_id,
         user_id,
         delta,
@@ -46,6 +54,7 @@ async def award(
         actor,
         at_ms,
         day,
+        kind,
     )
     if not inserted:
         return False
@@ -67,8 +76,10 @@ async def award(
         group_id,
         user_id,
         delta,
-        delta,
+        delta if kind == "earn" else 0,
     )
+    if kind != "earn":
+        return True
     await tx.executemany(
         "INSERT INTO points_period (group_id, period, user_id, earned) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (group_id, period, user_id) DO UPDATE SET earned = points_period.earned + excluded.earned",
