@@ -48,9 +48,17 @@ class Context:
     def now_ms(self) -> int:
         return to_ms(self.app.clock.now())
 
+    def event_time(self) -> datetime:
+        """When the event being handled happened (now, for a scheduled job). Never later than now: a
+        platform clock running ahead cannot move an action into tomorrow."""
+        now = self.now()
+        return now if self.event is None else min(self.event.at, now)
+
     def today(self) -> str:
-        """The group's calendar day, ISO formatted (check-ins, quotas, reports)."""
-        return local_day(self.now(), self.settings.timezone).isoformat()
+        """The group's calendar day of the event, ISO formatted (check-ins, quotas, boards). The event's own
+        time, not the processing time: "签到" sent at 23:59:59 and handled after midnight (a backlog, a
+        restart) belongs to the day it was sent, and a redelivery of it lands on that same day."""
+        return local_day(self.event_time(), self.settings.timezone).isoformat()
 
     @property
     def is_admin(self) -> bool:
@@ -59,6 +67,7 @@ class Context:
     async def resolve_member(self, mention: Mention) -> Member | None:
         """A typed @mention or id to a member of this group only (never another group's)."""
         members = self.app.members
+        await self.app.writer.flush()  # a member who just spoke may still be in the pending batch
         if isinstance(self.event, MessagePosted | CommandInvoked):
             known = self.event.mentions.get(mention.raw)
             if known is not None:

@@ -270,6 +270,9 @@ class PointsFeature(Feature):
             bal = await PointsRepo(ctx.app.db).balance(ctx.group.id, member.user_id)
             await ctx.reply(ctx.t("points.not_enough", name=member.name, balance=bal.balance))
             return
+        if not paid.paid:  # this very command was carried out before: say so, never claim a new payment
+            await ctx.reply(ctx.t("common.already_done"), ephemeral=True)
+            return
         key = "points.given" if delta > 0 else "points.taken"
         await ctx.reply(
             ctx.t(key, mention=mention(member.user_id, member.name), amount=args.amount, balance=paid.balance)

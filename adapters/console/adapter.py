@@ -11,6 +11,7 @@ from bot import actions as A
 from bot.markup import plain
 from bot.outbox import RateLimits
 from bot.parsing import is_id
+from storage.counters import IdBlock
 
 PLATFORM = "console"
 
@@ -26,17 +27,16 @@ class ConsoleAdapter:
     platform = PLATFORM
     limits = RateLimits()  # nothing to protect: no limits, so scripts replay instantly
 
-    def __init__(self, out: TextIO, *, jsonl: bool, display_tz: tzinfo) -> None:
+    def __init__(self, out: TextIO, *, jsonl: bool, display_tz: tzinfo, ids: IdBlock) -> None:
         self.out = out
         self.jsonl = jsonl
         self.display_tz = display_tz
-        self._next_id = 0
+        self._ids = ids  # message ids numbered per database: a second run never reuses an event key
         self.posted: list[PostedMessage] = []
         self.admins: dict[str, set[str]] = {}
 
-    def new_id(self) -> int:
-        self._next_id += 1
-        return self._next_id
+    async def new_id(self) -> int:
+        return await self._ids.next()
 
     def when(self, at: datetime) -> str:
         return at.astimezone(self.display_tz).isoformat()
@@ -70,7 +70,7 @@ class ConsoleAdapter:
         g = action.chat.chat_id
         match action:
             case A.Send(text=text, buttons=buttons):
-                mid = self.new_id()
+                mid = await self.new_id()
                 self._remember(g, mid, buttons)
                 rec = {"action": "send", "group": g, "message_id": mid, "text": text}
                 if buttons:
@@ -78,7 +78,7 @@ class ConsoleAdapter:
                 self.emit(rec, f"[{g}] bot #{mid}: {text}{self._render_buttons(buttons)}")
                 return A.ActionResult(ok=True, message_id=str(mid))
             case A.Reply(text=text, buttons=buttons, reply_to=reply_to, ephemeral=ephemeral):
-                mid = self.new_id()
+                mid = await self.new_id()
                 self._remember(g, mid, buttons)
                 rec = {
                     "action": "reply",
@@ -128,7 +128,7 @@ class ConsoleAdapter:
                     rec["alert"] = True
                 self.emit(rec, f"[{g}] (button answer) {text}" if text else f"[{g}] (button answered)")
             case A.DirectMessage(user_id=u, text=text, buttons=buttons):
-                mid = self.new_id()
+                mid = await self.new_id()
                 self._remember(f"dm:{u}", mid, buttons)
                 rec = {"action": "dm", "group": g, "user": u, "message_id": mid, "text": text}
                 if buttons:

@@ -41,6 +41,7 @@ from bot.feature import Feature
 from bot.outbox import Outbox
 from bot.parsing import is_id, parse_duration
 from handlers import default_features
+from storage.counters import Counters, IdBlock
 from storage.db import Database, open_database
 
 DEFAULT_START = datetime(2026, 1, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -76,7 +77,11 @@ class ConsoleSession:
         self._features = features
         self.clock = FakeClock(start)
         tz = start.tzinfo if start.tzinfo is not None else ZoneInfo("Asia/Shanghai")
-        self.adapter = ConsoleAdapter(out, jsonl=jsonl, display_tz=tz)
+        counters = Counters(db)
+        self.adapter = ConsoleAdapter(
+            out, jsonl=jsonl, display_tz=tz, ids=IdBlock(counters, "console:messages")
+        )
+        self._callback_ids = IdBlock(counters, "console:callbacks")
         self.echo = echo
         self.outbox = Outbox()
         self.outbox.register(self.adapter)
@@ -85,7 +90,6 @@ class ConsoleSession:
         self.group = self._group(DEFAULT_GROUP)
         self.last_event: Event | None = None
         self._said: dict[tuple[str, str], tuple[str, str]] = {}  # (group, message id) -> (author, text)
-        self._callbacks = 0
         self._lock = asyncio.Lock()
 
     def _new_app(self) -> App:
@@ -148,7 +152,7 @@ class ConsoleSession:
         await self._say(user, text.replace("\\n", "\n"))
 
     async def _say(self, user: str, text: str, reply_to: str | None = None) -> None:
-        mid = self.adapter.new_id()
+        mid = await self.adapter.new_id()
         g = self.group.name
         record = {"event": "message", "group": g, "user": user, "message_id": mid, "text": text}
         replied = None
@@ -221,7 +225,7 @@ class ConsoleSession:
         self._echo(
             {"event": kind, "group": g, "user": name}, f"[{g}] {'+' if joined else '-'} {name} {kind}s"
         )
-        key = f"con:{g}:{kind}:{name}:{self.adapter.new_id()}"
+        key = f"con:{g}:{kind}:{name}:{await self.adapter.new_id()}"
         common = {
             "event_key": key,
             "chat": self._chat(),
@@ -256,21 +260,21 @@ class ConsoleSession:
             raise ValueError(f"no bot message in {self.group.name} has a button {wanted.strip()!r}")
         message_id, button = found
         g = self.group.name
-        self._callbacks += 1
+        callback = await self._callback_ids.next()
         self._echo(
             {"event": "press", "group": g, "user": user, "message_id": message_id, "button": button.data},
             f"[{g}] {user} presses [{button.label}] on #{message_id}",
         )
         await self._dispatch(
             ButtonPressed(
-                event_key=f"con:{g}:cb:{self._callbacks}",
+                event_key=f"con:{g}:cb:{callback}",
                 chat=self._chat(),
                 user=self._user(user),
                 is_admin=user in self.group.admins,
                 at=self.clock.now(),
                 message_id=str(message_id),
                 data=button.data,
-                callback_id=str(self._callbacks),
+                callback_id=str(callback),
             )
         )
 
