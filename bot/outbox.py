@@ -24,6 +24,7 @@ from bot.actions import (
     RetryAfter,
     TransientError,
 )
+from bot.events import ChatRef
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,11 @@ class Adapter(Protocol):
 
     async def perform(self, action: Action) -> ActionResult:
         """Carry the action out; raise RetryAfter, TransientError or PermanentError on failure."""
+        ...
+
+    async def member_is_admin(self, chat_id: str, user_id: str) -> bool:
+        """What the platform says now (a cache of minutes at most): is this user an admin of that group?
+        For checks an event's own `is_admin` cannot answer: an admin chat acting on another group."""
         ...
 
 
@@ -91,6 +97,17 @@ class Outbox:
 
     def platforms(self) -> list[str]:
         return list(self._lanes)
+
+    async def is_admin(self, chat: ChatRef, user_id: str) -> bool:
+        """Ask the platform whether `user_id` is an admin of `chat`; False when it cannot tell."""
+        lane = self._lanes.get(chat.platform)
+        if lane is None:
+            return False
+        try:
+            return bool(await lane.adapter.member_is_admin(chat.chat_id, user_id))
+        except Exception:
+            log.exception("cannot ask %s whether %s is an admin of %s", chat.platform, user_id, chat.chat_id)
+            return False
 
     async def deliver(self, action: Action) -> ActionResult:
         lane = self._lanes.get(action.chat.platform)

@@ -21,7 +21,7 @@ from bot.actions import Button, Keyboard, keyboard
 from bot.clock import from_ms
 from bot.commands import CommandSpec
 from bot.context import Context
-from bot.events import ButtonPressed, MessagePosted, UserRef
+from bot.events import ButtonPressed, ChatRef, MessagePosted, UserRef
 from bot.feature import Feature
 from bot.i18n import normalize_language, t
 from bot.markup import clean_name, mention
@@ -379,7 +379,6 @@ class ModerationFeature(Feature):
                 await ctx.send(text, buttons)
             return
         from bot import actions as A
-        from bot.events import ChatRef
 
         chat = ChatRef(ctx.group.platform, target.chat_id)
         await ctx.act(A.Send(chat=chat, text=text, buttons=buttons, channel=target.channel))
@@ -465,7 +464,7 @@ class ModerationFeature(Feature):
         if case is None:
             await ctx.answer_button(ctx.t("common.button_expired"))
             return
-        if not event.is_admin or not await self._may_act(ctx, case):
+        if not event.is_admin or not await self._may_act(ctx, case, event.user.user_id):
             await ctx.answer_button(ctx.t("mod.admins_only_button"), alert=True)
             return
         home = ctx if case.group_id == ctx.group.id else await ctx.app.context_for_group(case.group_id)
@@ -477,8 +476,9 @@ class ModerationFeature(Feature):
         await ctx.answer_button(done)
         await ctx.edit(event.message_id, self.case_text(home, case) + "\n" + done)
 
-    async def _may_act(self, ctx: Context, case: Case) -> bool:
-        """A press counts in the case's own group, or in the admin chat that group logs to."""
+    async def _may_act(self, ctx: Context, case: Case, user_id: str) -> bool:
+        """A press counts in the case's own group; in the admin chat that group logs to, only from someone
+        the platform says is an admin of the case's own group (an admin of the log chat alone is not)."""
         if case.group_id == ctx.group.id:
             return True
         target = await ModerationRepo(ctx.app.db).log_target(case.group_id)
@@ -488,6 +488,7 @@ class ModerationFeature(Feature):
             and home is not None
             and home.platform == ctx.group.platform
             and target.chat_id == ctx.group.chat_id
+            and await ctx.app.outbox.is_admin(ChatRef(home.platform, home.chat_id), user_id)
         )
 
     async def apply(self, ctx: Context, case: Case, op: str, actor: str) -> str:
@@ -696,8 +697,7 @@ class ModerationFeature(Feature):
             code = next((tok for tok in tokens[1:] if tok.lower() != "here"), None)
             await self._set_log(ctx, code)
         elif sub == "link":
-            code = self._links.issue(ctx.group.id, ctx.now_ms())
-            await ctx.reply(ctx.t("mod.log.link_code", code=code), ephemeral=True)
+            await self._issue_link_code(ctx)
         elif sub == "off":
             await repo.set_log_target(ctx.group.id, None, ctx.event.user.user_id, ctx.now_ms())
             await ctx.reply(ctx.t("mod.log.off"))
@@ -716,6 +716,21 @@ class ModerationFeature(Feature):
         else:
             await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.modlog.usage")), ephemeral=True)
 
+    async def _issue_link_code(self, ctx: Context) -> None:
+        """The code goes to the asking admin by DM only: on Telegram an "ephemeral" reply is an ordinary
+        group message every member reads, and whoever holds the code could take over the log."""
+        assert ctx.event is not None
+        admin = ctx.event.user.user_id
+        code = self._links.issue(ctx.group.id, ctx.now_ms())
+        sent = await ctx.dm(
+            admin, ctx.t("mod.log.link_code", group=ctx.group.title or ctx.group.chat_id, code=code)
+        )
+        if sent.ok:
+            await ctx.reply(ctx.t("mod.log.link_sent"), ephemeral=True)
+        else:
+            self._links.revoke(code)
+            await ctx.reply(ctx.t("mod.log.link_no_dm"), ephemeral=True)
+
     async def _set_log(self, ctx: Context, code: str | None) -> None:
         """`/modlog set here` logs this group here; with a code from `/modlog link`, another group logs here."""
         assert ctx.event is not None
@@ -723,10 +738,19 @@ class ModerationFeature(Feature):
         target = LogTarget(ctx.group.chat_id, ctx.event.channel)
         group_id = ctx.group.id
         if code is not None:
-            linked = self._links.redeem(code, ctx.now_ms())
+            linked = self._links.redeem(code, ctx.now_ms())  # single use: a failed attempt burns it too
             home = await ctx.app.groups.by_id(linked) if linked is not None else None
             if home is None or home.platform != ctx.group.platform:
                 await ctx.reply(ctx.t("mod.log.bad_code"), ephemeral=True)
+                return
+            # Admin here is not enough: the redeemer must be an admin of the code's group, asked of the
+            # platform now (a leaked code must not hand a group's log and undo buttons to a stranger).
+            if not await ctx.app.outbox.is_admin(
+                ChatRef(home.platform, home.chat_id), ctx.event.user.user_id
+            ):
+                await ctx.reply(
+                    ctx.t("mod.log.not_admin_there", group=home.title or home.chat_id), ephemeral=True
+                )
                 return
             group_id = home.id
         await repo.set_log_target(group_id, target, ctx.event.user.user_id, ctx.now_ms())
@@ -875,8 +899,9 @@ def rung_text(lang: str, rung: Rung) -> str:
 
 
 class LinkCodes:
-    """One-time codes linking a group to an admin chat for its log (`/modlog link`, then `/modlog set here
-    <code>` there). In memory and valid ten minutes: a restart only means asking for a new code."""
+    """One-time codes linking a group to an admin chat for its log (`/modlog link`, sent to the admin by
+    DM, then `/modlog set here <code>` there). Single use, valid ten minutes, in memory: a restart only
+    means asking for a new code."""
 
     TTL_MS = 10 * 60 * 1000
 
@@ -888,6 +913,9 @@ class LinkCodes:
         code = "QB-" + secrets.token_hex(4).upper()
         self._codes[code] = (group_id, now_ms + self.TTL_MS)
         return code
+
+    def revoke(self, code: str) -> None:
+        self._codes.pop(code, None)
 
     def redeem(self, code: str, now_ms: int) -> int | None:
         found = self._codes.pop(code.strip().upper(), None)

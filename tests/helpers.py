@@ -40,6 +40,10 @@ class RecordingAdapter:
         self.failures: list[Exception] = []
         self.attempts = 0
         self._ids = count(10_000)
+        self.admins: dict[str, set[str]] = {}  # chat id -> who the "platform" says is an admin there
+
+    async def member_is_admin(self, chat_id: str, user_id: str) -> bool:
+        return user_id in self.admins.get(chat_id, set())
 
     async def perform(self, action: A.Action) -> A.ActionResult:
         self.attempts += 1

@@ -119,9 +119,14 @@ async def test_an_admin_of_another_group_cannot_use_this_groups_buttons(db) -> N
 
 async def test_a_linked_admin_chat_receives_the_log_and_can_undo(db) -> None:  # type: ignore[no-untyped-def]
     h = await setup(db)
+    h.adapter.admins["g1"] = {"carol"}  # what the platform says when asked about the code's group
     await h.say("carol", "/filter add 赌博 ban", admin=True)
-    [code_reply] = await h.say("carol", "/modlog link", admin=True)
-    code = code_reply.split("set here ")[1].split(" ")[0]
+    await h.app.handle(h.message("carol", "/modlog link", admin=True))
+    actions = h.take()
+    [dm] = [a for a in actions if isinstance(a, A.DirectMessage)]
+    [public] = [a for a in actions if isinstance(a, A.Reply)]
+    assert dm.user_id == "carol" and "QB-" not in public.text  # the code only ever goes by DM
+    code = dm.text.split("set here ")[1].split()[0]
     assert await h.say("carol", f"/modlog set here {code}", chat_id="admins", admin=True) == [
         "管理日志今后发到这里。"
     ]
@@ -333,4 +338,39 @@ async def test_rule_changes_survive_a_restart(db) -> None:  # type: ignore[no-un
     await h.restart()
     await h.app.handle(h.message("alice", "加微信"))
     assert any(isinstance(a, A.Delete) for a in h.take())
+    await h.stop()
+
+
+async def test_mod_log_cannot_be_hijacked_with_a_leaked_code(db) -> None:  # type: ignore[no-untyped-def]
+    """Probe: mallory, a member of g1 and admin of her own chat, redeemed g1's code and undid g1's bans."""
+    h = await setup(db)
+    h.adapter.admins["g1"] = {"carol"}
+    h.adapter.admins["m"] = {"mallory"}
+    await h.say("carol", "/filter add 赌博 ban", admin=True)
+    # No DM possible: the code is not shown at all, and the admin is told how to get it.
+    h.adapter.failures.append(A.PermanentError(A.Failure.FORBIDDEN, "bot can't initiate conversation"))
+    [refused] = await h.say("carol", "/modlog link", admin=True)
+    assert "QB-" not in refused and "私聊" in refused
+    await h.app.handle(h.message("carol", "/modlog link", admin=True))
+    code = next(a for a in h.take() if isinstance(a, A.DirectMessage)).text.split("set here ")[1].split()[0]
+    # Mallory is an admin of "m" but not of g1: refused, and the attempt uses the code up.
+    assert await h.say("mallory", f"/modlog set here {code}", chat_id="m", admin=True) == [
+        "只有“Group g1”的管理员才能把它的管理日志关联到这里。"
+    ]
+    assert "无效" in (await h.say("carol", f"/modlog set here {code}", chat_id="m", admin=True))[0]
+    # Carol links her own admin chat; there, an admin of that chat who is no admin of g1 cannot press.
+    await h.app.handle(h.message("carol", "/modlog link", admin=True))
+    code = next(a for a in h.take() if isinstance(a, A.DirectMessage)).text.split("set here ")[1].split()[0]
+    await h.say("carol", f"/modlog set here {code}", chat_id="admins", admin=True)
+    await h.app.handle(h.message("eve", "赌博"))
+    log = next(a for a in h.take() if isinstance(a, A.Send) and a.buttons)
+    await h.press("mallory", log.buttons[0][0].data, chat_id="admins", admin=True)
+    actions = h.take()
+    assert not any(isinstance(a, A.Unban) for a in actions)
+    assert any(isinstance(a, A.AnswerButton) and "管理员" in a.text for a in actions)
+    # Codes expire after ten minutes.
+    await h.app.handle(h.message("carol", "/modlog link", admin=True))
+    code = next(a for a in h.take() if isinstance(a, A.DirectMessage)).text.split("set here ")[1].split()[0]
+    h.clock.advance(timedelta(minutes=11))
+    assert "无效" in (await h.say("carol", f"/modlog set here {code}", chat_id="x", admin=True))[0]
     await h.stop()

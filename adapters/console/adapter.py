@@ -139,6 +139,9 @@ class ConsoleAdapter:
                 raise A.PermanentError(A.Failure.BAD_REQUEST, f"console cannot do {type(action).__name__}")
         return A.OK
 
+    async def member_is_admin(self, chat_id: str, user_id: str) -> bool:
+        return user_id in self.admins.get(chat_id, ())
+
     def _remember(self, group: str, message_id: int, buttons: A.Keyboard) -> None:
         if buttons:
             self.posted.append(PostedMessage(group, message_id, buttons))

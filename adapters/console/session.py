@@ -103,7 +103,7 @@ class ConsoleSession:
 
     def _group(self, name: str) -> _Group:
         if name not in self.groups:
-            self.groups[name] = _Group(name, set())
+            self.groups[name] = _Group(name, self.adapter.admins.setdefault(name, set()))
         return self.groups[name]
 
     # --- input ---------------------------------------------------------------------------------------

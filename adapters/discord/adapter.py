@@ -382,6 +382,17 @@ class DiscordAdapter:
             sent = await interaction.followup.send(clip(text), wait=True, **kwargs)
             return A.ActionResult(ok=True, message_id=str(sent.id))
 
+    async def member_is_admin(self, chat_id: str, user_id: str) -> bool:
+        if not (is_id(chat_id) and is_id(user_id)):
+            return False
+        guild = self.client.get_guild(int(chat_id))
+        if guild is None:
+            return False
+        try:
+            return is_admin(await self._member(guild, user_id))
+        except discord.NotFound:
+            return False
+
     async def _member(self, guild: discord.Guild, user_id: str) -> discord.Member:
         return guild.get_member(int(user_id)) or await guild.fetch_member(int(user_id))
 

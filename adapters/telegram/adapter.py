@@ -409,6 +409,9 @@ class TelegramAdapter:
 
     # --- admins --------------------------------------------------------------------------------------
 
+    async def member_is_admin(self, chat_id: str, user_id: str) -> bool:
+        return await self.is_admin(chat_id, user_id)
+
     async def is_admin(self, chat_id: str, user_id: str) -> bool:
         """As Telegram says, from getChatAdministrators, cached for a few minutes per chat."""
         cached = self._admins.get(chat_id)
