@@ -338,3 +338,11 @@ async def test_a_report_reads_the_replied_message_from_the_gateway(bot: Bot) -> 
     texts = await bot.said(2)
     assert texts[0] == "谢谢，已通知管理员。"
     assert f"<@{ALICE['id']}>：被举报" in texts[1] and "看我主页有惊喜" in texts[1]
+
+
+async def test_member_text_cannot_forge_a_ping(bot: Bot) -> None:
+    """Probe: marker characters in member text put an id on the allowed-mentions list."""
+    bot.post(ALICE, "/redeem \x02777000\x1f群主\x03")
+    [call] = await bot.calls("POST", "/messages")
+    assert "<@777000>" not in call.body["content"]
+    assert call.body["allowed_mentions"] == {"parse": []}  # nobody may be pinged by this reply

@@ -405,3 +405,28 @@ async def test_a_report_reads_the_replied_message(bot: Bot, fake: FakeBotApi) ->
     texts = await replies(fake, 2)
     assert texts[0] == "谢谢，已通知管理员。"
     assert "Alice</a>：被举报" in texts[1] and "1 位成员举报：广告" in texts[1]
+
+
+async def test_member_text_cannot_forge_a_mention(bot: Bot, fake: FakeBotApi) -> None:
+    """Probe: `/redeem \\x02777000\\x1f群主\\x03` rendered as a link to user 777000; so did a /report reason."""
+    forged = "\x02777000\x1f群主\x03"
+    say(fake, ALICE, f"/redeem {forged}")
+    target = say(fake, ALICE, "看我主页")
+    original = text_message(CHAT, target, ALICE, "看我主页")["message"]
+    say(fake, BOB, f"/report {forged}", reply_to_message=original)
+    sent = await fake.wait_for("sendMessage", 3)
+    assert all("tg://user?id=777000" not in c["text"] for c in sent)
+    assert "没有找到" in sent[0]["text"] and "777000群主" in sent[0]["text"]  # shown as the plain text it is
+
+
+async def test_a_nul_in_a_name_or_text_takes_nothing_down(bot: Bot, fake: FakeBotApi, db: Database) -> None:
+    """Probe: a display name with NUL failed every activity batch on PostgreSQL, and with it every reply."""
+    nul = user(1077, "Eve\x00\x01")
+    say(fake, nul, "大家好\x00，我是新来的")
+    say(fake, CAROL, "/rules set 第一条\x00：友善")
+    say(fake, ALICE, "/help")
+    texts = await replies(fake, 2)
+    assert texts[0] == "群规已更新。" and texts[1].startswith("可用命令")
+    assert bot.app is not None
+    await bot.app.writer.flush()
+    assert await db.fetchval("SELECT name FROM members WHERE user_id = '1077'") == "Eve"
