@@ -1,0 +1,131 @@
+"""Every per-message parser and pattern runs in linear time: the worst inputs we can build, each timed against
+an ordinary message of the same length in the same run (a ratio, so a slow or busy machine cannot fail it
+and a quadratic path cannot pass: the URL pattern took 0.65 s on "1." * 2048, 1,700× the baseline).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.commands import CommandRegistry
+from bot.parsing import parse_duration, parse_int, tokenize
+from bot.text import clean_text
+from handlers import default_features
+from rules import detectors
+from rules.engine import Rule, RuleSet
+from rules.lists import parse_import
+from rules.normalize import MAX_CHARS, compact, normalize
+
+SIZE = MAX_CHARS
+MAX_RATIO = 12.0  # linear paths land within 1-4x here; a quadratic one is hundreds of times slower
+
+
+def _terms() -> list[Rule]:
+    lines = Path(__file__).with_name("data").joinpath("spam_terms.txt").read_text("utf-8").splitlines()
+    terms = [t for t in lines if t and not t.startswith("#")]
+    rules = [Rule(i, "literal", t, exceptions=("刷单词",) if t == "刷单" else ()) for i, t in enumerate(terms)]
+    return [*rules, Rule(len(rules), "fuzzy", "casino"), Rule(len(rules) + 1, "literal", "sex")]
+
+
+RULES = RuleSet(_terms())
+REGISTRY = CommandRegistry()
+for _feature in default_features():
+    for _spec in _feature.commands():
+        REGISTRY.add(_spec)
+FLOOD = detectors.FloodTracker(8, 10_000, 3, 600_000)
+
+
+def pipeline(text: str) -> None:
+    """What one member message meets on its way in, parsers included."""
+    text = clean_text(text)
+    match = REGISTRY.match(text)
+    tokenize(match.args if match else text)
+    RULES.check(text)
+    detectors.links(text)
+    detectors.contacts(text)
+    detectors.mention_count(text)
+    FLOOD.repeating(1, "u", text, 0)
+    normalize(text)
+    compact(text)
+
+
+def _fill(unit: str) -> str:
+    return (unit * (SIZE // len(unit) + 1))[:SIZE]
+
+
+ORDINARY = _fill("今天的分享很有收获，晚上八点有直播，大家记得签到哦！See you at 8pm, thanks everyone. ")
+
+HOSTILE: dict[str, str] = {
+    "dotted digits": _fill("1."),
+    "spelled-out term": _fill("c.a.s.i.n.o "),
+    "host labels": _fill("a."),
+    "dashed labels": _fill("a-"),
+    "www run": _fill("www."),
+    "scheme run": _fill("http://"),
+    "spaces after qq": "qq" + " " * (SIZE - 2),
+    "qq repeated": _fill("qq "),
+    "wechat colons": _fill("微信: "),
+    "at signs": _fill("@"),
+    "mention run": _fill("@a"),
+    "discord mention digits": "<@" + "1" * (SIZE - 2),
+    "discord mention repeated": _fill("<@1"),
+    "phone digits": _fill("1"),
+    "plus digits": _fill("+1 "),
+    "term wall": _fill("刷单"),
+    "exception wall": _fill("刷单词"),
+    "latin term wall": _fill("sex "),
+    "zero-width between letters": _fill("加\u200b"),
+    "combining marks": _fill("s\u0338"),
+    "bidi overrides": _fill("\u202e加微信\u202c"),
+    "lone surrogates": _fill("加\ud83d"),
+    "control characters": _fill("a\x00\x02\x1f"),
+    "unclosed quotes": "/filter add " + _fill('"'),
+    "quote pairs": "/filter add " + _fill('"a" '),
+    "slash command with a long argument": "/redeem " + _fill("x"),
+    "emoji": _fill("😀"),
+    "full-width": _fill("ＳＥＸ"),
+}
+
+
+def _best(func: Callable[[str], object], text: str, runs: int = 5) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        func(text)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_message_pipeline_is_linear_on_hostile_input(name: str) -> None:
+    baseline = _best(pipeline, ORDINARY)
+    hostile = _best(pipeline, HOSTILE[name])
+    assert hostile / baseline < MAX_RATIO, f"{name}: {hostile * 1e3:.2f} ms vs {baseline * 1e3:.2f} ms ordinary"
+
+
+@pytest.mark.parametrize(
+    ("func", "unit"),
+    [
+        (parse_duration, "1h"),
+        (parse_duration, "1"),
+        (parse_int, "1"),
+        (lambda t: parse_import(t), "刷单,literal,warn,赌博\n"),
+        (lambda t: parse_import(t), "regex:(a+)+\n"),
+    ],
+)
+def test_parsers_are_linear(func: Callable[[str], object], unit: str) -> None:
+    """Doubling the input may at most about double the time (quadratic would quadruple it)."""
+
+    def run(text: str) -> None:
+        try:
+            func(text)
+        except ValueError:
+            pass
+
+    small, large = _fill(unit)[: SIZE // 2], _fill(unit)
+    ratio = _best(run, large) / max(_best(run, small), 1e-7)
+    assert ratio < 3.5, ratio
