@@ -91,7 +91,7 @@ HOSTILE: dict[str, str] = {
 }
 
 
-def _best(func: Callable[[str], object], text: str, runs: int = 5) -> float:
+def _best(func: Callable[[str], object], text: str, runs: int = 7) -> float:
     best = float("inf")
     for _ in range(runs):
         start = time.perf_counter()
