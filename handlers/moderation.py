@@ -453,7 +453,13 @@ class ModerationFeature(Feature):
             warn=False,
         )
         if case is not None:
-            await self.log(ctx, self.case_text(ctx, case), () if shadow else self.review_buttons(ctx, case))
+            # Like reports: without a log chat, admins still hear of it in the group itself.
+            await self.log(
+                ctx,
+                self.case_text(ctx, case),
+                () if shadow else self.review_buttons(ctx, case),
+                fallback_here=True,
+            )
 
     # --- buttons in the log --------------------------------------------------------------------------
 

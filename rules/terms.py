@@ -17,6 +17,8 @@ import ahocorasick_rs
 
 from rules.normalize import Normalized, compact, normalize, normalize_term
 
+MAX_HITS = 16  # distinct terms reported per message at most
+
 
 @dataclass(frozen=True, slots=True)
 class Term:
@@ -84,14 +86,21 @@ class TermMatcher:
             return []
         norm = normalize(text)
         hits: list[Hit] = []
+        done: set[int] = set()  # terms already found: the decision needs each rule once, not every hit
         for key_index, start, end in found:
+            owners = [i for i in self._owners[key_index] if i not in done]
+            if not owners:
+                continue
             key = self._keys[key_index]
             if not self._accept(norm, key, self._words[key_index], start, end):
                 continue
-            for index in self._owners[key_index]:
+            for index in owners:
                 if not self._excepted(norm.compact, index, start, end):
                     first, last = norm.original_span(start, end)
                     hits.append(Hit(self.terms[index], first, last, text[first:last]))
+                    done.add(index)
+            if len(hits) >= MAX_HITS:
+                break  # a wall of list terms: enough to decide, and bounded work
         return hits
 
     @staticmethod

@@ -27,7 +27,9 @@ MAX_RATIO = 12.0  # linear paths land within 1-4x here; a quadratic one is hundr
 def _terms() -> list[Rule]:
     lines = Path(__file__).with_name("data").joinpath("spam_terms.txt").read_text("utf-8").splitlines()
     terms = [t for t in lines if t and not t.startswith("#")]
-    rules = [Rule(i, "literal", t, exceptions=("刷单词",) if t == "刷单" else ()) for i, t in enumerate(terms)]
+    rules = [
+        Rule(i, "literal", t, exceptions=("刷单词",) if t == "刷单" else ()) for i, t in enumerate(terms)
+    ]
     return [*rules, Rule(len(rules), "fuzzy", "casino"), Rule(len(rules) + 1, "literal", "sex")]
 
 
@@ -104,7 +106,9 @@ def _best(func: Callable[[str], object], text: str, runs: int = 7) -> float:
 def test_message_pipeline_is_linear_on_hostile_input(name: str) -> None:
     baseline = _best(pipeline, ORDINARY)
     hostile = _best(pipeline, HOSTILE[name])
-    assert hostile / baseline < MAX_RATIO, f"{name}: {hostile * 1e3:.2f} ms vs {baseline * 1e3:.2f} ms ordinary"
+    assert hostile / baseline < MAX_RATIO, (
+        f"{name}: {hostile * 1e3:.2f} ms vs {baseline * 1e3:.2f} ms ordinary"
+    )
 
 
 @pytest.mark.parametrize(

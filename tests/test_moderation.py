@@ -374,3 +374,15 @@ async def test_mod_log_cannot_be_hijacked_with_a_leaked_code(db) -> None:  # typ
     h.clock.advance(timedelta(minutes=11))
     assert "无效" in (await h.say("carol", f"/modlog set here {code}", chat_id="x", admin=True))[0]
     await h.stop()
+
+
+async def test_an_alert_without_a_log_chat_reaches_the_group(db) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12: with no /modlog set, an alert rule posted nothing anywhere."""
+    h = await setup(db)
+    await h.say("carol", "/filter add 退款 alert", admin=True)
+    await h.app.handle(h.message("gina", "我要退款"))
+    actions = h.take()
+    log = next(a for a in actions if isinstance(a, A.Send) and a.buttons)
+    assert log.chat.chat_id == "g1" and "预警" in plain(log.text)
+    assert not any(isinstance(a, A.Delete) for a in actions)
+    await h.stop()
