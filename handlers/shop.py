@@ -56,10 +56,6 @@ class _AlreadyDone(Exception):
     pass
 
 
-def _int(text: str, lo: int, hi: int) -> int | None:
-    return parse_int(text, lo, hi)
-
-
 async def find_item(db: Executor, group_id: int, ref: str) -> Item | None:
     """By the number /shop shows, or by exact name; only this group's active items."""
     ref = ref.strip().removeprefix("#")
@@ -148,12 +144,12 @@ class ShopFeature(Feature):
         if len(tokens) < 2:
             await ctx.reply(usage, ephemeral=True)
             return
-        name, cost = tokens[0].text.strip()[:MAX_NAME], _int(tokens[1].text, 1, MAX_COST)
+        name, cost = tokens[0].text.strip()[:MAX_NAME], parse_int(tokens[1].text, 1, MAX_COST)
         kind = "reward"
         if name.lower() == "freeze":  # the reserved name stocks streak freezes
             name, kind = ctx.t("shop.freeze_name"), "freeze"
         stock, description_from = None, 2
-        if len(tokens) > 2 and (n := _int(tokens[2].text, 0, MAX_STOCK)) is not None:
+        if len(tokens) > 2 and (n := parse_int(tokens[2].text, 0, MAX_STOCK)) is not None:
             stock, description_from = n, 3
         if not name or cost is None:
             await ctx.reply(usage, ephemeral=True)
@@ -277,7 +273,7 @@ class ShopFeature(Feature):
         if not action:
             await self._pending(ctx)
             return
-        rid = _int(args.rest.strip().removeprefix("#"), 1, 10**15)
+        rid = parse_int(args.rest.strip().removeprefix("#"), 1)
         if action not in ("done", "cancel") or rid is None:
             await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.redemptions.usage")), ephemeral=True)
             return
