@@ -134,7 +134,7 @@ class FloodTracker:
     def repeating(
         self, group_id: int, user_id: str, text: str, at_ms: int, *, max_repeats: int | None = None
     ) -> bool:
-        key_text = compact(text)
+        key_text = "".join(folded(text).split())  # symbols and emoji kept: "😀😀😀" repeated is a repeat
         if not key_text:
             return False
         texts = self._slot(self._texts, (group_id, user_id))

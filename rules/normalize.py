@@ -2,8 +2,14 @@
 
 NFKC and case folding (full-width → half-width), zero-width/format characters and variation selectors
 dropped, traditional → simplified Chinese (OpenCC), Latin look-alikes from Cyrillic and Greek folded to
-Latin, and runs of separators ("加 微 信", "c.a.s.i.n.o", "w-e-c-h-a-t") collapsed to one space in
-`spaced` and removed in `compact`. Pure: no I/O.
+Latin, and right-to-left overrides undone (a term typed backwards inside U+202E reads forwards again).
+
+Only letters and digits count. Every other code point is a separator, of one of two sorts:
+- *ordinary* separators (white space, clause and sentence punctuation, brackets, quotes) end a word;
+  a run of them is one space in `spaced`, and a match across them must be regular ("加 微 信");
+- the rest (- . / and every symbol, emoji, Hangul and braille filler, the strokes 丶丨 and the like)
+  stays in `spaced` as it is: it joins or pads a word (w-e-c-h-a-t, 办@证, 卖🉐发票) rather than ends it.
+Both are removed in `compact`, the view the matchers scan. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -56,7 +62,24 @@ HOMOGLYPHS = str.maketrans(
         "ω": "w",
     }
 )
-SEPARATORS = frozenset(" \t\r\n.,_-*|/\\·•・~`'\"+=:;!?()[]{}<>，。、；：！？（）【】《》「」『』“”‘’…—～")
+# Separators that end a word or a clause: a run of them is one space in `spaced`. Others (- . / ~ and all
+# symbols) stay as they are: they join or pad the parts of one word more often than they end it.
+ORDINARY = frozenset(" \t\r\n,;!?()[]{}<>'\"，。、；：！？（）【】《》「」『』“”‘’…—")
+# Code points that are letters to Unicode but only ever pad or split a word: Hangul fillers, the
+# single strokes 丶丨丿乀乁乚亅 used as dividers (金丶皇丨国).
+FILLERS = frozenset("\u3164\uffa0\u115f\u1160\u17b4\u17b5\u2800丶丨丿乀乁乚亅")
+# Right-to-left overrides and isolates: the text between one and its end is shown reversed.
+BIDI_PUSH = frozenset("\u202e\u202b\u2067")
+BIDI_POP = frozenset("\u202c\u2069\n")
+
+
+def is_kept(c: str) -> bool:
+    """A letter or digit: what the compact view keeps."""
+    return (c.isalnum() or unicodedata.category(c) == "Mc") and c not in FILLERS
+
+
+def is_ordinary(c: str) -> bool:
+    return c in ORDINARY or c.isspace()
 
 
 def _is_format(ch: str) -> bool:
@@ -70,6 +93,8 @@ def fold(ch: str) -> str:
     """One original character to its normalised form ("" to drop it)."""
     if _is_format(ch) or "\ud800" <= ch <= "\udfff":
         return ""  # a lone surrogate cannot be encoded, and a matcher given one raises: drop it
+    if "\U0001f200" <= ch <= "\U0001f2ff":
+        return ch  # 🉐 🈲: emoji that NFKC would turn into an ideograph (得, 禁); noise between characters
     if unicodedata.category(ch) in ("Mn", "Me"):
         return ""  # combining marks ("s̸e̸x̸", zalgo) carry nothing a matcher needs
     out = unicodedata.normalize("NFKC", ch).casefold()
@@ -90,24 +115,65 @@ class Normalized:
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Compact [start, end) to the original text's [start, end)."""
-        first = self.spaced_origin[self.compact_to_spaced[start]]
-        last = self.spaced_origin[self.compact_to_spaced[end - 1]]
-        return first, last + 1
+        a = self.spaced_origin[self.compact_to_spaced[start]]
+        b = self.spaced_origin[self.compact_to_spaced[end - 1]]
+        return min(a, b), max(a, b) + 1  # reversed when the text was shown right to left
 
 
-def normalize(text: str) -> Normalized:
+def visual(text: str) -> tuple[str, list[int] | None]:
+    """The text in the order it is shown: runs after a right-to-left override reversed, with the origin
+    of each character (None when the text has no override, the common case, at the cost of three scans)."""
+    if not has_bidi(text):
+        return text, None
+    out: list[str] = []
+    origin: list[int] = []
+    run: list[int] = []
+    for i, ch in enumerate(text):
+        if run:
+            if ch in BIDI_POP or ch in BIDI_PUSH:
+                for j in reversed(run[1:]):
+                    out.append(text[j])
+                    origin.append(j)
+                run = [i] if ch in BIDI_PUSH else []
+                if ch == "\n":
+                    out.append(ch)
+                    origin.append(i)
+                continue
+            run.append(i)
+        elif ch in BIDI_PUSH:
+            run = [i]
+        else:
+            out.append(ch)
+            origin.append(i)
+    for j in reversed(run[1:]):
+        out.append(text[j])
+        origin.append(j)
+    return "".join(out), origin
+
+
+def has_bidi(text: str) -> bool:
+    return any(p in text for p in BIDI_PUSH)
+
+
+def normalize(text: str, *, shown_order: bool = True) -> Normalized:
+    """The views of a text; `shown_order=False` keeps the typed order where an override reverses it
+    (a matcher tries both: the reader sees one, a careless client may show the other)."""
+    shown, order = visual(text[:MAX_CHARS]) if shown_order else (text[:MAX_CHARS], None)
     spaced: list[str] = []
     origin: list[int] = []
-    for i, ch in enumerate(text[:MAX_CHARS]):
+    for k, ch in enumerate(shown):
+        i = k if order is None else order[k]
         for c in fold(ch):
-            if c in SEPARATORS or c.isspace():
-                if spaced and spaced[-1] != " ":
-                    spaced.append(" ")
-                    origin.append(i)
-            else:
+            if is_kept(c):
                 spaced.append(c)
-                origin.append(i)
-    compact_to_spaced = tuple(i for i, c in enumerate(spaced) if c != " ")
+            elif is_ordinary(c):
+                if not spaced or spaced[-1] == " ":
+                    continue
+                spaced.append(" ")
+            else:
+                spaced.append(c)  # noise stays, so a regex or a gap check can see it
+            origin.append(i)
+    compact_to_spaced = tuple(i for i, c in enumerate(spaced) if is_kept(c))
     return Normalized(
         "".join(spaced), tuple(origin), "".join(spaced[i] for i in compact_to_spaced), compact_to_spaced
     )
@@ -133,7 +199,7 @@ class _Table(dict[int, str]):
 
 _TABLE_MAX = 200_000
 _FOLD = _Table(fold)
-_COMPACT = _Table(lambda ch: "".join(c for c in fold(ch) if not (c in SEPARATORS or c.isspace())))
+_COMPACT = _Table(lambda ch: "".join(c for c in fold(ch) if is_kept(c)))
 
 
 def folded(text: str) -> str:
@@ -141,9 +207,10 @@ def folded(text: str) -> str:
     return text[:MAX_CHARS].translate(_FOLD)
 
 
-def compact(text: str) -> str:
+def compact(text: str, *, shown_order: bool = True) -> str:
     """`normalize(text).compact` in one C-level pass: what the matchers scan before anything else."""
-    return text[:MAX_CHARS].translate(_COMPACT)
+    shown = visual(text[:MAX_CHARS])[0] if shown_order else text[:MAX_CHARS]
+    return shown.translate(_COMPACT)
 
 
 def fold_text(text: str) -> tuple[str, tuple[int, ...]]:

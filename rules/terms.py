@@ -1,12 +1,19 @@
 """Literal term matching with Aho-Corasick (ahocorasick-rs) over normalised text.
 
-CJK terms match as substrings of the compact text ("加 微 信" hits 加微信). Latin terms match whole
-words ("sex" does not hit "Essex" or "is exactly"), or a word spelled out with separators ("c.a.s.i.n.o").
-Each term may carry exceptions: a match inside a longer exception ("刷单" inside "刷单词") does not count.
+Terms match in the compact view (letters and digits only), then a hit must pass the checks that tell a
+word from a coincidence of characters:
+- Latin terms match whole words ("sex" does not hit "Essex"), or a word spelled out (c.a.s.i.n.o);
+- a mixed term's Latin edge may not continue a Latin word (g产 is not in "yíng)-產");
+- the separators inside a hit must be regular: none, one between every pair of characters
+  (加 微 信), or noise alone (办@证, 卖🉐发票); a hit that runs over one comma but not the rest is two
+  words that happen to meet;
+- a short Chinese hit (2 characters, `segment_max`) must start and end on word boundaries of a Chinese
+  word segmentation (rules.segment), so 法论 in 方法论 or 下流 across 线下流量 is not a hit;
+- a hit inside a word of the allow-list (方法论) or of one of the term's exceptions does not count.
+Terms with digits next to Chinese also match with Chinese numerals (1夜情 as 一夜情) and back.
 
 The hot path is two C calls: `compact()` (one `str.translate`) and the automaton scan. Only a message
-that hits something pays for the offset map (`normalize`) that checks word boundaries and exceptions and
-points back at the original characters.
+that hits something pays for the offset map (`normalize`) and the checks.
 """
 
 from __future__ import annotations
@@ -15,9 +22,11 @@ from dataclasses import dataclass, field
 
 import ahocorasick_rs
 
-from rules.normalize import Normalized, compact, normalize, normalize_term
+from rules import segment
+from rules.normalize import Normalized, compact, has_bidi, normalize, normalize_term
 
 MAX_HITS = 16  # distinct terms reported per message at most
+MAX_SEGMENTED = 48  # short Chinese hits checked against a segmentation per message (≈40 µs each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +53,38 @@ def _alnum(c: str) -> bool:
     return c.isascii() and c.isalnum()
 
 
+def _cjk(c: str) -> bool:
+    return "\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff"
+
+
+_DIGITS = "0123456789"
+_NUMERALS = "零一二三四五六七八九"
+
+
+def variants(key: str) -> list[str]:
+    """Other spellings of a compact key: digits next to Chinese as Chinese numerals (1夜情 → 一夜情), and
+    Chinese numerals in a term with other Chinese as digits (一夜情 → 1夜情)."""
+    out = []
+    if any(c in _DIGITS for c in key) and any(_cjk(c) for c in key):
+        out.append(key.translate(str.maketrans(_DIGITS, _NUMERALS)))
+    if any(c in _NUMERALS for c in key) and any(_cjk(c) and c not in _NUMERALS for c in key):
+        out.append(key.translate(str.maketrans(_NUMERALS, _DIGITS)))
+    return [v for v in out if v != key]
+
+
 @dataclass
 class TermMatcher:
     """Built once per list (rebuilt when an admin changes it); `find` is pure and fast."""
 
     terms: list[Term]
+    allow: tuple[str, ...] = ()  # words a hit inside of does not count (方法论 for 法论)
+    segment_max: int = 2  # Chinese hits this short must align with word boundaries; 0 = never check
     _automaton: ahocorasick_rs.AhoCorasick | None = field(init=False, repr=False)
     _keys: list[str] = field(init=False, repr=False)
     _owners: list[list[int]] = field(init=False, repr=False)  # key index -> term indexes
     _words: list[list[str]] = field(init=False, repr=False)  # key index -> the term's own words
     _exceptions: list[tuple[str, ...]] = field(init=False, repr=False)  # term index -> compact exceptions
+    _allow: ahocorasick_rs.AhoCorasick | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         by_key: dict[str, list[int]] = {}
@@ -63,9 +94,16 @@ class TermMatcher:
             self._exceptions.append(tuple(e for e in map(normalize_term, term.exceptions) if e))
             key = normalize_term(term.text)
             if key:
-                by_key.setdefault(key, []).append(index)
+                for spelling in (key, *variants(key)):
+                    by_key.setdefault(spelling, []).append(index)
                 if _latin(key) and key not in words:  # word boundaries matter for Latin terms only
-                    words[key] = normalize(term.text).spaced.split()
+                    words[key] = "".join(
+                        c if c.isalnum() else " " for c in normalize(term.text).spaced
+                    ).split()
+        allow = sorted({a for a in map(normalize_term, self.allow) if len(a) > 1})
+        self._allow = ahocorasick_rs.AhoCorasick(allow) if allow else None
+        if self.segment_max and any(len(k) <= self.segment_max and all(map(_cjk, k)) for k in by_key):
+            segment.load()  # here, where the matcher is built (off the event loop), not on a message
         self._keys = list(by_key)
         self._owners = list(by_key.values())
         self._words = [words.get(k, []) for k in self._keys]
@@ -79,43 +117,78 @@ class TermMatcher:
         return len(self._keys)
 
     def find(self, text: str) -> list[Hit]:
+        """Each term the text holds, once; read in the order shown and, where a right-to-left override
+        reorders it, in the order typed too."""
+        hits = self._find(text, True)
+        if has_bidi(text) and len(hits) < MAX_HITS:
+            seen = {id(h.term) for h in hits}
+            hits += [h for h in self._find(text, False) if id(h.term) not in seen][: MAX_HITS - len(hits)]
+        return hits
+
+    def _find(self, text: str, shown_order: bool) -> list[Hit]:
         if self._automaton is None:
             return []
-        found = self._automaton.find_matches_as_indexes(compact(text), overlapping=True)
+        found = self._automaton.find_matches_as_indexes(
+            compact(text, shown_order=shown_order), overlapping=True
+        )
         if not found:
             return []
-        norm = normalize(text)
+        norm = normalize(text, shown_order=shown_order)
+        allowed: list[tuple[int, int]] | None = None
         hits: list[Hit] = []
         done: set[int] = set()  # terms already found: the decision needs each rule once, not every hit
+        budget = [MAX_SEGMENTED]
         for key_index, start, end in found:
-            owners = [i for i in self._owners[key_index] if i not in done]
+            owners = [
+                i
+                for i in self._owners[key_index]
+                if i not in done and not self._excepted(norm.compact, i, start, end)
+            ]
             if not owners:
                 continue
-            key = self._keys[key_index]
-            if not self._accept(norm, key, self._words[key_index], start, end):
+            if not self._accept(norm, self._keys[key_index], self._words[key_index], start, end, budget):
                 continue
+            if self._allow is not None:
+                if allowed is None:
+                    allowed = [
+                        (s, e)
+                        for _, s, e in self._allow.find_matches_as_indexes(norm.compact, overlapping=True)
+                    ]
+                if any(s <= start and end <= e and e - s > end - start for s, e in allowed):
+                    continue  # inside a word the group allows
+            first, last = norm.original_span(start, end)
             for index in owners:
-                if not self._excepted(norm.compact, index, start, end):
-                    first, last = norm.original_span(start, end)
-                    hits.append(Hit(self.terms[index], first, last, text[first:last]))
-                    done.add(index)
+                hits.append(Hit(self.terms[index], first, last, text[first:last]))
+                done.add(index)
             if len(hits) >= MAX_HITS:
                 break  # a wall of list terms: enough to decide, and bounded work
         return hits
 
-    @staticmethod
-    def _accept(norm: Normalized, key: str, words: list[str], start: int, end: int) -> bool:
-        if not _latin(key):
-            return True
-        s, e = norm.compact_to_spaced[start], norm.compact_to_spaced[end - 1] + 1
-        spaced = norm.spaced
-        if (s > 0 and _alnum(spaced[s - 1])) or (e < len(spaced) and _alnum(spaced[e])):
-            return False  # inside a longer word
-        span = spaced[s:e]
-        if " " not in span:
-            return True  # a whole word
-        parts = span.split(" ")
-        return parts == words or all(len(part) == 1 for part in parts)  # its own words, or c.a.s.i.n.o
+    def _accept(
+        self, norm: Normalized, key: str, words: list[str], start: int, end: int, budget: list[int]
+    ) -> bool:
+        c2s, spaced = norm.compact_to_spaced, norm.spaced
+        s, e = c2s[start], c2s[end - 1] + 1
+        gaps = [spaced[c2s[k] + 1 : c2s[k + 1]] for k in range(start, end - 1)]
+        if _latin(key):
+            if (s > 0 and _alnum(spaced[s - 1])) or (e < len(spaced) and _alnum(spaced[e])):
+                return False  # inside a longer word
+            if not any(gaps) or all(gaps):
+                return True  # a whole word, or c.a.s.i.n.o
+            span = "".join(c if c.isalnum() else " " for c in spaced[s:e])
+            return span.split() == words  # its own words, as the term has them
+        if _alnum(key[0]) and s > 0 and _alnum(spaced[s - 1]):
+            return False  # the Latin edge of a mixed term continues a word
+        if _alnum(key[-1]) and e < len(spaced) and _alnum(spaced[e]):
+            return False
+        if any(gaps) and not all(gaps) and any(" " in g for g in gaps):
+            return False  # separators here and not there: two words that happen to meet
+        if len(key) <= self.segment_max and all(map(_cjk, key)):
+            if budget[0] <= 0:
+                return False  # a wall of short hits inside words: bounded work, and none of them counted
+            budget[0] -= 1
+            return segment.aligned(spaced, s, e)
+        return True
 
     def _excepted(self, compact_text: str, index: int, start: int, end: int) -> bool:
         """Whether an exception of the term covers [start, end). The search is bounded to the window an

@@ -46,8 +46,8 @@ def test_parse_int_reads_back_every_64_bit_number(n: int) -> None:
 
 @given(st.text(alphabet=st.characters(categories=("Nd", "No")), min_size=1, max_size=5))
 def test_parse_int_accepts_only_ascii_digits(digits: str) -> None:
-    value = parse_int(digits)
-    assert (value is not None) == all(c in "0123456789" for c in digits)
+    value = parse_int(digits)  # full-width digits are ASCII digits typed on a Chinese keyboard
+    assert (value is not None) == all(c in "0123456789０１２３４５６７８９" for c in digits)
 
 
 @given(ANY_TEXT)
