@@ -46,7 +46,11 @@ def make_terms(n: int, seed: int = 7) -> list[str]:
 
 def messages() -> list[str]:
     lines = [
-        ln for ln in (DATA / "innocent.txt").read_text("utf-8").splitlines() if ln and not ln.startswith("#")
+        ln
+        for ln in (Path(__file__).resolve().parents[1] / "rules" / "data" / "innocent_zh.txt")
+        .read_text("utf-8")
+        .splitlines()
+        if ln and not ln.startswith("#")
     ]
     spam = [
         "快 加-微\u200b信 abc12345 有福利",

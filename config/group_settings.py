@@ -135,6 +135,8 @@ DetectorAction = Literal["off", "alert", "delete", "warn", "mute", "kick", "ban"
 class ModerationSettings(Section):
     enabled: Flag = True
     shadow: Flag = False  # the whole word list: log what would happen, do nothing
+    pinyin: Literal["off", "shadow", "on"] = "off"  # match the list by sound (ban证, 扮证): shadow first
+    segment_chars: Annotated[int, Field(ge=0, le=4)] = 2  # Chinese hits this short must be whole words
     warn_expiry_days: Annotated[int, Field(ge=1, le=365)] = 30
     # Warnings → step: 3 → mute 1 h; 5 → mute 24 h; 7 → kick (add ",9=ban" for a ban).
     ladder: Annotated[str, AfterValidator(_ladder)] = "3=mute:1h,5=mute:1d,7=kick"

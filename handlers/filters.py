@@ -1,20 +1,26 @@
-"""/filter: an admin's word list, from the chat. add · remove · list · test · import · export · except · shadow.
+"""/filter: an admin's word list, from the chat. add · remove · list · test · import · export · except ·
+shadow · allow · pinyin.
 
 `/filter add 加微信 mute 2h` · `/filter add regex:v\\s*x\\d+` · `/filter add fuzzy:casino ban` ·
-`/filter import` followed by lines (one term a line, or CSV: term,kind,action,category).
+`/filter import` followed by lines (a term a line, `term,category`, or CSV: term,kind,action,category) ·
+`/filter allow 方法论` · `/filter pinyin 办证 shadow`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot.actions import Button, keyboard
 from bot.context import Context
 from bot.parsing import format_duration, parse_duration, parse_int, tokenize
-from rules.engine import ACTIONS, KINDS, BadRule, Rule, validate
-from rules.lists import export_csv, export_text, parse_import
+from rules import segment
+from rules.engine import ACTIONS, KINDS, PINYIN_MODES, BadRule, Rule, validate
+from rules.lists import LINT_FREQ, LineError, Lint, Parsed, export_csv, export_text, lint, parse_import
 from rules.normalize import compact
 from storage.moderation import ModerationRepo
 
@@ -22,7 +28,9 @@ if TYPE_CHECKING:
     from handlers.moderation import ModerationFeature
 
 PAGE = 30
-MAX_RULES = 50_000  # per group
+MAX_RULES = 100_000  # per group: a 64,000-term lexicon fits with room (≈9 MB of matcher per 10,000 terms)
+LINT_SHOWN = 12
+HELD_MAX = 2000  # risky terms kept behind an "add them anyway" button at most
 EXPORT_CHUNK = 3500  # characters per message (Telegram allows 4,096, Discord 2,000: the adapter splits)
 EXPORT_MESSAGES = 5
 ERRORS_SHOWN = 10
@@ -49,7 +57,20 @@ def _describe(ctx: Context, rule: Rule) -> str:
         extras.append(ctx.t("filter.except_list", terms="、".join(rule.exceptions)))
     if rule.shadow:
         extras.append("👁 " + ctx.t("mod.log.shadow"))
+    if rule.pinyin:
+        extras.append(ctx.t("filter.pinyin_tag", mode=ctx.t(f"filter.pinyin_mode.{rule.pinyin}")))
     return f"#{rule.id} {_label(rule)} → {action}" + (" · " + " · ".join(extras) if extras else "")
+
+
+def bad_rule_text(ctx: Context, code: str, params: dict[str, object]) -> str:
+    """An engine or parser refusal in the admin's language."""
+    if code == "regex":
+        detail = str(params.get("detail", ""))
+        known = ctx.t(f"filter.err.regex_kind.{detail.split(' (')[0].replace(' ', '_')}")
+        reason = known if not known.startswith("filter.err.") else detail
+        position = params.get("position")
+        return ctx.t("filter.err.regex", reason=reason, position=(position or 0) + 1)
+    return ctx.t(f"filter.err.{code}", **params)
 
 
 def _term_and_kind(raw: str) -> tuple[str, str]:
@@ -74,6 +95,8 @@ async def run(feature: ModerationFeature, ctx: Context, rest: str) -> None:
         "export": _export,
         "except": _except,
         "shadow": _shadow,
+        "allow": _allow,
+        "pinyin": _pinyin,
     }
     handler = handlers.get(sub)
     if handler is None:
@@ -92,7 +115,7 @@ async def _add(feature: ModerationFeature, ctx: Context, rest: str) -> None:
         await ctx.reply(usage, ephemeral=True)
         return
     kind, term = _term_and_kind(tokens[0].text)
-    action, mute_seconds, shadow, category = "warn", 0, False, ""
+    action, mute_seconds, shadow, category, pinyin = "warn", 0, False, "", ""
     for tok in tokens[1:]:
         word = tok.text.strip()
         low = word.lower()
@@ -100,6 +123,8 @@ async def _add(feature: ModerationFeature, ctx: Context, rest: str) -> None:
             action = low
         elif low in ("shadow", "影子", "试运行"):
             shadow = True
+        elif low in ("pinyin", "拼音", "谐音"):
+            pinyin = "shadow"  # by sound, logged only until an admin says /filter pinyin <term> on
         elif word.startswith("#") and len(word) > 1:
             category = word[1:41]
         else:
@@ -113,16 +138,17 @@ async def _add(feature: ModerationFeature, ctx: Context, rest: str) -> None:
     try:
         pattern = validate(kind, term)
     except BadRule as exc:
-        await ctx.reply(ctx.t("filter.bad_term", term=term[:60], reason=str(exc)), ephemeral=True)
+        reason = bad_rule_text(ctx, exc.code, exc.params)
+        await ctx.reply(ctx.t("filter.bad_term", term=term[:60], reason=reason), ephemeral=True)
         return
     repo = ModerationRepo(ctx.app.db)
-    if len((await feature.group_rules(ctx)).rules) >= MAX_RULES:
-        await ctx.reply(ctx.t("filter.too_many", max=MAX_RULES), ephemeral=True)
+    if await repo.rule_count(ctx.group.id) >= MAX_RULES:
+        await ctx.reply(ctx.t("filter.too_many", max=MAX_RULES, dropped=1), ephemeral=True)
         return
-    rule = Rule(0, kind, pattern, action, category, mute_seconds, (), shadow)  # type: ignore[arg-type]
+    rule = Rule(0, kind, pattern, action, category, mute_seconds, (), shadow, pinyin)  # type: ignore[arg-type]
     assert ctx.event is not None
     added = await repo.add_rules(ctx.group.id, [rule], ctx.event.user.user_id, ctx.now_ms())
-    feature.invalidate(ctx.group.id)
+    await feature.reload(ctx)
     stored = await repo.find_rule(ctx.group.id, pattern)
     if not added or stored is None:
         await ctx.reply(ctx.t("filter.exists", term=pattern[:60]))
@@ -152,7 +178,7 @@ async def _remove(feature: ModerationFeature, ctx: Context, rest: str) -> None:
             continue
         await repo.remove_rule(ctx.group.id, rule.id)
         removed.append(_label(rule))
-    feature.invalidate(ctx.group.id)
+    await feature.reload(ctx)
     lines = []
     if removed:
         lines.append(ctx.t("filter.removed", terms="、".join(removed)))
@@ -213,29 +239,93 @@ async def _test(feature: ModerationFeature, ctx: Context, rest: str) -> None:
 
 async def _import(feature: ModerationFeature, ctx: Context, rest: str) -> None:
     first, _, body = rest.partition("\n")
-    default_action = first.strip().lower() if first.strip().lower() in ACTIONS else "warn"
-    if not body.strip() and first.strip() and first.strip().lower() not in ACTIONS:
+    options = {w.lower() for w in first.split()}
+    default_action = next((a for a in ACTIONS if a in options), "warn")
+    force = bool(options & {"force", "强制"})
+    if not body.strip() and first.strip() and not options <= {*ACTIONS, "force", "强制"}:
         body = first  # "/filter import a" on one line
     if not body.strip():
         await ctx.reply(ctx.t("filter.import_how"), ephemeral=True)
         return
     parsed, errors = parse_import(body, default_action)
-    current = len((await feature.group_rules(ctx)).rules)
-    room = max(0, MAX_RULES - current)
+    found = [] if force else await asyncio.to_thread(_lint, parsed)
+    risky = {f.term for f in found}
+    held = [p for p in parsed if p.pattern in risky]
+    await import_rows(feature, ctx, [p for p in parsed if p.pattern not in risky], errors, held, found)
+
+
+def _lint(parsed: list[Parsed]) -> list[Lint]:
+    """The terms to ask about before they go live (in a worker thread: jieba's dictionary, a scan)."""
+    return lint(parsed, segment.common_words(LINT_FREQ))
+
+
+async def import_rows(
+    feature: ModerationFeature,
+    ctx: Context,
+    parsed: list[Parsed],
+    errors: list[LineError],
+    held: list[Parsed] | None = None,
+    found: list[Lint] | None = None,
+) -> None:
+    """Store parsed rows (what a paste, a file or the "add them anyway" button brings) and say what
+    happened: added, already there, refused by line, dropped past the cap, held back for a look."""
+    repo = ModerationRepo(ctx.app.db)
+    room = max(0, MAX_RULES - await repo.rule_count(ctx.group.id))
     rules = [Rule(0, p.kind, p.pattern, p.action, p.category) for p in parsed[:room]]  # type: ignore[arg-type]
     assert ctx.event is not None
-    added = await ModerationRepo(ctx.app.db).add_rules(
-        ctx.group.id, rules, ctx.event.user.user_id, ctx.now_ms()
-    )
-    feature.invalidate(ctx.group.id)
+    added = await repo.add_rules(ctx.group.id, rules, ctx.event.user.user_id, ctx.now_ms())
+    await feature.reload(ctx)
     lines = [ctx.t("filter.imported", added=added, skipped=len(rules) - added, errors=len(errors))]
     for e in errors[:ERRORS_SHOWN]:
-        lines.append(ctx.t("filter.import_error", line=e.line, text=e.text, reason=e.reason))
+        lines.append(
+            ctx.t(
+                "filter.import_error", line=e.line, text=e.text, reason=bad_rule_text(ctx, e.code, e.params)
+            )
+        )
     if len(errors) > ERRORS_SHOWN:
         lines.append(ctx.t("filter.import_more_errors", count=len(errors) - ERRORS_SHOWN))
     if len(parsed) > room:
-        lines.append(ctx.t("filter.too_many", max=MAX_RULES))
-    await ctx.reply("\n".join(lines))
+        lines.append(ctx.t("filter.too_many", max=MAX_RULES, dropped=len(parsed) - room))
+    buttons: tuple = ()
+    if held:
+        found = found or []
+        lines.append(ctx.t("filter.lint_title", count=len(held)))
+        for f in found[:LINT_SHOWN]:
+            lines.append("• " + ctx.t(f"filter.lint.{f.code}", term=f.term[:40], detail=f.detail[:40]))
+        if len(found) > LINT_SHOWN:
+            lines.append(ctx.t("filter.import_more_errors", count=len(found) - LINT_SHOWN))
+        payload = json.dumps(
+            [[p.kind, p.pattern, p.action, p.category] for p in held[:HELD_MAX]], ensure_ascii=False
+        )
+        buttons = keyboard(
+            [Button(ctx.t("filter.lint_add", count=min(len(held), HELD_MAX)), f"mod:addall:{payload}")]
+        )
+        lines.append(ctx.t("filter.lint_hint"))
+    await ctx.reply("\n".join(lines), buttons)
+
+
+async def add_held(feature: ModerationFeature, ctx: Context, payload: str) -> str:
+    """The "add them anyway" button of an import: the held-back terms, as they were parsed."""
+    try:
+        rows = [Parsed(str(k), str(p), str(a), str(c)) for k, p, a, c in json.loads(payload)]
+    except (ValueError, TypeError):
+        return ctx.t("common.button_expired")
+    valid = []
+    for row in rows:
+        try:
+            valid.append(replace(row, pattern=validate(row.kind, row.pattern)))
+        except BadRule:
+            continue
+    repo = ModerationRepo(ctx.app.db)
+    room = max(0, MAX_RULES - await repo.rule_count(ctx.group.id))
+    rules = [
+        Rule(0, p.kind, p.pattern, p.action if p.action in ACTIONS else "warn", p.category)
+        for p in valid[:room]
+    ]  # type: ignore[arg-type]
+    assert ctx.event is not None
+    added = await repo.add_rules(ctx.group.id, rules, ctx.event.user.user_id, ctx.now_ms())
+    await feature.reload(ctx)
+    return ctx.t("filter.lint_added", added=added)
 
 
 async def _export(feature: ModerationFeature, ctx: Context, rest: str) -> None:
@@ -275,7 +365,7 @@ async def _except(feature: ModerationFeature, ctx: Context, rest: str) -> None:
         return
     updated = replace(rule, exceptions=tuple(dict.fromkeys((*rule.exceptions, *exceptions)))[:20])
     await ModerationRepo(ctx.app.db).update_rule(ctx.group.id, updated)
-    feature.invalidate(ctx.group.id)
+    await feature.reload(ctx)
     await ctx.reply(ctx.t("filter.updated", rule=_describe(ctx, updated)))
 
 
@@ -295,5 +385,67 @@ async def _shadow(feature: ModerationFeature, ctx: Context, rest: str) -> None:
         return
     updated = replace(rule, shadow=on)
     await ModerationRepo(ctx.app.db).update_rule(ctx.group.id, updated)
-    feature.invalidate(ctx.group.id)
+    await feature.reload(ctx)
+    await ctx.reply(ctx.t("filter.updated", rule=_describe(ctx, updated)))
+
+
+async def _allow(feature: ModerationFeature, ctx: Context, rest: str) -> None:
+    """`/filter allow <word…>` · `/filter allow remove <word…>` · `/filter allow list`: words a hit inside
+    of does not count (方法论 keeps 法论 from firing), starting from the shipped common words."""
+    from handlers.moderation import shipped_allow
+
+    tokens = [t.text.strip() for t in tokenize(rest) if t.text.strip()]
+    usage = ctx.t("common.usage", usage=ctx.t("cmd.filter.usage"))
+    sub = tokens[0].lower() if tokens else "list"
+    repo = ModerationRepo(ctx.app.db)
+    assert ctx.event is not None
+    if sub in ("list", "列表"):
+        own = await repo.allow_rows(ctx.group.id)
+        added = sorted(w for w, ok in own.items() if ok)
+        removed = sorted(w for w, ok in own.items() if not ok)
+        lines = [ctx.t("filter.allow_title", shipped=len(shipped_allow()) - len(removed), own=len(added))]
+        if added:
+            lines.append("、".join(added[:100]))
+        if removed:
+            lines.append(ctx.t("filter.allow_removed_list", words="、".join(removed[:50])))
+        await ctx.reply("\n".join(lines))
+        return
+    take_out = sub in ("remove", "rm", "del", "删除")
+    words = [w[:40] for w in (tokens[1:] if take_out else tokens)]
+    words = [w for w in words if len(compact(w)) >= 2]
+    if not words:
+        await ctx.reply(usage, ephemeral=True)
+        return
+    await repo.set_allowed(ctx.group.id, words, not take_out, ctx.event.user.user_id, ctx.now_ms())
+    await feature.reload(ctx)
+    key = "filter.allow_removed" if take_out else "filter.allow_added"
+    await ctx.reply(ctx.t(key, words="、".join(words)))
+
+
+async def _pinyin(feature: ModerationFeature, ctx: Context, rest: str) -> None:
+    """`/filter pinyin on|shadow|off` for the whole list, or `/filter pinyin <term> on|shadow|off|list`
+    for one rule (its own mode wins over the list's)."""
+    tokens = [t.text.strip() for t in tokenize(rest) if t.text.strip()]
+    usage = ctx.t("common.usage", usage=ctx.t("cmd.filter.usage"))
+    if not tokens:
+        mode = ctx.settings.moderation.pinyin
+        await ctx.reply(ctx.t("filter.pinyin_list", mode=ctx.t(f"filter.pinyin_mode.{mode}")) + "\n" + usage)
+        return
+    if len(tokens) == 1 and tokens[0].lower() in PINYIN_MODES:
+        mode = tokens[0].lower()
+        await ctx.set_setting("moderation.pinyin", mode)
+        await feature.reload(ctx)
+        await ctx.reply(ctx.t("filter.pinyin_list", mode=ctx.t(f"filter.pinyin_mode.{mode}")))
+        return
+    mode = tokens[-1].lower() if len(tokens) >= 2 else ""
+    if mode not in (*PINYIN_MODES, "list", "default", "默认"):
+        await ctx.reply(usage, ephemeral=True)
+        return
+    rule = await _find(ctx, tokens[0])
+    if rule is None or rule.kind != "literal":
+        await ctx.reply(ctx.t("filter.not_found", terms=tokens[0][:40]), ephemeral=True)
+        return
+    updated = replace(rule, pinyin="" if mode in ("list", "default", "默认") else mode)
+    await ModerationRepo(ctx.app.db).update_rule(ctx.group.id, updated)
+    await feature.reload(ctx)
     await ctx.reply(ctx.t("filter.updated", rule=_describe(ctx, updated)))

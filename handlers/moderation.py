@@ -8,6 +8,7 @@ case, recorded before anything is said or done, and idempotent on the message th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections import OrderedDict
@@ -30,6 +31,7 @@ from handlers import filters
 from rules import detectors
 from rules.engine import SEVERITY, RuleHit, RuleSet
 from rules.ladder import Rung, next_rung, parse_ladder, step_for
+from rules.lists import DATA as RULE_DATA
 from storage.members import Member
 from storage.moderation import Case, LogTarget, ModerationRepo, NewCase
 
@@ -67,6 +69,17 @@ class Args(BaseModel):
     rest: Annotated[str, REST] = ""
 
 
+_SHIPPED: tuple[str, ...] | None = None
+
+
+def shipped_allow() -> tuple[str, ...]:
+    global _SHIPPED
+    if _SHIPPED is None:
+        lines = (RULE_DATA / "common_words.txt").read_text("utf-8").splitlines()
+        _SHIPPED = tuple(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+    return _SHIPPED
+
+
 def excerpt_of(text: str) -> str:
     one_line = " ".join(text.split())
     return one_line if len(one_line) <= EXCERPT else one_line[: EXCERPT - 1] + "…"
@@ -85,6 +98,9 @@ class ModerationFeature(Feature):
 
     def __init__(self) -> None:
         self._cache: dict[int, GroupRules] = {}
+        self._gen: dict[int, int] = {}  # bumped on every change to a group's rules
+        self._built_gen: dict[int, int] = {}  # the generation each cached build saw
+        self._building: dict[int, asyncio.Future[GroupRules]] = {}
         self._flood = detectors.FloodTracker(8, 10_000, 3, REPEAT_WINDOW_MS)
         self._last_report: OrderedDict[tuple[int, str], int] = OrderedDict()
         self._links = LinkCodes()
@@ -115,15 +131,67 @@ class ModerationFeature(Feature):
     # --- the group's compiled rules ------------------------------------------------------------------
 
     async def group_rules(self, ctx: Context) -> GroupRules:
-        cached = self._cache.get(ctx.group.id)
-        if cached is None:
-            repo = ModerationRepo(ctx.app.db)
-            cached = GroupRules(RuleSet(await repo.rules(ctx.group.id)), await repo.domains(ctx.group.id))
-            self._cache[ctx.group.id] = cached
-        return cached
+        """The group's compiled rules. A rebuild (after a change, or when the settings it was built with
+        changed) runs in a worker thread; until it is ready, messages are checked with the previous build,
+        so a 64,000-term list never stalls the loop. Only the first build of a group is waited for."""
+        gid = ctx.group.id
+        cached = self._cache.get(gid)
+        fresh = (
+            cached is not None
+            and self._built_gen.get(gid) == self._gen.get(gid, 0)
+            and cached.rules.options[1:] == self._options(ctx)[1:]
+        )
+        if fresh and cached is not None:
+            return cached
+        task = self._building.get(gid)
+        if task is None:
+            task = asyncio.ensure_future(self._build(ctx))
+            self._building[gid] = task
+            task.add_done_callback(lambda _t, gid=gid: self._building.pop(gid, None))
+        if cached is not None:
+            return cached
+        return await asyncio.shield(task)
+
+    async def reload(self, ctx: Context) -> GroupRules:
+        """After an admin's change: the next build is waited for, so their next command sees it."""
+        self.invalidate(ctx.group.id)
+        while True:
+            task = self._building.get(ctx.group.id)
+            if task is not None:
+                await asyncio.shield(task)
+                continue
+            state = await self.group_rules(ctx)
+            if self._built_gen.get(ctx.group.id) == self._gen.get(ctx.group.id, 0):
+                return state
 
     def invalidate(self, group_id: int) -> None:
-        self._cache.pop(group_id, None)
+        self._gen[group_id] = self._gen.get(group_id, 0) + 1
+
+    def _options(self, ctx: Context) -> tuple[tuple[str, ...], int, str]:
+        s = ctx.settings.moderation
+        return (), s.segment_chars, s.pinyin
+
+    async def _build(self, ctx: Context) -> GroupRules:
+        gid = ctx.group.id
+        gen = self._gen.get(gid, 0)
+        repo = ModerationRepo(ctx.app.db)
+        rules = await repo.rules(gid)
+        allow = await self.allowed_words(ctx)
+        domains = await repo.domains(gid)
+        _, segment_max, pinyin = self._options(ctx)
+        ruleset = await asyncio.to_thread(
+            RuleSet, rules, allow=tuple(sorted(allow)), segment_max=segment_max, pinyin=pinyin
+        )
+        state = GroupRules(ruleset, domains)
+        self._cache[gid] = state
+        self._built_gen[gid] = gen
+        return state
+
+    async def allowed_words(self, ctx: Context) -> set[str]:
+        """The shipped common words (rules/data/common_words.txt) with the group's own changes."""
+        own = await ModerationRepo(ctx.app.db).allow_rows(ctx.group.id)
+        words = set(shipped_allow()) | {w for w, ok in own.items() if ok}
+        return words - {w for w, ok in own.items() if not ok}
 
     # --- the hook ------------------------------------------------------------------------------------
 
@@ -216,13 +284,16 @@ class ModerationFeature(Feature):
     def _from_rule(self, ctx: Context, hit: RuleHit) -> Finding:
         rule = hit.rule
         label = rule.category or rule.pattern
+        reason = ctx.t(
+            "mod.reason.rule_sound" if hit.by_sound else "mod.reason.rule", term=label[:40], id=rule.id
+        )
         return Finding(
             rule.action,
-            ctx.t("mod.reason.rule", term=label[:40], id=rule.id),
+            reason,
             hit.excerpt,
             rule.id,
             rule.mute_seconds,
-            rule.shadow or ctx.settings.moderation.shadow,
+            rule.shadow or hit.shadow or ctx.settings.moderation.shadow,
         )
 
     async def _link_findings(self, ctx: Context, user_id: str, links: list[detectors.Found]) -> list[Finding]:
@@ -464,6 +535,14 @@ class ModerationFeature(Feature):
     # --- buttons in the log --------------------------------------------------------------------------
 
     async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
+        if payload.startswith("addall:"):  # an import's held-back terms: "add them anyway"
+            if not event.is_admin:
+                await ctx.answer_button(ctx.t("mod.admins_only_button"), alert=True)
+                return
+            done = await filters.add_held(self, ctx, payload.removeprefix("addall:"))
+            await ctx.answer_button(done)
+            await ctx.edit(event.message_id, done)
+            return
         case_ref, _, op = payload.partition(":")
         case_id = parse_int(case_ref, 1)
         case = await ModerationRepo(ctx.app.db).case_by_id(case_id) if case_id is not None else None
@@ -813,7 +892,7 @@ class ModerationFeature(Feature):
                 await repo.allow_domain(ctx.group.id, domain)
             else:
                 await repo.deny_domain(ctx.group.id, domain)
-            self.invalidate(ctx.group.id)
+            await self.reload(ctx)
             await ctx.reply(
                 ctx.t("mod.links.allowed" if sub == "allow" else "mod.links.denied", domain=domain)
             )

@@ -12,7 +12,7 @@ import re
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
-from rules.normalize import MAX_CHARS, compact, fold_text, folded
+from rules.normalize import MAX_CHARS, fold_text, folded
 
 _TLDS = "com|net|org|io|me|gg|cn|cc|xyz|top|vip|co|ru|info|biz|app|link|site|shop|club|tk"
 # A bare host is tried only where a host-like run begins (the look-behind), so a run such as "1.1.1.…" or

@@ -1,17 +1,29 @@
-"""Import and export of rule lists: plain text (one term a line) and CSV (term, kind, action, category).
+"""Import and export of rule lists, parsed a line at a time so one paste may mix formats:
 
-Pure. A bad line is reported by its number with the reason; the good ones are imported all the same.
+- a plain term a line (the downloaded lexicons: houbb/sensitive-word, konsheng/Sensitive-lexicon);
+- `regex:<pattern>` / `fuzzy:<term>` / `literal:<term>` a line;
+- CSV: `term,category` (a lexicon with categories), `term,action`, or `term,kind,action,category` (what
+  /filter export writes; a header line is skipped).
+Every bad line is reported by its number with a reason code; the good ones are imported all the same.
+`lint` then points at the terms an operator should look at before they go live. Pure: the same parser
+serves a pasted list and an attached file.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from rules.engine import ACTIONS, KINDS, BadRule, Rule, validate
+from rules.normalize import compact
 
-MAX_IMPORT_LINES = 100_000
+MAX_IMPORT_LINES = 200_000
+HEADERS = ("term", "词", "关键词", "敏感词")
+DATA = Path(__file__).with_name("data")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,74 +38,127 @@ class Parsed:
 class LineError:
     line: int
     text: str
-    reason: str
+    code: str  # filter.err.<code>
+    params: dict[str, object] = field(default_factory=dict)
 
 
-def _looks_csv(lines: list[str]) -> bool:
-    sample = [ln for ln in lines[:20] if ln.strip() and not ln.lstrip().startswith("#")]
-    return bool(sample) and all("," in ln for ln in sample)
+def _prefixed(text: str) -> tuple[str, str] | None:
+    head, sep, tail = text.partition(":")
+    if sep and head.strip().lower() in KINDS and tail.strip():
+        return head.strip().lower(), tail.strip()
+    return None
+
+
+def parse_line(line: str, default_action: str) -> tuple[str, str, str, str] | None:
+    """(term, kind, action, category) of one line, or None for a blank line, a comment or a header."""
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    prefixed = _prefixed(text)
+    if prefixed is not None:  # a pattern may hold commas: never split it
+        return prefixed[1], prefixed[0], default_action, ""
+    if "," not in text:
+        return text, "literal", default_action, ""
+    fields = [f.strip() for f in next(csv.reader([text]))]
+    if not fields or fields[0].lower() in HEADERS:
+        return None
+    term, rest = fields[0], [f for f in fields[1:]]
+    kind, action, category = "literal", default_action, ""
+    if (p := _prefixed(term)) is not None:
+        kind, term = p
+    if len(rest) >= 3:  # term,kind,action,category as exported
+        kind = rest[0].lower() or kind
+        action = rest[1].lower() or default_action
+        category = rest[2]
+    else:  # term,category / term,action / term,kind[,action]
+        for value in rest:
+            low = value.lower()
+            if low in KINDS:
+                kind = low
+            elif low in ACTIONS:
+                action = low
+            elif value and not category:
+                category = value
+    return term, kind, action, category
 
 
 def parse_import(text: str, default_action: str = "warn") -> tuple[list[Parsed], list[LineError]]:
-    lines = text.splitlines()[:MAX_IMPORT_LINES]
     rows: list[Parsed] = []
     errors: list[LineError] = []
-    if _looks_csv(lines):
-        reader = csv.reader(lines)
-        for number, fields in enumerate(reader, start=1):
-            if not fields or not "".join(fields).strip() or fields[0].lstrip().startswith("#"):
-                continue
-            if number == 1 and fields[0].strip().lower() in ("term", "词", "关键词"):
-                continue  # a header
-            fields = [f.strip() for f in fields] + ["", "", ""]
-            term, kind, action, category = (
-                fields[0],
-                fields[1] or "literal",
-                fields[2] or default_action,
-                fields[3],
-            )
-            _add(
-                rows,
-                errors,
-                number,
-                lines[number - 1] if number <= len(lines) else term,
-                term,
-                kind,
-                action,
-                category,
-            )
-        return rows, errors
-    for number, line in enumerate(lines, start=1):
-        term = line.strip()
-        if not term or term.startswith("#"):
+    for number, line in enumerate(text.splitlines()[:MAX_IMPORT_LINES], start=1):
+        try:
+            parsed = parse_line(line, default_action)
+        except csv.Error:
+            errors.append(LineError(number, line.strip()[:60], "csv"))
             continue
-        _add(rows, errors, number, line, term, "literal", default_action, "")
+        if parsed is None:
+            continue
+        term, kind, action, category = parsed
+        if kind not in KINDS:
+            errors.append(LineError(number, line.strip()[:60], "kind", {"kinds": "/".join(KINDS)}))
+            continue
+        if action not in ACTIONS:
+            errors.append(LineError(number, line.strip()[:60], "action", {"actions": "/".join(ACTIONS)}))
+            continue
+        try:
+            pattern = validate(kind, term)
+        except BadRule as exc:
+            errors.append(LineError(number, line.strip()[:60], exc.code, dict(exc.params)))
+            continue
+        rows.append(Parsed(kind, pattern, action, category[:40]))
     return rows, errors
 
 
-def _add(
-    rows: list[Parsed],
-    errors: list[LineError],
-    number: int,
-    line: str,
-    term: str,
-    kind: str,
-    action: str,
-    category: str,
-) -> None:
-    kind, action = kind.lower(), action.lower()
-    if kind not in KINDS:
-        errors.append(LineError(number, line[:60], f"kind must be one of {'/'.join(KINDS)}"))
-        return
-    if action not in ACTIONS:
-        errors.append(LineError(number, line[:60], f"action must be one of {'/'.join(ACTIONS)}"))
-        return
-    try:
-        pattern = validate(kind, term)
-    except BadRule as exc:
-        errors.append(LineError(number, line[:60], str(exc)))
-        return
-    rows.append(Parsed(kind, pattern, action, category[:40]))
+# --- lint ----------------------------------------------------------------------------------------------
+
+LINT_FREQ = 20_000  # a jieba dictionary word at least this frequent is an everyday word (长期, 合体)
+
+
+@dataclass(frozen=True, slots=True)
+class Lint:
+    term: str
+    code: str  # single | normalised | common | innocent
+    detail: str = ""
+
+
+def _innocent_lines() -> list[str]:
+    return [
+        ln
+        for ln in (DATA / "innocent_zh.txt").read_text("utf-8").splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+
+
+def lint(rows: Iterable[Parsed], common: dict[str, int] | None = None) -> list[Lint]:
+    """Terms to look at before they go live: one character long; changed by normalisation (㈠ → 一, a
+    full-width form); an everyday word by itself (`common`, a word → frequency map, jieba's when given);
+    found in the shipped innocent sentences (rules/data/innocent_zh.txt)."""
+    from rules.terms import Term, TermMatcher  # a matcher over the terms: one scan of the sentences
+
+    out: list[Lint] = []
+    literal = [r for r in rows if r.kind == "literal"]
+    flagged: set[str] = set()
+    for r in literal:
+        key = compact(r.pattern)
+        if len(key) == 1:
+            out.append(Lint(r.pattern, "single"))
+            flagged.add(r.pattern)
+        elif unicodedata.normalize("NFKC", r.pattern).casefold() != r.pattern.casefold():
+            out.append(Lint(r.pattern, "normalised", key))
+            flagged.add(r.pattern)
+        elif common and common.get(key, 0) >= LINT_FREQ:
+            out.append(Lint(r.pattern, "common"))
+            flagged.add(r.pattern)
+    rest = [r for r in literal if r.pattern not in flagged]
+    if rest:
+        matcher = TermMatcher([Term(r.pattern, ref=i) for i, r in enumerate(rest)])
+        seen: set[int] = set()
+        for line in _innocent_lines():
+            for hit in matcher.find(line):
+                if hit.term.ref not in seen:
+                    seen.add(hit.term.ref)
+                    out.append(Lint(hit.term.text, "innocent", line[:40]))
+    return out
 
 
 def export_text(rules: list[Rule]) -> str:

@@ -14,7 +14,12 @@ SEARCH_TIMEOUT = 0.05  # seconds per pattern per message
 
 
 class BadPattern(ValueError):
-    """The pattern is refused; the message says why, for the admin."""
+    """The pattern is refused: `detail` is the regex library's reason (English), `position` where."""
+
+    def __init__(self, detail: str, position: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.position = position
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +34,7 @@ def compile_pattern(source: str) -> Pattern:
     try:
         compiled = regex.compile(source, regex.IGNORECASE | regex.VERSION1)
     except regex.error as exc:
-        raise BadPattern(str(exc)) from exc
+        raise BadPattern(exc.msg if hasattr(exc, "msg") else str(exc), getattr(exc, "pos", None)) from exc
     return Pattern(source, compiled)
 
 

@@ -9,7 +9,7 @@ from bot.parsing import parse_int
 from rules.engine import Rule
 from storage.db import Database, Row
 
-_RULE_COLUMNS = "id, kind, pattern, action, category, mute_seconds, exceptions, shadow"
+_RULE_COLUMNS = "id, kind, pattern, action, category, mute_seconds, exceptions, shadow, pinyin"
 _CASE_COLUMNS = (
     "id, group_id, user_id, user_name, action, reason, rule_id, excerpt, message_id, actor, until_at, "
     "shadow, at, undone_at"
@@ -28,6 +28,7 @@ def _rule(row: Row) -> Rule:
         int(row["mute_seconds"]),
         exceptions,
         bool(row["shadow"]),
+        row["pinyin"],
     )
 
 
@@ -104,26 +105,52 @@ class ModerationRepo:
         return [_rule(r) for r in rows]
 
     async def add_rules(self, group_id: int, rules: list[Rule], actor: str, now_ms: int) -> int:
-        """Insert rules (ids ignored), skipping ones the group already has; returns how many were new."""
-        added = 0
+        """Insert rules (ids ignored), skipping ones the group already has; returns how many were new.
+        One statement per 1,000 rules: a 64,000-term lexicon is 64 round trips, not 64,000."""
+        before = await self.rule_count(group_id)
         async with self._db.transaction() as tx:
-            for r in rules:
-                added += await tx.execute_rowcount(
-                    "INSERT INTO mod_rules (group_id, kind, pattern, action, category, mute_seconds, exceptions, "
-                    "shadow, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (group_id, kind, pattern) DO NOTHING",
-                    group_id,
-                    r.kind,
-                    r.pattern,
-                    r.action,
-                    r.category,
-                    r.mute_seconds,
-                    _EXCEPTION_SEP.join(r.exceptions),
-                    int(r.shadow),
-                    actor,
-                    now_ms,
-                )
-        return added
+            await tx.executemany(
+                "INSERT INTO mod_rules (group_id, kind, pattern, action, category, mute_seconds, exceptions, "
+                "shadow, pinyin, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (group_id, kind, pattern) DO NOTHING",
+                [
+                    (
+                        group_id,
+                        r.kind,
+                        r.pattern,
+                        r.action,
+                        r.category,
+                        r.mute_seconds,
+                        _EXCEPTION_SEP.join(r.exceptions),
+                        int(r.shadow),
+                        r.pinyin,
+                        actor,
+                        now_ms,
+                    )
+                    for r in rules
+                ],
+            )
+        return await self.rule_count(group_id) - before
+
+    async def rule_count(self, group_id: int) -> int:
+        return int(await self._db.fetchval("SELECT COUNT(*) FROM mod_rules WHERE group_id = ?", group_id))
+
+    # --- the allow-list ------------------------------------------------------------------------------
+
+    async def allow_rows(self, group_id: int) -> dict[str, bool]:
+        """The group's own entries: word → allowed (False: a shipped word taken out)."""
+        rows = await self._db.fetchall("SELECT word, allowed FROM mod_allow WHERE group_id = ?", group_id)
+        return {r["word"]: bool(r["allowed"]) for r in rows}
+
+    async def set_allowed(
+        self, group_id: int, words: list[str], allowed: bool, actor: str, now_ms: int
+    ) -> None:
+        await self._db.executemany(
+            "INSERT INTO mod_allow (group_id, word, allowed, added_by, added_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (group_id, word) DO UPDATE SET allowed = excluded.allowed, "
+            "added_by = excluded.added_by, added_at = excluded.added_at",
+            [(group_id, w, int(allowed), actor, now_ms) for w in words],
+        )
 
     async def find_rule(self, group_id: int, ref: str) -> Rule | None:
         """By `#id` (or a bare number that is no term) or by pattern."""
@@ -145,13 +172,14 @@ class ModerationRepo:
 
     async def update_rule(self, group_id: int, rule: Rule) -> None:
         await self._db.execute(
-            "UPDATE mod_rules SET action = ?, mute_seconds = ?, exceptions = ?, shadow = ?, category = ? "
-            "WHERE group_id = ? AND id = ?",
+            "UPDATE mod_rules SET action = ?, mute_seconds = ?, exceptions = ?, shadow = ?, category = ?, "
+            "pinyin = ? WHERE group_id = ? AND id = ?",
             rule.action,
             rule.mute_seconds,
             _EXCEPTION_SEP.join(rule.exceptions),
             int(rule.shadow),
             rule.category,
+            rule.pinyin,
             group_id,
             rule.id,
         )

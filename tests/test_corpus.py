@@ -55,7 +55,9 @@ def load_terms() -> list[Rule]:
 def corpus() -> tuple[list[str], list[str]]:
     innocent = [
         line
-        for line in (DATA / "innocent.txt").read_text("utf-8").splitlines()
+        for line in (Path(__file__).resolve().parents[1] / "rules" / "data" / "innocent_zh.txt")
+        .read_text("utf-8")
+        .splitlines()
         if line and not line.startswith("#")
     ]
     spam = []

@@ -186,7 +186,10 @@ async def test_filter_commands_and_bad_input(db) -> None:  # type: ignore[no-unt
     [imported] = await h.say(
         "carol", "/filter import delete\n加微信\n\n# a comment\n代开发票\n" + "x" * 150 + "\n兼职", admin=True
     )
-    assert imported.startswith("已导入 3 条；0 条已存在；1 行被拒绝。") and "第 5 行" in imported
+    assert imported.startswith("已导入 2 条；0 条已存在；1 行被拒绝。") and "第 5 行" in imported
+    assert "长度必须在 1 到 100 个字符之间" in imported  # the engine's reason, in the group's language
+    assert "“兼职”出现在正常语句中" in imported  # linted: held back and asked about
+    await h.say("carol", "/filter add 兼职 delete", admin=True)
     [csv_import] = await h.say(
         "carol",
         "/filter import\nterm,kind,action,category\nv\\s*x\\d{5},regex,warn,ads\n博彩,literal,explode,ads",
