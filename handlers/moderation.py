@@ -847,29 +847,31 @@ class ModerationFeature(Feature):
             await ctx.set_setting("moderation.flood_messages", "0")
             await ctx.reply(ctx.t("mod.flood.off"))
             return
-        if len(tokens) == 2 and all(parse_int(x, 0, 99_999) is not None for x in tokens):
-            tokens = [str(parse_int(x)) for x in tokens]
-            try:
-                await ctx.set_setting("moderation.flood_messages", tokens[0])
-                await ctx.set_setting("moderation.flood_seconds", tokens[1])
-            except ValueError:
-                pass
-            else:
-                await ctx.reply(
-                    ctx.t(
-                        "mod.flood.set",
-                        n=tokens[0],
-                        seconds=tokens[1],
-                        minutes=ctx.settings.moderation.flood_mute_minutes,
-                    )
-                )
+        if len(tokens) == 2 and all(parse_int(x) is not None for x in tokens):
+            # "/flood 3 10": more than 3 messages in 10 s is flooding; the 4th is muted, 3 pass
+            n, seconds = parse_int(tokens[0], 1, 100), parse_int(tokens[1], 1, 3600)
+            if n is None or seconds is None:
+                await ctx.reply(ctx.t("mod.flood.bad"), ephemeral=True)
                 return
+            await ctx.set_setting("moderation.flood_messages", str(n))
+            await ctx.set_setting("moderation.flood_seconds", str(seconds))
+            await ctx.reply(
+                ctx.t(
+                    "mod.flood.set",
+                    n=n,
+                    next=n + 1,
+                    seconds=seconds,
+                    minutes=ctx.settings.moderation.flood_mute_minutes,
+                )
+            )
+            return
         if not tokens:
             s = ctx.settings.moderation
             await ctx.reply(
                 ctx.t(
                     "mod.flood.current",
                     n=s.flood_messages,
+                    next=s.flood_messages + 1,
                     seconds=s.flood_seconds,
                     minutes=s.flood_mute_minutes,
                 )

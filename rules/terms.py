@@ -173,10 +173,10 @@ class TermMatcher:
         if _latin(key):
             if (s > 0 and _alnum(spaced[s - 1])) or (e < len(spaced) and _alnum(spaced[e])):
                 return False  # inside a longer word
-            if not any(gaps) or all(gaps):
-                return True  # a whole word, or c.a.s.i.n.o
-            span = "".join(c if c.isalnum() else " " for c in spaced[s:e])
-            return span.split() == words  # its own words, as the term has them
+            if not any(gaps) or all(gaps) or not any(" " in g for g in gaps):
+                return True  # a whole word, c.a.s.i.n.o, or padded with symbols (cas😀ino)
+            span = "".join(c if c.isalnum() or c == " " else "" for c in spaced[s:e])
+            return span.split() == words  # its own words, as the term has them (symbols ignored)
         if _alnum(key[0]) and s > 0 and _alnum(spaced[s - 1]):
             return False  # the Latin edge of a mixed term continues a word
         if _alnum(key[-1]) and e < len(spaced) and _alnum(spaced[e]):

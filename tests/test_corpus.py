@@ -1,41 +1,19 @@
 """Accuracy on a labelled corpus: innocent zh/en chat (near-misses included) must not match, and spam built
 from the word list with every evasion the engine claims to see through must. Fails below precision 0.99
-or recall 0.95, and prints both."""
+or recall 0.98, and prints both."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import opencc
 import pytest
 
 from rules.engine import Rule, RuleSet
 from rules.lists import parse_import
+from tests.evasions import CHARACTER, SOUND, applies
 
 DATA = Path(__file__).parent / "data"
-_S2T = opencc.OpenCC("s2t")
-_LOOKALIKE = str.maketrans({"a": "а", "e": "е", "o": "о", "c": "с", "p": "р", "x": "х", "i": "і"})
-
-
-def _fullwidth(text: str) -> str:
-    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
-
-
-EVASIONS = {
-    "plain": lambda t: t,
-    "spaced": lambda t: " ".join(t),
-    "dashed": lambda t: "-".join(t),
-    "dotted": lambda t: ".".join(t),
-    "zero-width": lambda t: "\u200b".join(t),
-    "zero-width-joiner": lambda t: "\u200d".join(t),
-    "full-width": _fullwidth,
-    "traditional": lambda t: _S2T.convert(t),
-    "upper": lambda t: t.upper(),
-    "look-alikes": lambda t: t.translate(_LOOKALIKE),
-    "combining": lambda t: "".join(c + "\u0336" for c in t),
-    "bidi": lambda t: "\u202e" + t + "\u202c",
-    "stars": lambda t: "*".join(t),
-}
+EVASIONS = CHARACTER
 WRAPS = ("{}", "快来{}，名额有限！", "check this out: {} now!!", "【福利】{} 私信", "hey guys {} 😂😂")
 
 
@@ -63,8 +41,8 @@ def corpus() -> tuple[list[str], list[str]]:
     spam = []
     for rule in load_terms():
         for name, evade in EVASIONS.items():
-            if name == "dotted" and not rule.pattern.isascii():
-                continue  # 加.微.信 is the dashed case again
+            if not applies(name, rule.pattern):
+                continue
             for wrap in WRAPS:
                 spam.append(wrap.format(evade(rule.pattern)))
     return innocent, spam
@@ -82,21 +60,46 @@ def scores(rules: RuleSet) -> tuple[float, float, list[str], list[str]]:
 
 def test_precision_and_recall_on_the_labelled_corpus() -> None:
     innocent, spam = corpus()
-    assert len(innocent) >= 70 and len(spam) >= 2000
+    assert len(innocent) >= 70 and len(spam) >= 3000
     precision, recall, false_pos, missed = scores(RuleSet(load_terms()))
     print(
         f"\ncorpus: {len(innocent)} innocent, {len(spam)} spam; precision {precision:.4f}, recall {recall:.4f}"
     )
     assert not false_pos, false_pos
-    assert precision >= 0.99 and recall >= 0.95, missed[:20]
+    assert precision >= 0.99 and recall >= 0.98, missed[:20]
 
 
 @pytest.mark.parametrize("name", sorted(EVASIONS))
 def test_each_evasion_is_seen_through(name: str) -> None:
     rules = RuleSet(load_terms())
     evade = EVASIONS[name]
-    missed = [r.pattern for r in rules.rules if not rules.check(f"快来{evade(r.pattern)}吧")]
+    missed = [
+        r.pattern
+        for r in rules.rules
+        if applies(name, r.pattern) and not rules.check(f"快来{evade(r.pattern)}吧")
+    ]
     assert not missed, (name, missed)
+
+
+@pytest.mark.parametrize("name", sorted(SOUND))
+def test_sound_alikes_are_caught_for_terms_that_opt_in(name: str) -> None:
+    """ban证, 扮证, "ban zheng", jwx: with the list matched by sound (shadow first, so the hit is marked)."""
+    terms = load_terms()
+    rules = RuleSet(terms, pinyin="shadow")
+    evade = SOUND[name]
+    chinese = [r for r in terms if applies(name, r.pattern)]
+    missed = [
+        r.pattern
+        for r in chinese
+        if not any(
+            h.by_sound or h.rule.pattern != r.pattern for h in rules.check(f"快来 {evade(r.pattern)} 吧")
+        )
+    ]
+    assert len(missed) <= len(chinese) * 0.02, (name, missed)
+    assert all(h.shadow for h in rules.check(f"快来 {evade(chinese[0].pattern)} 吧") if h.by_sound)
+    # off by default: the same disguise passes a list that did not opt in
+    plain = RuleSet(terms)
+    assert not any(h.by_sound for h in plain.check(f"快来 {evade(chinese[0].pattern)} 吧"))
 
 
 def test_without_normalisation_recall_collapses() -> None:

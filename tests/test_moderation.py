@@ -311,7 +311,7 @@ async def test_flood_links_invites_and_newcomers(db) -> None:  # type: ignore[no
     await h.app.handle(h.message("ivy", "http://bad.top/x"))
     assert any(isinstance(a, A.Delete) for a in h.take())
     [flood] = await h.say("carol", "/flood 3 5", admin=True)
-    assert "5 秒内超过 3 条" in flood
+    assert "5 秒内最多 3 条，超过（第 4 条起）禁言" in flood
     [bad] = await h.say("carol", "/flood lots", admin=True)
     assert bad.startswith("用法：/flood")
     await h.stop()
