@@ -5,8 +5,9 @@ dropped, traditional → simplified Chinese (OpenCC), Latin look-alikes from Cyr
 Latin, and right-to-left overrides undone (a term typed backwards inside U+202E reads forwards again).
 
 Only letters and digits count. Every other code point is a separator, of one of two sorts:
-- *ordinary* separators (white space, clause and sentence punctuation, brackets, quotes) end a word;
-  a run of them is one space in `spaced`, and a match across them must be regular ("加 微 信");
+- *ordinary* separators (white space, clause and sentence punctuation, brackets, quotes) end a word:
+  a match across them must be regular ("加 微 信"); in `spaced` a run of white space is one space and
+  punctuation stays as it is;
 - the rest (- . / and every symbol, emoji, Hangul and braille filler, the strokes 丶丨 and the like)
   stays in `spaced` as it is: it joins or pads a word (w-e-c-h-a-t, 办@证, 卖🉐发票) rather than ends it.
 Both are removed in `compact`, the view the matchers scan. Pure: no I/O.
@@ -62,8 +63,8 @@ HOMOGLYPHS = str.maketrans(
         "ω": "w",
     }
 )
-# Separators that end a word or a clause: a run of them is one space in `spaced`. Others (- . / ~ and all
-# symbols) stay as they are: they join or pad the parts of one word more often than they end it.
+# Separators that end a word or a clause. Others (- . / ~ and all symbols) join or pad the parts of one
+# word more often than they end it.
 ORDINARY = frozenset(" \t\r\n,;!?()[]{}<>'\"，。、；：！？（）【】《》「」『』“”‘’…—")
 # Code points that are letters to Unicode but only ever pad or split a word: Hangul fillers, the
 # single strokes 丶丨丿乀乁乚亅 used as dividers (金丶皇丨国).
@@ -76,6 +77,10 @@ BIDI_POP = frozenset("\u202c\u2069\n")
 def is_kept(c: str) -> bool:
     """A letter or digit: what the compact view keeps."""
     return (c.isalnum() or unicodedata.category(c) == "Mc") and c not in FILLERS
+
+
+# Punctuation that ends a clause or a sentence: a short term is never read across it (上，你 is not 上你).
+CLAUSE_END = frozenset(",;!?:，。、；：！？…")
 
 
 def is_ordinary(c: str) -> bool:
@@ -166,7 +171,7 @@ def normalize(text: str, *, shown_order: bool = True) -> Normalized:
         for c in fold(ch):
             if is_kept(c):
                 spaced.append(c)
-            elif is_ordinary(c):
+            elif c.isspace():
                 if not spaced or spaced[-1] == " ":
                     continue
                 spaced.append(" ")

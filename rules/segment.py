@@ -64,6 +64,12 @@ def aligned(text: str, start: int, end: int) -> bool:
     return s in cuts and e in cuts
 
 
+def frequency(word: str) -> int:
+    """How often jieba's corpus saw the word (0: not a word)."""
+    load()
+    return jieba.dt.FREQ.get(word) or 0
+
+
 def words(text: str) -> list[str]:
     """The words of a text, for linting a term against common words."""
     load()

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import ahocorasick_rs
 
 from rules import segment
-from rules.normalize import Normalized, compact, has_bidi, normalize, normalize_term
+from rules.normalize import CLAUSE_END, Normalized, compact, has_bidi, is_ordinary, normalize, normalize_term
 
 MAX_HITS = 16  # distinct terms reported per message at most
 MAX_SEGMENTED = 48  # short Chinese hits checked against a segmentation per message (≈40 µs each)
@@ -53,6 +53,25 @@ def _alnum(c: str) -> bool:
     return c.isascii() and c.isalnum()
 
 
+def gaps_of(norm: Normalized, start: int, end: int) -> list[str]:
+    """The separators between consecutive characters of compact [start, end), as written."""
+    c2s, spaced = norm.compact_to_spaced, norm.spaced
+    return [spaced[c2s[k] + 1 : c2s[k + 1]] for k in range(start, end - 1)]
+
+
+def regular(gaps: list[str], size: int) -> bool:
+    """Whether separators inside a Chinese or mixed hit are a disguise rather than two words meeting:
+    none, one between every pair (加 微 信), or padding alone (办@证); never across the end of a clause
+    (上，你), unless spelled out with three or more characters (加，微，信)."""
+    if any(gaps) and not all(gaps) and any(map(_ends_word, gaps)):
+        return False  # separators here and not there: two words that happen to meet
+    return not (any(c in CLAUSE_END for g in gaps for c in g) and (size < 3 or not all(gaps)))
+
+
+def _ends_word(gap: str) -> bool:
+    return any(map(is_ordinary, gap))
+
+
 def _cjk(c: str) -> bool:
     return "\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff"
 
@@ -62,9 +81,11 @@ _NUMERALS = "零一二三四五六七八九"
 
 
 def variants(key: str) -> list[str]:
-    """Other spellings of a compact key: digits next to Chinese as Chinese numerals (1夜情 → 一夜情), and
-    Chinese numerals in a term with other Chinese as digits (一夜情 → 1夜情)."""
-    out = []
+    """Other spellings of a compact key of 3 or more characters: digits next to Chinese as Chinese numerals
+    (1夜情 → 一夜情), and Chinese numerals in a term with other Chinese as digits (一夜情 → 1夜情)."""
+    out: list[str] = []
+    if len(key) < 3:
+        return out  # 1夜 as 一夜 would hit every "one night"
     if any(c in _DIGITS for c in key) and any(_cjk(c) for c in key):
         out.append(key.translate(str.maketrans(_DIGITS, _NUMERALS)))
     if any(c in _NUMERALS for c in key) and any(_cjk(c) and c not in _NUMERALS for c in key):
@@ -169,11 +190,11 @@ class TermMatcher:
     ) -> bool:
         c2s, spaced = norm.compact_to_spaced, norm.spaced
         s, e = c2s[start], c2s[end - 1] + 1
-        gaps = [spaced[c2s[k] + 1 : c2s[k + 1]] for k in range(start, end - 1)]
+        gaps = gaps_of(norm, start, end)
         if _latin(key):
             if (s > 0 and _alnum(spaced[s - 1])) or (e < len(spaced) and _alnum(spaced[e])):
                 return False  # inside a longer word
-            if not any(gaps) or all(gaps) or not any(" " in g for g in gaps):
+            if not any(gaps) or all(gaps) or not any(map(_ends_word, gaps)):
                 return True  # a whole word, c.a.s.i.n.o, or padded with symbols (cas😀ino)
             span = "".join(c if c.isalnum() or c == " " else "" for c in spaced[s:e])
             return span.split() == words  # its own words, as the term has them (symbols ignored)
@@ -181,8 +202,8 @@ class TermMatcher:
             return False  # the Latin edge of a mixed term continues a word
         if _alnum(key[-1]) and e < len(spaced) and _alnum(spaced[e]):
             return False
-        if any(gaps) and not all(gaps) and any(" " in g for g in gaps):
-            return False  # separators here and not there: two words that happen to meet
+        if not regular(gaps, len(key)):
+            return False
         if len(key) <= self.segment_max and all(map(_cjk, key)):
             if budget[0] <= 0:
                 return False  # a wall of short hits inside words: bounded work, and none of them counted

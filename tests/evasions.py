@@ -80,8 +80,9 @@ def _cjk(c: str) -> bool:
 
 @cache
 def _by_sound() -> dict[str, list[str]]:
-    """Toneless pinyin → everyday simplified characters with that reading (their first reading; jieba's
-    frequency as a character of its own ≥ 1,000): what a spammer's input method offers first."""
+    """Pinyin with its tone → everyday simplified characters with that reading (their first reading;
+    jieba's frequency as a character of its own ≥ 1,000): what a spammer's input method offers for the
+    syllable (扮 for 办, 泉 for 全, 威 for 微). Other tones are not generated: they are not caught."""
     import jieba
 
     jieba.initialize()
@@ -91,7 +92,7 @@ def _by_sound() -> dict[str, list[str]]:
         ch = chr(code)
         if not _cjk(ch) or code > 0x9FA5 or _T2S.convert(ch) != ch or jieba.dt.FREQ.get(ch, 0) < 1000:
             continue
-        sound = lazy_pinyin(ch, style=Style.NORMAL)[0]
+        sound = lazy_pinyin(ch, style=Style.TONE3)[0]
         out.setdefault(sound, []).append(ch)
     return out
 
@@ -111,7 +112,7 @@ def _first_in_pinyin(term: str) -> str:
 def _homophone(term: str) -> str:
     """One character swapped for another with the same reading: 办证 → 扮证, 全套 → 泉套."""
     rng = random.Random(term)
-    sounds = lazy_pinyin(term, style=Style.NORMAL)
+    sounds = [lazy_pinyin(c, style=Style.TONE3)[0] for c in term]
     spots = [i for i, c in enumerate(term) if _cjk(c)]
     rng.shuffle(spots)
     for i in spots:

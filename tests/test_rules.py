@@ -18,7 +18,7 @@ def test_normalisation_defeats_common_evasions() -> None:
     assert normalize("сasino").compact == "casino"  # a Cyrillic с
     assert normalize("加微信發財").compact == "加微信发财"  # traditional → simplified
     assert normalize("c.a.s.i.n.o").compact == "casino"
-    assert normalize("加，微 信").spaced == "加 微 信"  # clause punctuation and spaces end a word
+    assert normalize("加，微  信").spaced == "加,微 信"  # white space collapses, punctuation stays
 
 
 def test_offsets_map_back_to_the_original() -> None:
