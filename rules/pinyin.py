@@ -26,7 +26,7 @@ from rules.terms import gaps_of, regular
 MIN_KEY = 4  # a sound key shorter than this ("an", "yi") matches by accident
 MIN_INITIALS = 3
 MAX_READINGS = 4  # heteronym combinations kept per term
-WORD_FREQ = 3  # a sound-alike that is a dictionary word this frequent is that word, not a disguise
+WORD_FREQ = 50  # a sound-alike that is a dictionary word this frequent is that word, not a disguise
 
 
 def _is_cjk(ch: str) -> bool:
