@@ -12,7 +12,7 @@ import re
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
-from rules.normalize import MAX_CHARS, fold_text, folded
+from rules.normalize import MAX_CHARS, compact, fold_text, folded
 
 _TLDS = "com|net|org|io|me|gg|cn|cc|xyz|top|vip|co|ru|info|biz|app|link|site|shop|club|tk"
 # A bare host is tried only where a host-like run begins (the look-behind), so a run such as "1.1.1.…" or
@@ -134,7 +134,8 @@ class FloodTracker:
     def repeating(
         self, group_id: int, user_id: str, text: str, at_ms: int, *, max_repeats: int | None = None
     ) -> bool:
-        key_text = "".join(folded(text).split())  # symbols and emoji kept: "😀😀😀" repeated is a repeat
+        # letters and digits however spelled; a message of symbols or emoji alone ("😀😀") by its symbols
+        key_text = compact(text) or "".join(folded(text).split())
         if not key_text:
             return False
         texts = self._slot(self._texts, (group_id, user_id))

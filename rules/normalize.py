@@ -166,22 +166,19 @@ def normalize(text: str, *, shown_order: bool = True) -> Normalized:
     shown, order = visual(text[:MAX_CHARS]) if shown_order else (text[:MAX_CHARS], None)
     spaced: list[str] = []
     origin: list[int] = []
+    kept: list[int] = []
+    parts = _PARTS
     for k, ch in enumerate(shown):
-        i = k if order is None else order[k]
-        for c in fold(ch):
-            if is_kept(c):
-                spaced.append(c)
-            elif c.isspace():
+        for c, kind in parts[ord(ch)]:
+            if kind == _SPACE:
                 if not spaced or spaced[-1] == " ":
                     continue
-                spaced.append(" ")
-            else:
-                spaced.append(c)  # noise stays, so a regex or a gap check can see it
-            origin.append(i)
-    compact_to_spaced = tuple(i for i, c in enumerate(spaced) if is_kept(c))
-    return Normalized(
-        "".join(spaced), tuple(origin), "".join(spaced[i] for i in compact_to_spaced), compact_to_spaced
-    )
+                c = " "
+            elif kind == _KEPT:
+                kept.append(len(spaced))
+            spaced.append(c)  # noise and punctuation stay, so a regex or a gap check can see them
+            origin.append(k if order is None else order[k])
+    return Normalized("".join(spaced), tuple(origin), "".join(spaced[i] for i in kept), tuple(kept))
 
 
 class _Table(dict[int, str]):
@@ -204,6 +201,25 @@ class _Table(dict[int, str]):
 
 _TABLE_MAX = 200_000
 _FOLD = _Table(fold)
+_KEPT, _SPACE, _OTHER = 0, 1, 2
+
+
+def _parts(ch: str) -> tuple[tuple[str, int], ...]:
+    return tuple((c, _KEPT if is_kept(c) else _SPACE if c.isspace() else _OTHER) for c in fold(ch))
+
+
+class _PartsTable(dict[int, tuple[tuple[str, int], ...]]):
+    """Code point → its folded characters with their sort (kept, white space, other), filled on first
+    sight and bounded like `_Table`: `normalize` is one dictionary look-up per character."""
+
+    def __missing__(self, code: int) -> tuple[tuple[str, int], ...]:
+        out = _parts(chr(code))
+        if len(self) < _TABLE_MAX:
+            self[code] = out
+        return out
+
+
+_PARTS = _PartsTable()
 _COMPACT = _Table(lambda ch: "".join(c for c in fold(ch) if is_kept(c)))
 
 

@@ -37,25 +37,31 @@ def load() -> None:
 def aligned(text: str, start: int, end: int) -> bool:
     """Whether the hit [start, end) of `text` starts and ends on word boundaries (it may span words)."""
     load()
-    freq = jieba.dt.FREQ
-    log_total = math.log(jieba.dt.total)
+    freq = jieba.dt.FREQ  # holds every prefix of every word (0 for a prefix alone): the walk stops early
+    log = math.log
+    log_total = log(jieba.dt.total)
     lo, hi = max(0, start - WINDOW), min(len(text), end + WINDOW)
     window, s, e = text[lo:hi], start - lo, end - lo
     n = len(window)
     best: list[tuple[float, int]] = [(0.0, n)] * (n + 1)
     for i in range(n - 1, -1, -1):
-        choice = (-math.inf, i + 1)
-        for j in range(i + 1, min(n, i + MAX_WORD) + 1):
-            f = freq.get(window[i:j]) or 0
-            if (i, j) == (s, e):
-                f = max(f, TERM_FREQ)
-            elif not f:
-                if j > i + 1:
-                    continue
-                f = 1  # an unknown single character
-            score = math.log(f) - log_total + best[j][0]
-            if score > choice[0]:
-                choice = (score, j)
+        # an unknown single character counts once; the hit itself as an ordinary word
+        f = freq.get(window[i]) or 1
+        choice = (log(f) - log_total + best[i + 1][0], i + 1)
+        for j in range(i + 2, min(n, i + MAX_WORD) + 1):
+            f = freq.get(window[i:j])
+            if i == s and j == e:
+                f = max(f or 0, TERM_FREQ)
+            elif f is None:
+                if i == s and j < e:
+                    continue  # the hit may be no dictionary prefix: keep walking to its end
+                break
+            if f:
+                score = log(f) - log_total + best[j][0]
+                if score > choice[0]:
+                    choice = (score, j)
+        if i == s and e - s == 1:
+            choice = max(choice, (log(TERM_FREQ) - log_total + best[e][0], e))
         best[i] = choice
     cuts, i = {0}, 0
     while i < n:

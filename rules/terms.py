@@ -26,7 +26,8 @@ from rules import segment
 from rules.normalize import CLAUSE_END, Normalized, compact, has_bidi, is_ordinary, normalize, normalize_term
 
 MAX_HITS = 16  # distinct terms reported per message at most
-MAX_SEGMENTED = 48  # short Chinese hits checked against a segmentation per message (≈40 µs each)
+MAX_SEGMENTED = 48  # short Chinese hits checked against a segmentation per message (≈15 µs each)
+CONTEXT = segment.WINDOW + 1  # characters either side that every check of a hit looks at, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,7 @@ class TermMatcher:
                     words[key] = "".join(
                         c if c.isalnum() else " " for c in normalize(term.text).spaced
                     ).split()
-        allow = sorted({a for a in map(normalize_term, self.allow) if len(a) > 1})
+        allow = sorted({a for a in map(normalize_term, self.allow) if len(a) > 1} - set(by_key))
         self._allow = ahocorasick_rs.AhoCorasick(allow) if allow else None
         if self.segment_max and any(len(k) <= self.segment_max and all(map(_cjk, k)) for k in by_key):
             segment.load()  # here, where the matcher is built (off the event loop), not on a message
@@ -140,8 +141,10 @@ class TermMatcher:
     def find(self, text: str) -> list[Hit]:
         """Each term the text holds, once; read in the order shown and, where a right-to-left override
         reorders it, in the order typed too."""
+        if not has_bidi(text):
+            return self._find(text, False)
         hits = self._find(text, True)
-        if has_bidi(text) and len(hits) < MAX_HITS:
+        if len(hits) < MAX_HITS:
             seen = {id(h.term) for h in hits}
             hits += [h for h in self._find(text, False) if id(h.term) not in seen][: MAX_HITS - len(hits)]
         return hits
@@ -155,27 +158,41 @@ class TermMatcher:
         if not found:
             return []
         norm = normalize(text, shown_order=shown_order)
-        allowed: list[tuple[int, int]] | None = None
+        covered: list[int] | None = None
         hits: list[Hit] = []
         done: set[int] = set()  # terms already found: the decision needs each rule once, not every hit
         budget = [MAX_SEGMENTED]
+        decided: dict[tuple[int, str], bool] = {}  # a wall repeats its contexts: decide each once
+        spaced, c2s = norm.spaced, norm.compact_to_spaced
+        finished: set[int] = set()  # keys whose terms are all found
         for key_index, start, end in found:
+            if key_index in finished:
+                continue
+            lo = c2s[start] - CONTEXT
+            context = spaced[lo if lo > 0 else 0 : c2s[end - 1] + 1 + CONTEXT]
+            verdict = decided.get((key_index, context))
+            if verdict is False:
+                continue
             owners = [
                 i
                 for i in self._owners[key_index]
-                if i not in done and not self._excepted(norm.compact, i, start, end)
+                if i not in done and not (self._exceptions[i] and self._excepted(norm.compact, i, start, end))
             ]
             if not owners:
+                if all(i in done for i in self._owners[key_index]):
+                    finished.add(key_index)
                 continue
-            if not self._accept(norm, self._keys[key_index], self._words[key_index], start, end, budget):
-                continue
+            if verdict is None:
+                verdict = self._accept(
+                    norm, self._keys[key_index], self._words[key_index], start, end, budget
+                )
+                decided[(key_index, context)] = verdict
+                if not verdict:
+                    continue
             if self._allow is not None:
-                if allowed is None:
-                    allowed = [
-                        (s, e)
-                        for _, s, e in self._allow.find_matches_as_indexes(norm.compact, overlapping=True)
-                    ]
-                if any(s <= start and end <= e and e - s > end - start for s, e in allowed):
+                if covered is None:
+                    covered = self._covered(norm.compact)
+                if covered[start] >= end:
                     continue  # inside a word the group allows
             first, last = norm.original_span(start, end)
             for index in owners:
@@ -184,6 +201,16 @@ class TermMatcher:
             if len(hits) >= MAX_HITS:
                 break  # a wall of list terms: enough to decide, and bounded work
         return hits
+
+    def _covered(self, compact_text: str) -> list[int]:
+        """For each position, how far the allowed words that start at or before it reach (linear)."""
+        reach = [0] * (len(compact_text) + 1)
+        assert self._allow is not None
+        for _, s, e in self._allow.find_matches_as_indexes(compact_text, overlapping=True):
+            reach[s] = max(reach[s], e)
+        for i in range(1, len(reach)):
+            reach[i] = max(reach[i], reach[i - 1])
+        return reach
 
     def _accept(
         self, norm: Normalized, key: str, words: list[str], start: int, end: int, budget: list[int]

@@ -54,3 +54,5 @@ def test_flood_and_repeats() -> None:
     assert not tracker.repeating(1, "a", "BUY  NOW!", 1_000)
     assert tracker.repeating(1, "a", "b u y n o w", 2_000)  # the same text, however spelled, 3 times
     assert not tracker.repeating(2, "a", "buy now", 2_000)  # another group
+    assert not tracker.repeating(3, "a", "😀😀", 0) and not tracker.repeating(3, "a", "😀 😀", 1)
+    assert tracker.repeating(3, "a", "😀😀", 2)  # emoji alone repeat too (they are no letters)
