@@ -104,6 +104,8 @@ async def test_sound_alikes_shadow_first_then_on(db) -> None:  # type: ignore[no
     for text in ("扮证", "ban zheng 找我", "娱乐 ban证"):
         assert deleted(await check(h, "bob", text)), text
     assert not deleted(await check(h, "bob", "加威信"))  # still shadow for the rest of the list
+    [added] = await h.say("carol", "/filter add 代开发票 delete pinyin", admin=True)
+    assert "拼音：试运行（只记录）" in added  # a term opted in by sound starts in shadow
     [bad] = await h.say("carol", "/filter pinyin 办证 maybe", admin=True)
     assert bad.startswith("用法：")
     await h.stop()
