@@ -69,14 +69,18 @@ def messages() -> list[str]:
     return lines + spam
 
 
-def median_us(func, items: list[str], rounds: int) -> float:  # type: ignore[no-untyped-def]
-    samples = []
+def samples_ns(func, items: list[str], rounds: int) -> list[int]:  # type: ignore[no-untyped-def]
+    out = []
     for _ in range(rounds):
         for item in items:
             start = time.perf_counter_ns()
             func(item)
-            samples.append(time.perf_counter_ns() - start)
-    return statistics.median(samples) / 1000
+            out.append(time.perf_counter_ns() - start)
+    return sorted(out)
+
+
+def median_us(func, items: list[str], rounds: int) -> float:  # type: ignore[no-untyped-def]
+    return statistics.median(samples_ns(func, items, rounds)) / 1000
 
 
 def build(terms: list[str]) -> tuple[RuleSet, float, float]:
@@ -91,13 +95,7 @@ def build(terms: list[str]) -> tuple[RuleSet, float, float]:
 
 
 def percentile_us(func, items: list[str], rounds: int, q: float) -> float:  # type: ignore[no-untyped-def]
-    samples = []
-    for _ in range(rounds):
-        for item in items:
-            start = time.perf_counter_ns()
-            func(item)
-            samples.append(time.perf_counter_ns() - start)
-    samples.sort()
+    samples = samples_ns(func, items, rounds)
     return samples[min(len(samples) - 1, int(q * len(samples)))] / 1000
 
 
