@@ -20,7 +20,17 @@ from bot.context import Context
 from bot.parsing import format_duration, parse_duration, parse_int, tokenize
 from rules import segment
 from rules.engine import ACTIONS, KINDS, PINYIN_MODES, BadRule, Rule, validate
-from rules.lists import LINT_FREQ, LineError, Lint, Parsed, export_csv, export_text, lint, parse_import
+from rules.lists import (
+    LINT_FREQ,
+    LineError,
+    Lint,
+    Parsed,
+    export_csv,
+    export_text,
+    lint,
+    parse_import,
+    shipped_allow,
+)
 from rules.normalize import compact
 from storage.moderation import ModerationRepo
 
@@ -392,8 +402,6 @@ async def _shadow(feature: ModerationFeature, ctx: Context, rest: str) -> None:
 async def _allow(feature: ModerationFeature, ctx: Context, rest: str) -> None:
     """`/filter allow <word…>` · `/filter allow remove <word…>` · `/filter allow list`: words a hit inside
     of does not count (方法论 keeps 法论 from firing), starting from the shipped common words."""
-    from handlers.moderation import shipped_allow
-
     tokens = [t.text.strip() for t in tokenize(rest) if t.text.strip()]
     usage = ctx.t("common.usage", usage=ctx.t("cmd.filter.usage"))
     sub = tokens[0].lower() if tokens else "list"

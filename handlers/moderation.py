@@ -31,7 +31,7 @@ from handlers import filters
 from rules import detectors
 from rules.engine import SEVERITY, RuleHit, RuleSet
 from rules.ladder import Rung, next_rung, parse_ladder, step_for
-from rules.lists import DATA as RULE_DATA
+from rules.lists import shipped_allow
 from storage.members import Member
 from storage.moderation import Case, LogTarget, ModerationRepo, NewCase
 
@@ -67,17 +67,6 @@ class GroupRules:
 class Args(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rest: Annotated[str, REST] = ""
-
-
-_SHIPPED: tuple[str, ...] | None = None
-
-
-def shipped_allow() -> tuple[str, ...]:
-    global _SHIPPED
-    if _SHIPPED is None:
-        lines = (RULE_DATA / "common_words.txt").read_text("utf-8").splitlines()
-        _SHIPPED = tuple(w.strip() for w in lines if w.strip() and not w.startswith("#"))
-    return _SHIPPED
 
 
 def excerpt_of(text: str) -> str:
@@ -139,7 +128,7 @@ class ModerationFeature(Feature):
         fresh = (
             cached is not None
             and self._built_gen.get(gid) == self._gen.get(gid, 0)
-            and cached.rules.options[1:] == self._options(ctx)[1:]
+            and cached.rules.options[1:] == self._options(ctx)
         )
         if fresh and cached is not None:
             return cached
@@ -167,9 +156,10 @@ class ModerationFeature(Feature):
     def invalidate(self, group_id: int) -> None:
         self._gen[group_id] = self._gen.get(group_id, 0) + 1
 
-    def _options(self, ctx: Context) -> tuple[tuple[str, ...], int, str]:
+    def _options(self, ctx: Context) -> tuple[int, str]:
+        """The settings a build depends on: a change of them rebuilds the group's rules."""
         s = ctx.settings.moderation
-        return (), s.segment_chars, s.pinyin
+        return s.segment_chars, s.pinyin
 
     async def _build(self, ctx: Context) -> GroupRules:
         gid = ctx.group.id
@@ -178,7 +168,7 @@ class ModerationFeature(Feature):
         rules = await repo.rules(gid)
         allow = await self.allowed_words(ctx)
         domains = await repo.domains(gid)
-        _, segment_max, pinyin = self._options(ctx)
+        segment_max, pinyin = self._options(ctx)
         ruleset = await asyncio.to_thread(
             RuleSet, rules, allow=tuple(sorted(allow)), segment_max=segment_max, pinyin=pinyin
         )

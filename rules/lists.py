@@ -16,6 +16,7 @@ import io
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from rules.engine import ACTIONS, KINDS, BadRule, Rule, validate
@@ -107,6 +108,13 @@ def parse_import(text: str, default_action: str = "warn") -> tuple[list[Parsed],
             continue
         rows.append(Parsed(kind, pattern, action, category[:40]))
     return rows, errors
+
+
+@cache
+def shipped_allow() -> tuple[str, ...]:
+    """Common words that contain short terms of public lexicons: every group's allow-list starts here."""
+    lines = (DATA / "common_words.txt").read_text("utf-8").splitlines()
+    return tuple(w.strip() for w in lines if w.strip() and not w.startswith("#"))
 
 
 # --- lint ----------------------------------------------------------------------------------------------
