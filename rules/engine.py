@@ -82,6 +82,9 @@ def validate(kind: str, pattern: str) -> str:
 
 
 PINYIN_MODES = ("off", "shadow", "on")
+# Two syllables sound like some pair of characters in most sentences, and a 65,000-term list of them
+# costs ≈0.5 ms a message: the whole-list setting covers terms of 3+ characters; shorter ones opt in alone.
+LIST_SOUND_MIN = 3
 
 
 class RuleSet:
@@ -106,10 +109,13 @@ class RuleSet:
             allow=allow,
             segment_max=segment_max,
         )
+        # The list's setting reaches terms of LIST_SOUND_MIN+ characters; a rule's own mode, any term.
         self._sound_mode = {
             i: r.pinyin or pinyin
             for i, r in enumerate(rules)
-            if r.kind == "literal" and (r.pinyin or pinyin) != "off"
+            if r.kind == "literal"
+            and (r.pinyin or pinyin) != "off"
+            and (r.pinyin or len(compact(r.pattern)) >= LIST_SOUND_MIN)
         }
         self._sound = (
             SoundMatcher([(rules[i].pattern, i) for i in self._sound_mode]) if self._sound_mode else None

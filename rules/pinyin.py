@@ -15,6 +15,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import accumulate
 
 import ahocorasick_rs
 from pypinyin import Style, lazy_pinyin, pinyin
@@ -33,6 +35,7 @@ def _is_cjk(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
+@lru_cache(maxsize=65536)
 def _toned(ch: str) -> str:
     return lazy_pinyin(ch, style=Style.TONE3)[0]
 
@@ -105,8 +108,31 @@ class SoundMatcher:
     def find(self, text: str) -> list[SoundHit]:
         if self._automaton is None:
             return []
-        spoken = compact(text).translate(_SOUND)
-        found = self._automaton.find_matches_as_indexes(spoken, overlapping=True)
+        key_text = compact(text)
+        sounds = list(map(_SOUND.__getitem__, map(ord, key_text)))
+        found = self._automaton.find_matches_as_indexes("".join(sounds), overlapping=True)
+        if not found:
+            return []
+        # Cheap tests before the offset map: a candidate written in characters alone must start and end
+        # on syllables, agree in tones with a term it sounds like, and be no dictionary word of its own.
+        at = {p: i for i, p in enumerate(accumulate(map(len, sounds), initial=0))}
+        kept = []
+        for key_index, start, end in found:
+            i, j = at.get(start), at.get(end)
+            if i is None or j is None:
+                continue  # inside a syllable
+            said = key_text[i:j]
+            if self._initials[key_index] and not said.isascii():
+                continue  # initials are a Latin word (jwx), never sounds of characters
+            if all(map(_is_cjk, said)) and (
+                segment.frequency(said) >= WORD_FREQ
+                or not any(
+                    tuple(map(_toned, said)) in self._tones.get(ref, ()) for ref in self._owners[key_index]
+                )
+            ):
+                continue
+            kept.append((key_index, start, end))
+        found = kept
         if not found:
             return []
         norm = normalize(text)

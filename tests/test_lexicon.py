@@ -93,17 +93,20 @@ async def moderation_module_reload(h) -> None:  # type: ignore[no-untyped-def]
 
 async def test_sound_alikes_shadow_first_then_on(db) -> None:  # type: ignore[no-untyped-def]
     h = await setup(db, "办证 delete", "加微信 delete")
-    assert not deleted(await check(h, "alice", "ban证"))  # off by default
+    assert not deleted(await check(h, "alice", "jia wei xin"))  # off by default
     [mode] = await h.say("carol", "/filter pinyin shadow", admin=True)
     assert "试运行" in mode
-    actions = await check(h, "alice", "我可以ban证")
+    actions = await check(h, "alice", "快 jia wei xin")
     assert not deleted(actions)
     assert any("谐音或拼音" in text for text in sent(actions))  # a shadow note, to the group (no log chat)
+    # the list's setting covers terms of 3+ characters; two syllables opt in one by one
+    assert not any("谐音" in text for text in sent(await check(h, "alice", "我可以ban证")))
     [updated] = await h.say("carol", "/filter pinyin 办证 on", admin=True)
     assert "拼音：开" in updated
     for text in ("扮证", "ban zheng 找我", "娱乐 ban证"):
         assert deleted(await check(h, "bob", text)), text
     assert not deleted(await check(h, "bob", "加威信"))  # still shadow for the rest of the list
+    assert not deleted(await check(h, "bob", "事实上这件事已经办了"))  # sounds, but no disguise
     [added] = await h.say("carol", "/filter add 代开发票 delete pinyin", admin=True)
     assert "拼音：试运行（只记录）" in added  # a term opted in by sound starts in shadow
     [bad] = await h.say("carol", "/filter pinyin 办证 maybe", admin=True)
