@@ -27,6 +27,8 @@ from rules.normalize import CLAUSE_END, Normalized, compact, has_bidi, is_ordina
 
 MAX_HITS = 16  # distinct terms reported per message at most
 MAX_SEGMENTED = 48  # short Chinese hits checked against a segmentation per message (≈15 µs each)
+PREFIX = 256  # characters normalised first for the checks; more only when hits reach further
+MARGIN = 64  # compact characters past a hit its checks may read (exceptions and allowed words ≤ 40)
 CONTEXT = segment.WINDOW + 1  # characters either side that every check of a hit looks at, at most
 
 
@@ -157,7 +159,11 @@ class TermMatcher:
         )
         if not found:
             return []
-        norm = normalize(text, shown_order=shown_order)
+        # A prefix of the text is enough while the hits are near its start (a wall of terms decides
+        # within its first lines): normalise more only when a hit comes near the end of what is done.
+        # (Without a reordering override, the prefix's compact view is a prefix of the whole one.)
+        size = len(text) if shown_order else min(len(text), PREFIX)
+        norm = normalize(text[:size], shown_order=shown_order)
         covered: list[int] | None = None
         hits: list[Hit] = []
         done: set[int] = set()  # terms already found: the decision needs each rule once, not every hit
@@ -168,6 +174,10 @@ class TermMatcher:
         for key_index, start, end in found:
             if key_index in finished:
                 continue
+            while size < len(text) and end + MARGIN > len(norm.compact):
+                size = min(len(text), size * 4)
+                norm = normalize(text[:size], shown_order=False)
+                spaced, c2s, covered = norm.spaced, norm.compact_to_spaced, None
             lo = c2s[start] - CONTEXT
             context = spaced[lo if lo > 0 else 0 : c2s[end - 1] + 1 + CONTEXT]
             verdict = decided.get((key_index, context))

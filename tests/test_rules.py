@@ -93,3 +93,20 @@ def test_a_wall_of_terms_reports_each_rule_once_and_stops_early() -> None:
     many = RuleSet([Rule(i, "literal", f"词{i:03d}") for i in range(100)])
     text = "".join(f"词{i:03d}" for i in range(100)) * 10
     assert len(many.check(text)) == MAX_HITS
+
+
+def test_hits_far_into_a_long_message_are_checked_with_their_whole_context() -> None:
+    """The checks normalise a prefix first and more on demand: a hit past it keeps its exceptions, its
+    allow-list words and its original span."""
+    from rules.terms import Term, TermMatcher
+
+    matcher = TermMatcher(
+        [Term("刷单", exceptions=("刷单词",)), Term("法论"), Term("加微信")], allow=("方法论",), segment_max=0
+    )
+    pad = "今天天气不错。" * 300  # 2,100 characters
+    assert matcher.find(pad + "背刷单词") == []
+    assert matcher.find(pad + "这套方法论") == []
+    text = pad + "快加 微 信"
+    [hit] = matcher.find(text)
+    assert hit.term.text == "加微信" and text[hit.start : hit.end] == "加 微 信"
+    assert [h.term.text for h in matcher.find(pad + "法论")] == ["法论"]  # no allowed word around it
