@@ -140,3 +140,19 @@ async def test_processed_events_survive_and_prune(db) -> None:  # type: ignore[n
 
 def test_placeholders_rewritten_outside_literals() -> None:
     assert to_dollar_params("SELECT ? , '?', 'it''s ?' , ?") == "SELECT $1 , '?', 'it''s ?' , $2"
+
+
+async def test_migrations_are_news_only_on_an_existing_database(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A first run creates its database quietly; upgrading one that holds data says what was applied."""
+    import logging
+
+    from storage.db import open_database
+
+    db = await open_database(f"sqlite:///{tmp_path / 'q.db'}")
+    with caplog.at_level(logging.INFO, logger="storage.migrate"):
+        await migrate(db, target=head() - 1)
+        assert not [r for r in caplog.records if r.levelno >= logging.INFO]
+        await migrate(db)
+        [record] = [r for r in caplog.records if r.levelno >= logging.INFO]
+        assert f"{head():04d}_" in record.getMessage()
+    await db.close()
