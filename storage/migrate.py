@@ -81,7 +81,9 @@ async def migrate(db: Database, *, target: int | None = None, now_ms: int = 0) -
                 now_ms,
             )
         # Upgrading a database that holds data is news; creating a new one is not (DEBUG).
-        log.log(logging.INFO if current else logging.DEBUG, "applied migration %04d_%s", mig.version, mig.name)
+        log.log(
+            logging.INFO if current else logging.DEBUG, "applied migration %04d_%s", mig.version, mig.name
+        )
         applied.append(mig.version)
     if applied and not current:
         log.debug("created a new database at schema version %d", applied[-1])

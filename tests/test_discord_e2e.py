@@ -346,3 +346,19 @@ async def test_member_text_cannot_forge_a_ping(bot: Bot) -> None:
     [call] = await bot.calls("POST", "/messages")
     assert "<@777000>" not in call.body["content"]
     assert call.body["allowed_mentions"] == {"parse": []}  # nobody may be pinged by this reply
+
+
+async def test_commands_are_synced_at_start_only_when_they_changed(bot: Bot, db: Database) -> None:
+    """An operator who invited the bot before starting it sees the slash commands; a restart with the
+    same command set registers nothing (Discord limits command creations a day)."""
+    path = f"/applications/{F.APP_ID}/guilds/{F.GUILD_ID}/commands"
+    [first] = await bot.calls("PUT", path)
+    assert {c["name"] for c in first.body} >= {"checkin", "help", "filter"}
+    await bot.stop()
+    again = Bot(bot.fake, db)
+    await again.start()
+    await asyncio.sleep(0.1)
+    assert len(bot.fake.of("PUT", path)) == 1  # unchanged: nothing sent
+    await again.runner.adapter.sync_guild(F.GUILD_ID, force=True)  # joining a guild always registers
+    assert len(bot.fake.of("PUT", path)) == 2
+    bot.runner, bot.app = again.runner, again.app  # the fixture stops the running one

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
@@ -37,6 +39,7 @@ from bot.i18n import t
 from bot.markup import mentioned_ids, plain, split
 from bot.outbox import DISCORD_LIMITS
 from bot.parsing import is_id
+from storage.syncs import SyncRepo
 
 log = logging.getLogger(__name__)
 
@@ -144,31 +147,52 @@ class DiscordAdapter:
 
     # --- slash commands ------------------------------------------------------------------------------
 
-    async def sync_guild(self, guild_id: int) -> None:
+    def _digest(self) -> tuple[list[dict[str, Any]], str]:
+        payloads = command_payloads(self.app.commands)
+        return payloads, hashlib.sha256(json.dumps(payloads, sort_keys=True).encode()).hexdigest()
+
+    async def sync_guild(self, guild_id: int, *, force: bool = False) -> bool:
+        """Register the slash commands in a guild when they differ from the last registration there
+        (stored as a digest), so a restart spends none of Discord's command-creation limit; True when
+        something was sent."""
         app_id = self.client.application_id
         if app_id is None:
-            return
+            return False
+        payloads, digest = self._digest()
+        scope = f"discord:guild:{guild_id}"
+        syncs = SyncRepo(self.app.db)
+        if not force and await syncs.digest(scope) == digest:
+            log.debug("slash commands of guild %s unchanged", guild_id)
+            return False
         try:
-            await self.client.http.bulk_upsert_guild_commands(
-                app_id, guild_id, command_payloads(self.app.commands)
-            )
+            await self.client.http.bulk_upsert_guild_commands(app_id, guild_id, payloads)
         except discord.HTTPException as exc:
             log.warning("cannot sync slash commands to guild %s: %s", guild_id, exc)
+            return False
+        await syncs.synced(scope, digest, to_ms(self.app.clock.now()))
+        log.info("synced %d slash commands to guild %s", len(payloads), guild_id)
+        return True
 
     async def sync_global(self) -> int:
         app_id = self.client.application_id
         assert app_id is not None, "log in first"
-        payloads = command_payloads(self.app.commands)
+        payloads, digest = self._digest()
         await self.client.http.bulk_upsert_global_commands(app_id, payloads)
+        await SyncRepo(self.app.db).synced("discord:global", digest, to_ms(self.app.clock.now()))
         return len(payloads)
 
     # --- events --------------------------------------------------------------------------------------
 
     async def on_ready(self) -> None:
         log.info("Discord ready as %s in %d guild(s)", self.client.user, len(self.client.guilds))
+        # An operator who invited the bot before starting it must see the commands: sync every guild
+        # whose registration is missing or stale (on_ready also runs after a reconnect: unchanged ones
+        # cost one database read).
+        for guild in list(self.client.guilds):
+            await self.sync_guild(guild.id)
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
-        await self.sync_guild(guild.id)
+        await self.sync_guild(guild.id, force=True)  # a guild that removed the bot dropped its commands
 
     async def _deliver(self, guild_id: int, event: Event) -> None:
         async with self._guild_lock(str(guild_id)):
