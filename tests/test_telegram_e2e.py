@@ -430,3 +430,32 @@ async def test_a_nul_in_a_name_or_text_takes_nothing_down(bot: Bot, fake: FakeBo
     assert bot.app is not None
     await bot.app.writer.flush()
     assert await db.fetchval("SELECT name FROM members WHERE user_id = '1077'") == "Eve"
+
+
+async def test_the_api_base_url_as_ptb_documents_it_works_and_a_wrong_one_is_named(
+    fake: FakeBotApi, db: Database
+) -> None:
+    """`http://host:8081/bot` (PTB's own form) and `http://host:8081` both reach the server; an address
+    that answers 404 to getMe is called a wrong URL, not a rejected token."""
+    for base in (fake.base_url, fake.base_url + "/bot", fake.base_url + "/bot/"):
+        app = App(
+            db, FakeClock(datetime.now(UTC)), Outbox(backoff=0.05), default_features(), manual_scheduler=True
+        )
+        runner = TelegramRunner(app, Settings(telegram_token=fake.token, telegram_api_base_url=base))
+        await app.start()
+        await runner.start()
+        await runner.stop()
+        await app.stop()
+    app = App(
+        db, FakeClock(datetime.now(UTC)), Outbox(backoff=0.05), default_features(), manual_scheduler=True
+    )
+    wrong = TelegramRunner(
+        app, Settings(telegram_token=fake.token, telegram_api_base_url=fake.base_url + "/v2")
+    )
+    await app.start()
+    with pytest.raises(RuntimeError, match="answered 404 Not Found to getMe: the API base URL is wrong"):
+        await wrong.start()
+    bad_token = TelegramRunner(app, Settings(telegram_token="123:nope", telegram_api_base_url=fake.base_url))
+    with pytest.raises(RuntimeError, match="token was rejected"):
+        await bad_token.start()
+    await app.stop()

@@ -6,7 +6,9 @@ import logging
 import secrets
 from urllib.parse import urlparse
 
+import httpx
 from telegram import Update
+from telegram import error as tg_error
 from telegram.ext import Application, TypeHandler
 
 from adapters.telegram.adapter import ALLOWED_UPDATES, TelegramAdapter
@@ -16,12 +18,35 @@ from config.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def api_root(base_url: str) -> str:
+    """A local Bot API server's root, whether written as python-telegram-bot documents its base_url
+    (`http://host:8081/bot`) or as the server's address (`http://host:8081`)."""
+    return base_url.strip().rstrip("/").removesuffix("/bot").rstrip("/")
+
+
 def build_application(token: str, base_url: str | None = None) -> Application:  # type: ignore[type-arg]
     builder = Application.builder().token(token).concurrent_updates(True)
     if base_url:
-        root = base_url.rstrip("/")
+        root = api_root(base_url)
         builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
     return builder.build()
+
+
+async def explain_rejection(token: str, base_url: str | None) -> str:
+    """PTB reports a 404 to getMe as a rejected token; a 404 from a server of our own choosing means a
+    wrong address. Ask once more, and say which it is."""
+    root = api_root(base_url) if base_url else "https://api.telegram.org"
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            status = (await client.get(f"{root}/bot{token}/getMe")).status_code
+    except httpx.HTTPError as exc:
+        return f"the Bot API server at {root} could not be reached ({exc.__class__.__name__})"
+    if status == 404:
+        return (
+            f"the Bot API server at {root} answered 404 Not Found to getMe: the API base URL is wrong, "
+            "not the token (give the server's address, e.g. http://host:8081; a trailing /bot is accepted)"
+        )
+    return f"the token was rejected by the Bot API server at {root} (HTTP {status}): check TELEGRAM_TOKEN"
 
 
 class TelegramRunner:
@@ -43,7 +68,14 @@ class TelegramRunner:
 
     async def start(self) -> None:
         application = self.application
-        await application.initialize()
+        try:
+            await application.initialize()
+        except tg_error.InvalidToken as exc:
+            assert self.settings.telegram_token
+            reason = await explain_rejection(
+                self.settings.telegram_token, self.settings.telegram_api_base_url
+            )
+            raise RuntimeError(reason) from exc
         await self.adapter.start()
         await application.start()
         assert application.updater is not None
