@@ -187,7 +187,11 @@ class App:
 
     async def _run_command(self, ctx: Context, spec: CommandSpec | None, name: str, args: str) -> None:
         if spec is None:
-            await ctx.reply(ctx.t("common.unknown_command", name=name), ephemeral=True)
+            close = self.commands.suggest(name, ctx.is_admin)
+            text = ctx.t("common.unknown_command", name=name)
+            if close:
+                text = ctx.t("common.unknown_command_close", name=name, close=close)
+            await ctx.reply(text, ephemeral=True)
             return
         if spec.admin_only and not ctx.is_admin:
             await ctx.reply(ctx.t("common.admin_only", name=spec.name), ephemeral=True)

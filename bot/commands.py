@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from rapidfuzz import fuzz, process
 
 from bot.parsing import Rest, tokenize
+from rules.normalize import compact
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -79,6 +81,21 @@ class Match:
     args: str
 
 
+MAX_TRIGGER = 40  # a trigger word with its variants ("签到了！", "check-in") is short
+SUGGEST_CUTOFF = 60.0  # /hlep → help scores 75; unrelated names stay below
+# Particles that end a statement without changing it (签到了, 打卡啦～); question particles (吗, 呢) are
+# not among them: "打卡了吗" asks, it does not check in.
+_PARTICLES = "了啦咯喽哦噢呀啊嘛吧"
+
+
+def trigger_key(text: str) -> str:
+    """A plain-text trigger as matched: normalised as moderation normalises (width, case, traditional →
+    simplified; spaces, punctuation and symbols dropped: 簽 到！, check-in), trailing particles dropped."""
+    key = compact(text)
+    stripped = key.rstrip(_PARTICLES)
+    return stripped or key
+
+
 class CommandRegistry:
     def __init__(self) -> None:
         self._specs: dict[str, CommandSpec] = {}
@@ -92,9 +109,9 @@ class CommandRegistry:
                 raise ValueError(f"command name {name!r} registered twice")
             self._names[key] = spec
         for trigger in spec.triggers:
-            if trigger.lower() in self._triggers:
+            if trigger_key(trigger) in self._triggers:
                 raise ValueError(f"trigger {trigger!r} registered twice")
-            self._triggers[trigger.lower()] = spec
+            self._triggers[trigger_key(trigger)] = spec
         self._specs[spec.name] = spec
 
     def get(self, name: str) -> CommandSpec | None:
@@ -116,13 +133,21 @@ class CommandRegistry:
             if m.group(2):  # "/cmd@SomeBot": adapters strip their own bot's name, so this is another bot's
                 return None
             name = m.group(1).lower()
-            return Match(self._names.get(name), name, (m.group(3) or "").strip())
-        low = stripped.lower()
-        spec = self._triggers.get(low)
+            spec = self._names.get(name) or self._triggers.get(trigger_key(name))  # /签到 as 签到
+            return Match(spec, spec.name if spec else name, (m.group(3) or "").strip())
+        if len(stripped) > MAX_TRIGGER:
+            return None
+        spec = self._triggers.get(trigger_key(stripped))
         if spec is not None:
             return Match(spec, spec.name, "")
-        head, _, rest = low.partition(" ")
-        spec = self._triggers.get(head)
-        if spec is not None and rest:
-            return Match(spec, spec.name, stripped[len(head) :].strip())
+        head, _, rest = stripped.partition(" ")
+        spec = self._triggers.get(trigger_key(head))
+        if spec is not None and rest.strip():
+            return Match(spec, spec.name, rest.strip())
         return None
+
+    def suggest(self, name: str, is_admin: bool) -> str | None:
+        """The closest command name the caller may use, for "did you mean" (None when nothing is close)."""
+        names = [n for spec in self.visible_to(is_admin) for n in (spec.name, *spec.aliases)]
+        found = process.extractOne(name.lower(), names, scorer=fuzz.ratio, score_cutoff=SUGGEST_CUTOFF)
+        return found[0] if found else None

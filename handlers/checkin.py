@@ -61,7 +61,11 @@ class CheckinFeature(Feature):
     def commands(self) -> list[CommandSpec]:
         return [
             CommandSpec(
-                "checkin", self.checkin, aliases=("qd",), triggers=("签到", "打卡"), feature=self.name
+                "checkin",
+                self.checkin,
+                aliases=("qd",),
+                triggers=("签到", "打卡", "checkin"),
+                feature=self.name,
             ),
             CommandSpec("streaks", self.streaks, aliases=("连签",), triggers=("连签榜",), feature=self.name),
             CommandSpec("remind", self.remind, RemindArgs, aliases=("提醒",), feature=self.name),

@@ -31,4 +31,6 @@ class HelpFeature(Feature):
         if admin:
             lines += ["", ctx.t("help.admin_title")]
             lines += [_line(ctx, s) for s in admin]
+        if ctx.chat.platform == "telegram":  # its menu refuses non-Latin command names
+            lines += ["", ctx.t("help.telegram_note")]
         await ctx.reply("\n".join(lines), ephemeral=True)

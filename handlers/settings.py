@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from rapidfuzz import fuzz, process
 
 from bot.commands import CommandSpec
 from bot.context import Context
@@ -64,7 +65,14 @@ class SettingsFeature(Feature):
         key = args.key.strip().lower()
         keys = all_keys(ctx.app.sections)
         if key not in keys:
-            await ctx.reply(ctx.t("settings.unknown_key", key=args.key[:64], keys=", ".join(keys)))
+            close = [
+                k
+                for k, _score, _i in process.extract(key, keys, scorer=fuzz.WRatio, limit=3, score_cutoff=80)
+            ]
+            text = ctx.t("settings.unknown_key", key=args.key[:64])
+            if close:
+                text += "\n" + ctx.t("settings.did_you_mean", keys="、".join(close))
+            await ctx.reply(text)
             return
         if key == "language":
             await self._set_language(ctx, args.value)

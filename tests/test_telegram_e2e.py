@@ -185,6 +185,7 @@ async def test_a_429_is_waited_out_and_the_message_delivered(bot: Bot, fake: Fak
     say(fake, ALICE, "/help")
     texts = await replies(fake, 2)  # the refused attempt, then the retry
     assert texts[0] == texts[1] and texts[1].startswith("可用命令")
+    assert "Telegram 的命令菜单只能用英文命令" in texts[1]  # where the Chinese commands went
 
 
 async def test_a_server_error_is_retried(bot: Bot, fake: FakeBotApi) -> None:
