@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from bot.actions import Button, keyboard
 from bot.context import Context
-from bot.parsing import format_duration, parse_duration, parse_int, tokenize
+from bot.i18n import duration
+from bot.parsing import parse_duration, parse_int, tokenize
 from rules import segment
 from rules.engine import ACTIONS, KINDS, PINYIN_MODES, BadRule, Rule, validate
 from rules.lists import (
@@ -59,7 +60,7 @@ def _label(rule: Rule) -> str:
 def _describe(ctx: Context, rule: Rule) -> str:
     action = ctx.t(f"mod.action.{rule.action}")
     if rule.action == "mute" and rule.mute_seconds:
-        action += " " + format_duration(timedelta(seconds=rule.mute_seconds))
+        action += " " + duration(ctx.lang, timedelta(seconds=rule.mute_seconds))
     extras = []
     if rule.category:
         extras.append(f"#{rule.category}")

@@ -24,9 +24,9 @@ from bot.commands import CommandSpec
 from bot.context import Context
 from bot.events import ButtonPressed, ChatRef, MessagePosted, UserRef
 from bot.feature import Feature
-from bot.i18n import normalize_language, t
+from bot.i18n import duration, normalize_language, t
 from bot.markup import clean_name, mention
-from bot.parsing import REST, format_duration, parse_duration, parse_int, parse_mention, tokenize
+from bot.parsing import REST, parse_duration, parse_int, parse_mention, tokenize
 from handlers import filters
 from rules import detectors
 from rules.engine import SEVERITY, RuleHit, RuleSet
@@ -375,8 +375,24 @@ class ModerationFeature(Feature):
             await repo.set_case_action(case.id, action, until_ms)
             case = replace(case, action=action, until_ms=until_ms)
         result = await self._punish(ctx, user.user_id, action, until_ms)
-        await self._tell_member(ctx, user, case, warnings, failed=not result)
-        await self.log_case(ctx, case, warnings=warnings)
+        target = await self.log_target(ctx)
+        if (
+            target is not None
+            and target.chat_id == ctx.group.chat_id
+            and target.channel in (None, ctx.event.channel if ctx.event else None)
+        ):
+            # The log is this very chat: one message, the member's notice with the case's undo buttons.
+            await self._tell_member(
+                ctx,
+                user,
+                case,
+                warnings,
+                failed=not result,
+                buttons=self.undo_buttons(ctx, case, warned=warnings > 0),
+            )
+        else:
+            await self._tell_member(ctx, user, case, warnings, failed=not result)
+            await self.log_case(ctx, case, warnings=warnings)
         return case
 
     async def _punish(self, ctx: Context, user_id: str, action: str, until_ms: int | None) -> bool:
@@ -393,12 +409,12 @@ class ModerationFeature(Feature):
             return t(
                 lang,
                 "mod.step.mute",
-                duration=format_duration(timedelta(milliseconds=case.until_ms - case.at_ms)),
+                duration=duration(lang, timedelta(milliseconds=case.until_ms - case.at_ms)),
             )
         return t(lang, f"mod.step.{case.action}")
 
     async def _tell_member(
-        self, ctx: Context, user: UserRef, case: Case, warnings: int, *, failed: bool
+        self, ctx: Context, user: UserRef, case: Case, warnings: int, *, failed: bool, buttons: Keyboard = ()
     ) -> None:
         lang = member_language(ctx, user)
         who = mention(user.user_id, user.name)
@@ -423,7 +439,7 @@ class ModerationFeature(Feature):
                 )
         if failed:
             text += "\n" + t(lang, "mod.told.failed")
-        await ctx.send(text)
+        await ctx.send(text, buttons)
 
     # --- the admin log -------------------------------------------------------------------------------
 
@@ -610,6 +626,23 @@ class ModerationFeature(Feature):
 
     # --- commands: punishments -----------------------------------------------------------------------
 
+    async def _target_or_say(
+        self, ctx: Context, rest: str, usage: str
+    ) -> tuple[UserRef | None, str, str | None]:
+        """`_target`, answering for the admin when there is none: the member named was not found, or the
+        usage when nobody was named."""
+        user, remaining, replied = await self._target(ctx, rest)
+        if user is None:
+            tokens = tokenize(rest)
+            named = tokens[0].text if tokens and tokens[0].text.startswith("@") else None
+            text = (
+                ctx.t("common.member_not_found", who=named[:40])
+                if named
+                else ctx.t("common.usage", usage=ctx.t(usage))
+            )
+            await ctx.reply(text, ephemeral=True)
+        return user, remaining, replied
+
     async def _target(self, ctx: Context, rest: str) -> tuple[UserRef | None, str, str | None]:
         """The member a command is about: an @mention or id first, else the author of the replied message.
         Returns (member, the rest of the arguments, the replied message id)."""
@@ -633,9 +666,8 @@ class ModerationFeature(Feature):
         return None, rest.strip(), None
 
     async def _manual(self, ctx: Context, args: Args, action: str, usage: str) -> None:
-        user, rest, replied = await self._target(ctx, args.rest)
+        user, rest, replied = await self._target_or_say(ctx, args.rest, usage)
         if user is None:
-            await ctx.reply(ctx.t("common.usage", usage=ctx.t(usage)), ephemeral=True)
             return
         assert ctx.event is not None
         if user.user_id == ctx.event.user.user_id:
@@ -663,8 +695,8 @@ class ModerationFeature(Feature):
             actor=ctx.event.user.name,
         )
         if case is None:
-            return
-        await ctx.reply(ctx.t("mod.case_recorded", id=case.id), ephemeral=True)
+            return  # a redelivered command: handled already
+        # the member's notice in the group is the answer: no second "recorded" message
 
     async def warn_cmd(self, ctx: Context, args: Args) -> None:
         await self._manual(ctx, args, "warn", "cmd.warn.usage")
@@ -679,9 +711,8 @@ class ModerationFeature(Feature):
         await self._manual(ctx, args, "ban", "cmd.ban.usage")
 
     async def _lift(self, ctx: Context, args: Args, what: str) -> None:
-        user, _rest, _ = await self._target(ctx, args.rest)
+        user, _rest, _ = await self._target_or_say(ctx, args.rest, f"cmd.{what}.usage")
         if user is None:
-            await ctx.reply(ctx.t("common.usage", usage=ctx.t(f"cmd.{what}.usage")), ephemeral=True)
             return
         assert ctx.event is not None
         repo = ModerationRepo(ctx.app.db)
@@ -716,9 +747,8 @@ class ModerationFeature(Feature):
         await self._lift(ctx, args, "unban")
 
     async def warns_cmd(self, ctx: Context, args: Args) -> None:
-        user, _rest, _ = await self._target(ctx, args.rest)
+        user, _rest, _ = await self._target_or_say(ctx, args.rest, "cmd.warns.usage")
         if user is None:
-            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.warns.usage")), ephemeral=True)
             return
         repo = ModerationRepo(ctx.app.db)
         s = ctx.settings.moderation
@@ -738,9 +768,8 @@ class ModerationFeature(Feature):
         await ctx.reply("\n".join(lines))
 
     async def unwarn_cmd(self, ctx: Context, args: Args) -> None:
-        user, _rest, _ = await self._target(ctx, args.rest)
+        user, _rest, _ = await self._target_or_say(ctx, args.rest, "cmd.unwarn.usage")
         if user is None:
-            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.unwarn.usage")), ephemeral=True)
             return
         assert ctx.event is not None
         repo = ModerationRepo(ctx.app.db)
@@ -971,7 +1000,7 @@ class ModerationFeature(Feature):
 
 def rung_text(lang: str, rung: Rung) -> str:
     if rung.mute_for is not None:
-        return t(lang, "mod.step.mute", duration=format_duration(rung.mute_for))
+        return t(lang, "mod.step.mute", duration=duration(lang, rung.mute_for))
     return t(lang, f"mod.step.{rung.step}")
 
 

@@ -325,7 +325,7 @@ async def test_moderation_deletes_times_out_and_logs_to_a_channel(bot: Bot) -> N
     assert abs(until - (bot.clock.now() + timedelta(hours=2))) < timedelta(seconds=5)
     [confirmed, log] = await bot.calls("POST", f"/channels/{log_channel}/messages", 2)
     assert confirmed.body["content"] == "管理日志今后发到这里。"
-    assert "被禁言 2h" in log.body["content"] and log.body["components"]  # the case, with its undo button
+    assert "被禁言 2 小时" in log.body["content"] and log.body["components"]  # the case, with its undo button
 
 
 async def test_a_report_reads_the_replied_message_from_the_gateway(bot: Bot) -> None:

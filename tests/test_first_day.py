@@ -32,3 +32,34 @@ async def test_did_you_mean(db) -> None:  # type: ignore[no-untyped-def]
     )
     assert "moderation.flood_seconds" not in reply  # no dump of every key
     await h.stop()
+
+
+async def test_an_admin_action_is_one_message_and_an_unknown_member_is_named(db) -> None:  # type: ignore[no-untyped-def]
+    from bot import actions as A
+
+    h = await Harness(db).start()
+    await h.say("alice", "hello")
+    await h.app.handle(h.message("carol", "/mute @alice 5m", admin=True))
+    said = [a for a in h.take() if isinstance(a, A.Send | A.Reply)]
+    assert len(said) == 1 and "被禁言 5 分钟" in said[0].text  # no second "已处理：记录 #N"
+    await h.say("carol", "/modlog set here", admin=True)
+    await h.app.handle(h.message("carol", "/warn @alice 不礼貌", admin=True))
+    said = [a for a in h.take() if isinstance(a, A.Send | A.Reply)]
+    assert len(said) == 1 and said[0].buttons  # the log is this chat: the notice carries the undo button
+    for command in ("/mute @nobody 10m", "/warns @nobody", "/unmute @nobody"):
+        [reply] = await h.say("carol", command, admin=True)
+        assert reply.startswith("本群没有找到成员 @nobody"), (command, reply)
+    [usage] = await h.say("carol", "/mute", admin=True)
+    assert usage.startswith("用法：/mute")
+    await h.stop()
+
+
+async def test_durations_and_plurals_read_one_way_per_language(db) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from bot.i18n import duration, t
+
+    assert duration("zh-CN", timedelta(hours=1)) == "1 小时"
+    assert duration("en", timedelta(days=1, hours=2)) == "1 day 2 hours"
+    assert t("en", "points.me_streak", streak=1) == "🔥 Check-in streak: 1 day"
+    assert t("en", "points.me_streak", streak=21) == "🔥 Check-in streak: 21 days"

@@ -107,7 +107,7 @@ def test_registry_matching() -> None:
     assert reg.match("/QD extra args").args == "extra args"  # type: ignore[union-attr]
     assert reg.match("／checkin").spec is not None  # type: ignore[union-attr]  # full-width slash
     assert reg.match("签到").spec.name == "checkin"  # type: ignore[union-attr]
-    assert reg.match("签到了") is None
+    assert reg.match("签到了") is not None and reg.match("签到了吗") is None  # a statement, not a question
     assert reg.match("hello /checkin") is None
     unknown = reg.match("/nope")
     assert unknown is not None and unknown.spec is None and unknown.name == "nope"
