@@ -33,6 +33,7 @@ from rules.lists import (
     shipped_allow,
 )
 from rules.normalize import compact
+from storage.counters import Counters
 from storage.moderation import ModerationRepo
 
 if TYPE_CHECKING:
@@ -165,8 +166,11 @@ async def _add(feature: ModerationFeature, ctx: Context, rest: str) -> None:
         await ctx.reply(ctx.t("filter.exists", term=pattern[:60]))
         return
     text = ctx.t("filter.added", rule=_describe(ctx, stored))
-    if await feature.log_target(ctx) is None:
-        text += "\n" + ctx.t("mod.log.hint_set")
+    if (
+        await feature.log_target(ctx) is None
+        and await Counters(ctx.app.db).reserve(f"hint.modlog.{ctx.group.id}", 1) == 1
+    ):
+        text += "\n" + ctx.t("mod.log.hint_set")  # once per group: a tip repeated is noise
     await ctx.reply(text)
 
 

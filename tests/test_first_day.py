@@ -63,3 +63,11 @@ async def test_durations_and_plurals_read_one_way_per_language(db) -> None:  # t
     assert duration("en", timedelta(days=1, hours=2)) == "1 day 2 hours"
     assert t("en", "points.me_streak", streak=1) == "🔥 Check-in streak: 1 day"
     assert t("en", "points.me_streak", streak=21) == "🔥 Check-in streak: 21 days"
+
+
+async def test_the_modlog_tip_comes_once_per_group(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    [first] = await h.say("carol", "/filter add 加微信", admin=True)
+    [second] = await h.say("carol", "/filter add 代开发票", admin=True)
+    assert "/modlog set here" in first and "/modlog set here" not in second
+    await h.stop()
