@@ -8,7 +8,7 @@ the redemption is recorded. A cancelled redemption refunds through the ledger an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -17,6 +17,7 @@ from bot.context import Context
 from bot.feature import Feature
 from bot.markup import mention
 from bot.parsing import REST, parse_int, tokenize
+from rules.normalize import compact
 from storage.db import Executor
 from storage.points import InsufficientPoints, award
 
@@ -56,24 +57,10 @@ class _AlreadyDone(Exception):
     pass
 
 
-async def find_item(db: Executor, group_id: int, ref: str) -> Item | None:
-    """By the number /shop shows, or by exact name; only this group's active items."""
-    ref = ref.strip().removeprefix("#")
-    number = parse_int(ref, 1)
-    if number is not None:
-        row = await db.fetchone(
-            "SELECT id, name, cost, stock, description, kind FROM shop_items WHERE group_id = ? AND id = ? AND active = 1",
-            group_id,
-            number,
-        )
-    else:
-        row = await db.fetchone(
-            "SELECT id, name, cost, stock, description, kind FROM shop_items WHERE group_id = ? AND name = ? AND active = 1",
-            group_id,
-            ref,
-        )
-    if row is None:
-        return None
+_ITEM_COLUMNS = "id, name, cost, stock, description, kind"
+
+
+def _item(row: Any) -> Item:
     stock = row["stock"]
     return Item(
         int(row["id"]),
@@ -83,6 +70,37 @@ async def find_item(db: Executor, group_id: int, ref: str) -> Item | None:
         row["description"],
         row["kind"],
     )
+
+
+async def find_items(db: Executor, group_id: int, ref: str, *, exact: bool = False) -> list[Item]:
+    """The items a member means, among this group's active ones: by the number /shop shows, by exact
+    name, else by the start of a name ("京东卡" for "京东卡 50元"), else by a part of one. Several when
+    the words fit several (the caller lists them)."""
+    ref = ref.strip().removeprefix("#")
+    number = parse_int(ref, 1)
+    rows = await db.fetchall(
+        f"SELECT {_ITEM_COLUMNS} FROM shop_items WHERE group_id = ? AND active = 1 ORDER BY id", group_id
+    )
+    items = [_item(r) for r in rows]
+    if number is not None:
+        return [i for i in items if i.id == number]
+    key = compact(ref)
+    if not key:
+        return []
+    tries = [lambda name: name == key]
+    if not exact:
+        tries += [lambda name: name.startswith(key), lambda name: key in name]
+    for fits in tries:
+        found = [i for i in items if fits(compact(i.name))]
+        if found:
+            return found
+    return []
+
+
+async def find_item(db: Executor, group_id: int, ref: str, *, exact: bool = False) -> Item | None:
+    """The one item meant, or None (none or several: see `find_items`)."""
+    found = await find_items(db, group_id, ref, exact=exact)
+    return found[0] if len(found) == 1 else None
 
 
 class ShopFeature(Feature):
@@ -162,7 +180,7 @@ class ShopFeature(Feature):
             if len(tokens) > description_from
             else ""
         )
-        if await find_item(ctx.app.db, ctx.group.id, name) is not None:
+        if await find_item(ctx.app.db, ctx.group.id, name, exact=True) is not None:
             await ctx.reply(ctx.t("shop.exists", name=name))
             return
         await ctx.app.db.execute(
@@ -176,26 +194,38 @@ class ShopFeature(Feature):
             kind,
             ctx.now_ms(),
         )
-        item = await find_item(ctx.app.db, ctx.group.id, name)
+        item = await find_item(ctx.app.db, ctx.group.id, name, exact=True)
         assert item is not None
         await ctx.reply(ctx.t("shop.added", id=item.id, name=name, cost=cost))
 
     async def _remove(self, ctx: Context, ref: str) -> None:
-        item = await find_item(ctx.app.db, ctx.group.id, ref) if ref.strip() else None
+        item = await self._one_item(ctx, ref)
         if item is None:
-            await ctx.reply(ctx.t("shop.no_item", item=ref.strip()[:MAX_NAME]))
             return
         await ctx.app.db.execute("UPDATE shop_items SET active = 0 WHERE id = ?", item.id)
         await ctx.reply(ctx.t("shop.removed", name=item.name))
+
+    async def _one_item(self, ctx: Context, ref: str) -> Item | None:
+        """The item meant, or an answer: none fits, or which of several did they mean."""
+        found = await find_items(ctx.app.db, ctx.group.id, ref) if ref.strip() else []
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            await ctx.reply(ctx.t("shop.no_item", item=ref.strip()[:MAX_NAME]), ephemeral=True)
+        else:
+            names = "、".join(f"#{i.id} {i.name}" for i in found[:10])
+            await ctx.reply(
+                ctx.t("shop.which_item", item=ref.strip()[:MAX_NAME], items=names), ephemeral=True
+            )
+        return None
 
     # --- redeeming -----------------------------------------------------------------------------------
 
     async def redeem(self, ctx: Context, args: RedeemArgs) -> None:
         assert ctx.event is not None
         user = ctx.event.user
-        item = await find_item(ctx.app.db, ctx.group.id, args.item)
+        item = await self._one_item(ctx, args.item)
         if item is None:
-            await ctx.reply(ctx.t("shop.no_item", item=args.item.strip()[:MAX_NAME]), ephemeral=True)
             return
         try:
             async with ctx.app.db.transaction() as tx:
@@ -262,11 +292,11 @@ class ShopFeature(Feature):
         await ctx.reply(
             ctx.t("shop.redeemed", name=item.name, cost=item.cost, id=int(row[0]), balance=int(balance))
         )
-        await ctx.send(
-            ctx.t(
-                "shop.notify_admins", id=int(row[0]), mention=mention(user.user_id, user.name), name=item.name
-            )
+        # For the admins who hand the reward over: their log (the group only when there is none)
+        text = ctx.t(
+            "shop.notify_admins", id=int(row[0]), mention=mention(user.user_id, user.name), name=item.name
         )
+        await ctx.app.emit(ctx, "admins.notice", text=text)
 
     async def redemptions(self, ctx: Context, args: Args) -> None:
         action = (args.action or "").lower()

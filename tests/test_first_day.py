@@ -71,3 +71,28 @@ async def test_the_modlog_tip_comes_once_per_group(db) -> None:  # type: ignore[
     [second] = await h.say("carol", "/filter add 代开发票", admin=True)
     assert "/modlog set here" in first and "/modlog set here" not in second
     await h.stop()
+
+
+async def test_a_redemption_goes_to_the_admin_log_and_items_match_by_prefix(db) -> None:  # type: ignore[no-untyped-def]
+    from bot import actions as A
+    from storage.moderation import LogTarget, ModerationRepo
+    from tests.test_shop import give
+
+    h = await Harness(db).start()
+    await h.say("carol", '/shop add "京东卡 50元" 10', admin=True)
+    await h.say("carol", '/shop add "京东卡 100元" 20', admin=True)
+    await h.say("carol", "/shop add 贴纸 5", admin=True)
+    await give(h, "alice", 100)
+    [which] = await h.say("alice", "/redeem 京东卡")
+    assert which.startswith("“京东卡”对应多个商品：#1 京东卡 50元、#2 京东卡 100元")
+    group = await h.app.groups.get("test", "g1")
+    await ModerationRepo(db).set_log_target(group.id, LogTarget("admins", None), "carol", 0)
+    await h.app.handle(h.message("alice", "/redeem 京东卡 50"))
+    actions = h.take()
+    in_group = [a for a in actions if isinstance(a, A.Send | A.Reply) and a.chat.chat_id == "g1"]
+    to_log = [a for a in actions if isinstance(a, A.Send) and a.chat.chat_id == "admins"]
+    assert len(in_group) == 1 and "京东卡 50元" in in_group[0].text  # one reply in the group
+    assert len(to_log) == 1 and "新的兑换" in to_log[0].text
+    [removed] = await h.say("carol", "/shop remove 贴", admin=True)
+    assert "贴纸" in removed
+    await h.stop()
