@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -28,6 +30,7 @@ class Context:
         self.settings = settings
         self.event = event
         self.chat = event.chat if event is not None else ChatRef(group.platform, group.chat_id, group.title)
+        self._gathered: list[str] | None = None
 
     # --- reading -------------------------------------------------------------------------------------
 
@@ -113,6 +116,27 @@ class Context:
 
     async def send(self, text: str, buttons: A.Keyboard = ()) -> A.ActionResult:
         return await self.act(A.Send(chat=self.chat, text=text, buttons=buttons))
+
+    @asynccontextmanager
+    async def gathering(self) -> AsyncIterator[list[str]]:
+        """While open, `announce` collects instead of sending: the consequences of one member action (a
+        task done, a level, a badge) ride in that action's own reply. One action, one message."""
+        outer = self._gathered
+        self._gathered = gathered = []
+        try:
+            yield gathered
+        finally:
+            self._gathered = outer
+
+    async def announce(self, text: str) -> None:
+        """A consequence of the current action: folded into its reply when the action gathers them,
+        else a reply of its own (a message of its own for a button or a job)."""
+        if self._gathered is not None:
+            self._gathered.append(text)
+        elif isinstance(self.event, MessagePosted | CommandInvoked):
+            await self.reply(text)
+        else:
+            await self.send(text)
 
     async def edit(self, message_id: str, text: str, buttons: A.Keyboard = ()) -> A.ActionResult:
         return await self.act(

@@ -63,7 +63,7 @@ class BadgesFeature(Feature):
         )
         if added:
             member = await ctx.app.members.get(ctx.group.id, user_id)
-            await ctx.send(
+            await ctx.announce(
                 ctx.t(
                     "badges.earned",
                     mention=mention(user_id, member.name if member else user_id),

@@ -175,16 +175,21 @@ class CheckinFeature(Feature):
             else:
                 await ctx.reply(already, ephemeral=True)
             return
+        # What the check-in causes (a newcomer task and its points, a level, a badge) rides in its reply,
+        # and the balance shown is the one after all of it.
+        async with ctx.gathering() as consequences:
+            await level_up(ctx, user_id, Paid(True, after.balance, before.earned, after.earned))
+            await ctx.app.emit(ctx, "checkin.done", user_id=user_id, streak=streak, rank=rank)
+        balance = (await repo.balance(gid, user_id)).balance if consequences else after.balance
         key = "checkin.done_bonus" if streak in (7, 30) else "checkin.done"
-        text = ctx.t(key, points=points, streak=streak, rank=rank, balance=after.balance)
+        text = ctx.t(key, points=points, streak=streak, rank=rank, balance=balance)
         if used_freeze:
             text += "\n" + ctx.t("checkin.freeze_used")
+        text = "\n".join([text, *consequences])
         if pressed:  # a one-tap check-in answers the presser alone: no noise in the group
             await ctx.answer_button(text[:200], alert=True)
         else:
             await ctx.reply(text, self.button(ctx))
-        await level_up(ctx, user_id, Paid(True, after.balance, before.earned, after.earned))
-        await ctx.app.emit(ctx, "checkin.done", user_id=user_id, streak=streak, rank=rank)
 
     def button(self, ctx: Context) -> Keyboard:
         """A one-tap check-in for everyone who reads the message."""

@@ -86,16 +86,20 @@ class OnboardingFeature(Feature):
         await ctx.app.emit(ctx, "onboarding.task_done", user_id=user_id, task=task)
         visible = self.visible(ctx)
         done = len([t for t in visible if t in m.done])
+        p = ctx.settings.points
+        earned = ctx.t("onboarding.task_points", points=p.task_points) if p.enabled and p.task_points else ""
         if done == len(visible):  # the last one is always celebrated
-            await ctx.reply(ctx.t("onboarding.all_done", done=done, total=len(visible)))
+            key = "onboarding.all_done_points" if earned else "onboarding.all_done"
+            await ctx.announce(ctx.t(key, done=done, total=len(visible), points=p.task_points))
         elif announce:
-            await ctx.reply(
+            await ctx.announce(
                 ctx.t(
                     "onboarding.task_done",
                     task=ctx.t(f"onboarding.task.{task}"),
                     done=done,
                     total=len(visible),
                 )
+                + earned
             )
 
     async def on_message(self, ctx: Context, event: MessagePosted) -> bool:

@@ -93,7 +93,7 @@ async def level_up(ctx: Context, user_id: str, paid: Paid) -> None:
     member = await ctx.app.members.get(ctx.group.id, user_id)
     name = member.name if member else user_id
     level = level_name(ctx, new)
-    await ctx.send(ctx.t("points.level_up", mention=mention(user_id, name), level=level))
+    await ctx.announce(ctx.t("points.level_up", mention=mention(user_id, name), level=level))
     await ctx.grant_role(user_id, level)  # Discord: the role named like the level, if the server has one
 
 
@@ -263,9 +263,10 @@ class PointsFeature(Feature):
         delta = args.amount if args.action == "give" else -args.amount
         reason = f"admin:{args.reason.strip()[:200]}" if args.reason.strip() else "admin"
         try:
-            paid = await pay(
-                ctx, member.user_id, delta, reason=reason, source_key=f"{ctx.event.event_key}:points"
-            )
+            async with ctx.gathering() as consequences:  # a level reached rides in this reply
+                paid = await pay(
+                    ctx, member.user_id, delta, reason=reason, source_key=f"{ctx.event.event_key}:points"
+                )
         except InsufficientPoints:
             bal = await PointsRepo(ctx.app.db).balance(ctx.group.id, member.user_id)
             await ctx.reply(ctx.t("points.not_enough", name=member.name, balance=bal.balance))
@@ -274,6 +275,7 @@ class PointsFeature(Feature):
             await ctx.reply(ctx.t("common.already_done"), ephemeral=True)
             return
         key = "points.given" if delta > 0 else "points.taken"
-        await ctx.reply(
-            ctx.t(key, mention=mention(member.user_id, member.name), amount=args.amount, balance=paid.balance)
+        text = ctx.t(
+            key, mention=mention(member.user_id, member.name), amount=args.amount, balance=paid.balance
         )
+        await ctx.reply("\n".join([text, *consequences]))

@@ -192,7 +192,10 @@ class WelcomeFeature(Feature):
         if payload == "rules":
             rules = await rules_text(ctx) or ctx.t("welcome.no_rules")
             await ctx.answer_button(rules if len(rules) <= 190 else rules[:180] + "… /rules", alert=True)
-            await ctx.app.emit(ctx, "rules.viewed", user_id=event.user.user_id)
+            async with ctx.gathering() as consequences:  # a task done, a level reached: one message
+                await ctx.app.emit(ctx, "rules.viewed", user_id=event.user.user_id)
+            if consequences:
+                await ctx.send("\n".join(consequences))
         elif payload == "tasks":
             await ctx.app.emit(ctx, "onboarding.show", user_id=event.user.user_id, via_button=True)
         else:

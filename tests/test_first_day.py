@@ -96,3 +96,15 @@ async def test_a_redemption_goes_to_the_admin_log_and_items_match_by_prefix(db) 
     [removed] = await h.say("carol", "/shop remove 贴", admin=True)
     assert "贴纸" in removed
     await h.stop()
+
+
+async def test_a_newcomers_first_check_in_is_one_reply_with_the_real_balance(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    await h.join("nina")
+    h.take()
+    [reply] = await h.say("nina", "签到")
+    assert "完成第一次签到（1/3），+20 积分" in reply
+    assert f"当前积分 {await h.balance('nina')}。" in reply and await h.balance("nina") == 30
+    [me] = await h.say("nina", "/me")
+    assert "30" in me
+    await h.stop()

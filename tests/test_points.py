@@ -175,9 +175,8 @@ async def test_level_up_is_announced_and_the_role_granted(sqlite_db) -> None:  #
     h.take()
     await h.app.handle(h.message("carol", "/points give @alice 95", admin=True))
     actions = h.take()
-    assert any(
-        isinstance(a, A.Send) and plain(a.text) == "🎉 恭喜 @alice 升级为「活跃成员」！" for a in actions
-    )
+    [reply] = [a for a in actions if isinstance(a, A.Send | A.Reply)]  # one message: the grant and the level
+    assert plain(reply.text).endswith("\n🎉 恭喜 @alice 升级为「活跃成员」！")
     assert [a.role for a in actions if isinstance(a, A.GrantRole)] == ["活跃成员"]
     [me] = await h.say("alice", "/me")
     assert "🏅 等级：活跃成员  ▱▱▱▱▱▱▱▱▱▱ 105/500" in me  # 5 of the 400 points to the next level
@@ -225,7 +224,7 @@ async def test_badges_are_earned_once_and_shown(sqlite_db) -> None:  # type: ign
     for _ in range(11):
         said += await h.say("alice", "签到")  # always the first of the day
         h.clock.advance(timedelta(days=1))
-    earned = [t for t in said if t.startswith("🏅")]
+    earned = [line for t in said for line in t.splitlines() if line.startswith("🏅")]  # in the check-in reply
     assert earned == [
         "🏅 @alice 获得勋章「七日坚持」！",
         "🏅 @alice 获得勋章「早起鸟（10 次当日第一个签到）」！",
@@ -339,7 +338,7 @@ async def test_levels_are_configurable(sqlite_db) -> None:  # type: ignore[no-un
     await h.say("carol", "/set points.level_names 萌新,骨干,元老", admin=True)
     await h.say("alice", "签到")
     await h.app.handle(h.message("carol", "/points give @alice 15", admin=True))
-    assert any(t == "🎉 恭喜 @alice 升级为「骨干」！" for t in h.adapter.pop_texts())
+    assert any(t.endswith("\n🎉 恭喜 @alice 升级为「骨干」！") for t in h.adapter.pop_texts())
     [me] = await h.say("alice", "/me")
     assert "🏅 等级：骨干  ▰▱▱▱▱▱▱▱▱▱ 25/60" in me  # 5 of the 40 points to the next level
     await h.stop()

@@ -378,11 +378,9 @@ async def test_check_in_and_a_level_up_announced_on_telegram(bot: Bot, fake: Fak
     [checked_in] = await replies(fake, 1)
     assert checked_in.startswith("✅ 签到成功！+10 积分")
     say(fake, CAROL, "/points give @alice 95")
-    texts = await replies(fake, 3)
-    assert '🎉 恭喜 <a href="tg://user?id=1001">Alice</a> 升级为「活跃成员」！' in texts
-    assert texts[-1].startswith(
-        '已给 <a href="tg://user?id=1001">Alice</a> 加 95 积分'
-    )  # no role API on Telegram
+    texts = await replies(fake, 2)  # one message: the grant and the level it reached
+    assert texts[-1].startswith('已给 <a href="tg://user?id=1001">Alice</a> 加 95 积分')
+    assert texts[-1].endswith('\n🎉 恭喜 <a href="tg://user?id=1001">Alice</a> 升级为「活跃成员」！')
 
 
 async def test_moderation_deletes_evasive_spam_and_mutes_a_repeat_offender(
