@@ -357,9 +357,11 @@ class CheckinFeature(Feature):
         yesterday = (today - timedelta(days=1)).isoformat()
         rows = await ctx.app.db.fetchall(
             "SELECT user_id, streak FROM checkin_streaks WHERE group_id = ? AND last_day >= ? "
+            "AND user_id NOT IN (SELECT user_id FROM members WHERE group_id = ? AND left_at IS NOT NULL) "
             "ORDER BY streak DESC, user_id LIMIT ?",
             ctx.group.id,
             yesterday,
+            ctx.group.id,
             STREAK_BOARD,
         )
         if not rows:

@@ -398,10 +398,11 @@ class ModerationFeature(Feature):
     async def _punish(self, ctx: Context, user_id: str, action: str, until_ms: int | None) -> bool:
         if action == "mute" and until_ms is not None:
             return (await ctx.mute(user_id, from_ms(until_ms))).ok
-        if action == "kick":
-            return (await ctx.kick(user_id)).ok
-        if action == "ban":
-            return (await ctx.ban(user_id)).ok
+        if action in ("kick", "ban"):
+            done = (await (ctx.kick(user_id) if action == "kick" else ctx.ban(user_id))).ok
+            if done:  # gone now: member counts and boards must not wait for the platform to say so
+                await ctx.app.members.record_leave(ctx.group.id, user_id, ctx.now_ms())
+            return done
         return True
 
     def _step_text(self, lang: str, case: Case) -> str:

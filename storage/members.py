@@ -90,13 +90,16 @@ class MemberRepo:
             )
 
     async def record_leave(self, group_id: int, user_id: str, at_ms: int) -> int | None:
-        """Returns how many seconds the member stayed, when their join (or first sight) is known."""
+        """Returns how many seconds the member stayed, when their join (or first sight) is known. A
+        member already recorded as gone is not recorded again."""
         async with self._db.transaction() as tx:
             row = await tx.fetchone(
-                "SELECT joined_at, first_seen_at FROM members WHERE group_id = ? AND user_id = ?",
+                "SELECT joined_at, first_seen_at, left_at FROM members WHERE group_id = ? AND user_id = ?",
                 group_id,
                 user_id,
             )
+            if row is not None and row["left_at"] is not None:
+                return None  # gone already (the bot removed them, and the platform says so too): once
             stayed = None
             if row is not None:
                 since = row["joined_at"] if row["joined_at"] is not None else row["first_seen_at"]

@@ -94,6 +94,9 @@ def periods(day: str) -> tuple[str, str, str]:
     return f"d:{day}", f"w:{(d - timedelta(days=d.weekday())).isoformat()}", f"m:{day[:7]}"
 
 
+_PRESENT = "user_id NOT IN (SELECT user_id FROM members WHERE group_id = ? AND left_at IS NOT NULL)"
+
+
 class PointsRepo:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -106,10 +109,11 @@ class PointsRepo:
 
     @staticmethod
     def _scope(group_id: int, period: str | None) -> tuple[str, str, tuple[object, ...]]:
-        """The table and filter of one board: all time (balances) or one period ("d:…", "w:…", "m:…")."""
+        """The table and filter of one board: all time (balances) or one period ("d:…", "w:…", "m:…").
+        Boards show current members: one who left keeps their ledger, not their place."""
         if period is None:
-            return "points_balance", "group_id = ?", (group_id,)
-        return "points_period", "group_id = ? AND period = ?", (group_id, period)
+            return "points_balance", "group_id = ? AND " + _PRESENT, (group_id, group_id)
+        return "points_period", "group_id = ? AND period = ? AND " + _PRESENT, (group_id, period, group_id)
 
     async def top(
         self, group_id: int, period: str | None, limit: int, offset: int = 0

@@ -3,6 +3,8 @@ figures, one voice per language. Every test runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests.helpers import Harness
 
 
@@ -107,4 +109,24 @@ async def test_a_newcomers_first_check_in_is_one_reply_with_the_real_balance(db)
     assert f"当前积分 {await h.balance('nina')}。" in reply and await h.balance("nina") == 30
     [me] = await h.say("nina", "/me")
     assert "30" in me
+    await h.stop()
+
+
+async def test_boards_and_member_counts_are_of_current_members(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    for user in ("alice", "dave", "erin"):
+        await h.join(user)
+        await h.say(user, "签到")
+    await h.advance(timedelta(minutes=2))
+    await h.leave("dave")
+    await h.say("carol", "/kick @erin", admin=True)
+    [top] = await h.say("alice", "/top")
+    [streaks] = await h.say("alice", "/streaks")
+    for board in (top, streaks):
+        assert "alice" in board and "dave" not in board and "erin" not in board, board
+    h.take()
+    await h.join("fred")
+    await h.advance(timedelta(minutes=2))  # greetings are gathered for a few seconds
+    welcome = " ".join(a.text for a in h.take() if hasattr(a, "text"))
+    assert "你是本群第 3 位成员" in welcome  # alice, carol and fred: not dave, who left, nor erin, kicked
     await h.stop()
