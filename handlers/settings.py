@@ -13,6 +13,7 @@ from bot.feature import Feature
 from bot.i18n import normalize_language
 from bot.parsing import REST
 from config.group_settings import all_keys, allowed_values, get_value
+from handlers.points import level_name, thresholds
 
 
 class SetArgs(BaseModel):
@@ -57,7 +58,10 @@ class SettingsFeature(Feature):
                 current_section = section
                 title = ctx.t(f"settings.section.{section or 'general'}")
                 lines.append(f"[{title}]")
-            lines.append(f"  {key} = {show_value(ctx, get_value(ctx.settings, key))}")
+            value = get_value(ctx.settings, key)
+            if key == "points.level_names" and not value:  # the names in use, not a blank
+                value = ",".join(level_name(ctx, i) for i in range(len(thresholds(ctx))))
+            lines.append(f"  {key} = {show_value(ctx, value)}")
         lines.append(ctx.t("settings.hint"))
         await ctx.reply("\n".join(lines))
 
@@ -97,7 +101,7 @@ class SettingsFeature(Feature):
     async def _set_language(self, ctx: Context, raw: str) -> None:
         language = normalize_language(raw)
         if language is None:
-            await ctx.reply(ctx.t("lang.unknown", value=raw[:32], allowed=_describe_allowed(ctx, "language")))
+            await ctx.reply(ctx.t("lang.unknown", value=raw[:32], allowed="zh | en"))  # as /lang's usage says
             return
         await ctx.set_setting("language", language)
         await ctx.reply(ctx.t("lang.changed", language=ctx.t(f"lang.name.{language}")))

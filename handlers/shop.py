@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.commands import CommandSpec
 from bot.context import Context
 from bot.feature import Feature
+from bot.i18n import LANGUAGES, t
 from bot.markup import mention
 from bot.parsing import REST, parse_int, tokenize
 from rules.normalize import compact
@@ -103,6 +104,24 @@ async def find_item(db: Executor, group_id: int, ref: str, *, exact: bool = Fals
     return found[0] if len(found) == 1 else None
 
 
+def _builtin(key: str) -> set[str]:
+    return {t(lang, key) for lang in LANGUAGES}
+
+
+def shown_name(ctx: Context, item: Item) -> str:
+    """A built-in item (the streak freeze) in the group's language, whatever language it was added in;
+    an operator's own name as they wrote it."""
+    if item.kind == "freeze" and item.name in _builtin("shop.freeze_name"):
+        return ctx.t("shop.freeze_name")
+    return item.name
+
+
+def shown_description(ctx: Context, item: Item) -> str:
+    if item.kind == "freeze" and item.description in _builtin("shop.freeze_description"):
+        return ctx.t("shop.freeze_description")
+    return item.description
+
+
 class ShopFeature(Feature):
     name = "shop"
     priority = 75
@@ -140,7 +159,7 @@ class ShopFeature(Feature):
 
     async def _list(self, ctx: Context) -> None:
         rows = await ctx.app.db.fetchall(
-            "SELECT id, name, cost, stock, description FROM shop_items WHERE group_id = ? AND active = 1 ORDER BY id",
+            "SELECT id, name, cost, stock, description, kind FROM shop_items WHERE group_id = ? AND active = 1 ORDER BY id",
             ctx.group.id,
         )
         if not rows:
@@ -151,8 +170,10 @@ class ShopFeature(Feature):
             stock = (
                 ctx.t("shop.unlimited") if r["stock"] is None else ctx.t("shop.stock", stock=int(r["stock"]))
             )
-            line = ctx.t("shop.line", id=int(r["id"]), name=r["name"], cost=int(r["cost"]), stock=stock)
-            lines.append(line + (f"\n    {r['description']}" if r["description"] else ""))
+            item = _item(r)
+            line = ctx.t("shop.line", id=item.id, name=shown_name(ctx, item), cost=item.cost, stock=stock)
+            description = shown_description(ctx, item)
+            lines.append(line + (f"\n    {description}" if description else ""))
         lines.append(ctx.t("shop.hint"))
         await ctx.reply("\n".join(lines))
 
@@ -203,7 +224,7 @@ class ShopFeature(Feature):
         if item is None:
             return
         await ctx.app.db.execute("UPDATE shop_items SET active = 0 WHERE id = ?", item.id)
-        await ctx.reply(ctx.t("shop.removed", name=item.name))
+        await ctx.reply(ctx.t("shop.removed", name=shown_name(ctx, item)))
 
     async def _one_item(self, ctx: Context, ref: str) -> Item | None:
         """The item meant, or an answer: none fits, or which of several did they mean."""
@@ -280,21 +301,32 @@ class ShopFeature(Feature):
             await ctx.reply(ctx.t("common.already_done"), ephemeral=True)
             return
         except SoldOut:
-            await ctx.reply(ctx.t("shop.sold_out", name=item.name), ephemeral=True)
+            await ctx.reply(ctx.t("shop.sold_out", name=shown_name(ctx, item)), ephemeral=True)
             return
         except InsufficientPoints:
-            await ctx.reply(ctx.t("shop.not_enough", name=item.name, cost=item.cost), ephemeral=True)
+            await ctx.reply(
+                ctx.t("shop.not_enough", name=shown_name(ctx, item), cost=item.cost), ephemeral=True
+            )
             return
         assert row is not None
         if item.kind == "freeze":
             await ctx.reply(ctx.t("shop.freeze_bought", cost=item.cost, count=freezes, balance=int(balance)))
             return
         await ctx.reply(
-            ctx.t("shop.redeemed", name=item.name, cost=item.cost, id=int(row[0]), balance=int(balance))
+            ctx.t(
+                "shop.redeemed",
+                name=shown_name(ctx, item),
+                cost=item.cost,
+                id=int(row[0]),
+                balance=int(balance),
+            )
         )
         # For the admins who hand the reward over: their log (the group only when there is none)
         text = ctx.t(
-            "shop.notify_admins", id=int(row[0]), mention=mention(user.user_id, user.name), name=item.name
+            "shop.notify_admins",
+            id=int(row[0]),
+            mention=mention(user.user_id, user.name),
+            name=shown_name(ctx, item),
         )
         await ctx.app.emit(ctx, "admins.notice", text=text)
 

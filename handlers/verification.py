@@ -193,6 +193,14 @@ class VerificationFeature(Feature):
 
     async def verify_cmd(self, ctx: Context, args: VerifyArgs) -> None:
         mode = (args.mode or "").lower()
+        if not mode:  # what it is now, and how to change it
+            w = ctx.settings.welcome
+            await ctx.reply(
+                ctx.t("verify.current", mode=ctx.t(f"verify.mode.{w.verify}"), minutes=w.verify_minutes)
+                + "\n"
+                + ctx.t("common.usage", usage=ctx.t("cmd.verify.usage"))
+            )
+            return
         if mode not in ("off", "button", "math"):
             await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.verify.usage")), ephemeral=True)
             return

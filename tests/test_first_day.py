@@ -130,3 +130,21 @@ async def test_boards_and_member_counts_are_of_current_members(db) -> None:  # t
     welcome = " ".join(a.text for a in h.take() if hasattr(a, "text"))
     assert "你是本群第 3 位成员" in welcome  # alice, carol and fred: not dave, who left, nor erin, kicked
     await h.stop()
+
+
+async def test_current_values_are_shown_and_built_in_items_follow_the_language(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    [verify] = await h.say("carol", "/verify", admin=True)
+    assert verify.startswith("入群验证：关闭；时限 5 分钟。") and "用法：/verify" in verify
+    [shown] = await h.say("carol", "/settings", admin=True)
+    assert "points.level_names = 新人,活跃成员,核心成员,社群之星" in shown
+    await h.say("carol", "/shop add freeze 50", admin=True)
+    [bad_lang] = await h.say("carol", "/lang fr", admin=True)
+    assert "zh | en" in bad_lang
+    await h.say("carol", "/lang en", admin=True)
+    [shop] = await h.say("alice", "/shop")
+    assert "Streak freeze" in shop and "连签保护卡" not in shop, shop
+    await h.say("alice", "签到")
+    [me] = await h.say("alice", "/me")
+    assert "Check-in streak: 1 day" in me and "1 days" not in me
+    await h.stop()
