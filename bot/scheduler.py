@@ -156,11 +156,26 @@ class Scheduler:
         """Manual mode: fire what is due now (after a restart, or after the clock was set)."""
         return await self.advance_to(self._clock.now())
 
-    async def advance_to(self, target: datetime) -> int:
-        """Manual mode: move the clock to `target`, firing every job due on the way, in time order."""
+    async def advance_to(self, target: datetime, *, jump: bool = False) -> int:
+        """Manual mode: move the clock to `target`, firing every job due on the way, in time order.
+
+        `jump=True` is a restart after downtime instead: one-off jobs still fire in order, but each
+        recurring job that missed fires once, at `target` (APScheduler's coalescing), not once per
+        missed day: a console script that sets its clock ten months on must not replay 47,000 fires."""
         if not self._manual or not isinstance(self._clock, FakeClock):
             raise RuntimeError("advance_to needs manual mode and a FakeClock")
         fired = 0
+        missed: list[str] = []
+        if jump:
+            for job_id, when in list(self._next.items()):
+                _job, trigger = self._jobs[job_id]
+                if when <= target and not isinstance(trigger, DateTrigger):
+                    missed.append(job_id)
+                    following = trigger.get_next_fire_time(None, target + timedelta(microseconds=1))
+                    if following is None:
+                        self._next.pop(job_id)  # its last fire is the coalesced one
+                    else:
+                        self._next[job_id] = following
         while fired < _MAX_FIRES_PER_ADVANCE:
             due = [(when, jid) for jid, when in self._next.items() if when <= target]
             if not due:
@@ -182,4 +197,8 @@ class Scheduler:
                 self._next[job_id] = following
         if target > self._clock.now():
             self._clock.set(target)
+        for job_id in missed:  # coalesced: once, now
+            if job_id in self._jobs:
+                await self._run(self._jobs[job_id][0], target)
+                fired += 1
         return fired

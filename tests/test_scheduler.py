@@ -73,6 +73,28 @@ async def test_advance_fires_due_jobs_in_time_order(db) -> None:  # type: ignore
     await h.stop()
 
 
+async def test_a_jump_fires_each_missed_recurring_job_once_like_a_restart(db) -> None:  # type: ignore[no-untyped-def]
+    ann = Announcer()
+    h = await Harness(db, [ann, *default_features()]).start()
+    gid = await _group_id(h)
+    sched = h.app.scheduler
+    await sched.add(
+        JobRecord("every2h", "announcer.say", "interval", {"hours": 2, "start": at(1).isoformat()}, gid)
+    )
+    await sched.add(
+        JobRecord("once", "announcer.say", "date", {"run_at": at(50).isoformat()}, gid, {"text": "x"})
+    )
+    fired = await sched.advance_to(at(24 * 300), jump=True)  # ten months on: no 3,600 replays
+    assert [(jid, when - T0) for jid, when in ann.fired] == [
+        ("once", timedelta(hours=50)),  # a one-off still fires at its time
+        ("every2h", timedelta(hours=24 * 300)),  # the recurring one once, now
+    ]
+    assert fired < 10 and h.clock.now() == at(24 * 300)  # the system jobs too, once each
+    await sched.advance_to(at(24 * 300 + 2.5))  # and it goes on from there
+    assert len([j for j, _ in ann.fired if j == "every2h"]) == 2
+    await h.stop()
+
+
 async def test_jobs_are_rebuilt_from_the_database_after_a_restart(db) -> None:  # type: ignore[no-untyped-def]
     ann = Announcer()
     h = await Harness(db, [ann, *default_features()]).start()

@@ -201,7 +201,7 @@ class ConsoleSession:
         self.adapter.display_tz = when.tzinfo
         self._echo({"event": "clock", "at": when.isoformat()}, f"@clock {when.isoformat()}")
         if when >= self.clock.now():
-            await self.app.scheduler.advance_to(when)
+            await self.app.scheduler.advance_to(when, jump=True)  # a restart after downtime, not a replay
         else:
             self.clock.set(when)
 
