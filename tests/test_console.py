@@ -269,3 +269,31 @@ async def test_a_reply_line_drives_a_report(tmp_path) -> None:  # type: ignore[n
         "reply_to": 1,
     } in records
     assert any(r.get("action") == "send" and "1 位成员举报：广告" in r["text"] for r in records)
+
+
+async def test_the_console_shows_message_ids_and_presses_a_label_without_its_emoji(tmp_path: Path) -> None:
+    script = """
+@clock 2026-11-22T09:00:00+08:00
+alice: 签到
+@press dave 我也签到
+"""
+    buffer = io.StringIO()
+    code = await run_script(script.splitlines(), buffer, db_url=f"sqlite:///{tmp_path / 'p.db'}")
+    out = buffer.getvalue()
+    assert code == 0
+    assert "[demo] alice #1: 签到" in out  # the id @reply needs, without guessing
+    assert "dave presses [✅ 我也签到]" in out
+
+
+def test_the_prompt_says_what_is_wrong_without_a_line_number(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "main.py", "console", "--db", str(tmp_path / "i.db")],
+        cwd=ROOT,
+        input="hello\n@press me nothing\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "(#" in proc.stdout  # the typed message's id
+    assert "@press: no bot message" in proc.stdout and "line 2" not in proc.stdout

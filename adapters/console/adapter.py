@@ -11,6 +11,7 @@ from bot import actions as A
 from bot.markup import plain
 from bot.outbox import RateLimits
 from bot.parsing import is_id
+from rules.normalize import compact
 from storage.counters import IdBlock
 
 PLATFORM = "console"
@@ -148,13 +149,15 @@ class ConsoleAdapter:
             del self.posted[:-200]
 
     def find_button(self, group: str, wanted: str) -> tuple[int, A.Button] | None:
-        """The latest bot message in `group` with a button whose label or data is `wanted`."""
+        """The latest bot message in `group` with a button whose label or data is `wanted`; the label may
+        be given without its emoji or spacing (`@press dave 我也签到` for "✅ 我也签到")."""
+        key = compact(wanted)
         for posted in reversed(self.posted):
             if posted.group != group:
                 continue
             for row in posted.buttons:
                 for button in row:
-                    if wanted in (button.label, button.data):
+                    if wanted in (button.label, button.data) or (key and compact(button.label) == key):
                         return posted.message_id, button
         return None
 

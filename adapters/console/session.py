@@ -54,6 +54,7 @@ class ScriptError(Exception):
     def __init__(self, lineno: int, message: str) -> None:
         super().__init__(f"line {lineno}: {message}")
         self.lineno = lineno
+        self.message = message  # what the prompt shows: a line number means nothing there
 
 
 @dataclass
@@ -163,7 +164,9 @@ class ConsoleSession:
         self._said[(g, str(mid))] = (user, text)
         if len(self._said) > 10_000:
             self._said.pop(next(iter(self._said)))
-        self._echo(record, f"[{g}] {user}" + (f" ↩{reply_to}" if reply_to else "") + f": {text}")
+        self._echo(record, f"[{g}] {user} #{mid}" + (f" ↩{reply_to}" if reply_to else "") + f": {text}")
+        if not self.echo:  # at the prompt: the id to @reply to, since the text itself was typed
+            self.adapter.emit({"event": "message_id", "message_id": mid}, f"  (#{mid})")
         await self._dispatch(
             MessagePosted(
                 event_key=f"con:{g}:{mid}",
@@ -355,7 +358,7 @@ async def run_interactive(db_url: str, out: TextIO = sys.stdout) -> int:
             try:
                 await session.feed(line.rstrip("\n"), lineno, default_user="me")
             except ScriptError as exc:
-                print(str(exc), file=out)
+                print(exc.message, file=out)
             offset = session.clock.now() - wall.now()
     finally:
         await session.stop()
