@@ -202,16 +202,22 @@ def test_main_migrate_upgrades_the_configured_database(tmp_path: Path) -> None:
     assert "applied now: none" in _run_main("migrate", env=env).stdout
 
 
-def test_main_interactive_console_answers(tmp_path: Path) -> None:
+def _prompt(tmp_path: Path, typed: str) -> subprocess.CompletedProcess[str]:
+    """The interactive console, with `typed` at its prompt."""
     proc = subprocess.run(
         [sys.executable, "main.py", "console", "--db", str(tmp_path / "i.db")],
         cwd=ROOT,
-        input="/help\n/lang en\n/help\n",
+        input=typed,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_main_interactive_console_answers(tmp_path: Path) -> None:
+    proc = _prompt(tmp_path, "/help\n/lang en\n/help\n")
     assert "可用命令" in proc.stdout and "Commands you can use" in proc.stdout
 
 
@@ -286,14 +292,6 @@ alice: 签到
 
 
 def test_the_prompt_says_what_is_wrong_without_a_line_number(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "main.py", "console", "--db", str(tmp_path / "i.db")],
-        cwd=ROOT,
-        input="hello\n@press me nothing\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = _prompt(tmp_path, "hello\n@press me nothing\n")
     assert "(#" in proc.stdout  # the typed message's id
     assert "@press: no bot message" in proc.stdout and "line 2" not in proc.stdout
