@@ -7,8 +7,7 @@ the redemption is recorded. A cancelled redemption refunds through the ledger an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,6 +20,7 @@ from bot.parsing import REST, parse_int, tokenize
 from rules.normalize import compact
 from storage.db import Executor
 from storage.points import InsufficientPoints, award
+from storage.shop import Item, ShopRepo
 
 MAX_NAME = 40
 MAX_DESCRIPTION = 200
@@ -40,16 +40,6 @@ class RedeemArgs(BaseModel):
     item: Annotated[str, REST]
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    id: int
-    name: str
-    cost: int
-    stock: int | None
-    description: str
-    kind: str  # "reward" (handed over by an admin) or "freeze" (a streak freeze, granted at once)
-
-
 class SoldOut(Exception):
     pass
 
@@ -58,31 +48,13 @@ class _AlreadyDone(Exception):
     pass
 
 
-_ITEM_COLUMNS = "id, name, cost, stock, description, kind"
-
-
-def _item(row: Any) -> Item:
-    stock = row["stock"]
-    return Item(
-        int(row["id"]),
-        row["name"],
-        int(row["cost"]),
-        None if stock is None else int(stock),
-        row["description"],
-        row["kind"],
-    )
-
-
 async def find_items(db: Executor, group_id: int, ref: str, *, exact: bool = False) -> list[Item]:
     """The items a member means, among this group's active ones: by the number /shop shows, by exact
     name, else by the start of a name ("京东卡" for "京东卡 50元"), else by a part of one. Several when
     the words fit several (the caller lists them)."""
     ref = ref.strip().removeprefix("#")
     number = parse_int(ref, 1)
-    rows = await db.fetchall(
-        f"SELECT {_ITEM_COLUMNS} FROM shop_items WHERE group_id = ? AND active = 1 ORDER BY id", group_id
-    )
-    items = [_item(r) for r in rows]
+    items = await ShopRepo(db).active_items(group_id)
     if number is not None:
         return [i for i in items if i.id == number]
     key = compact(ref)
@@ -158,19 +130,13 @@ class ShopFeature(Feature):
             await self._list(ctx)
 
     async def _list(self, ctx: Context) -> None:
-        rows = await ctx.app.db.fetchall(
-            "SELECT id, name, cost, stock, description, kind FROM shop_items WHERE group_id = ? AND active = 1 ORDER BY id",
-            ctx.group.id,
-        )
-        if not rows:
+        items = await ShopRepo(ctx.app.db).active_items(ctx.group.id)
+        if not items:
             await ctx.reply(ctx.t("shop.empty"))
             return
         lines = [ctx.t("shop.title")]
-        for r in rows:
-            stock = (
-                ctx.t("shop.unlimited") if r["stock"] is None else ctx.t("shop.stock", stock=int(r["stock"]))
-            )
-            item = _item(r)
+        for item in items:
+            stock = ctx.t("shop.unlimited") if item.stock is None else ctx.t("shop.stock", stock=item.stock)
             line = ctx.t("shop.line", id=item.id, name=shown_name(ctx, item), cost=item.cost, stock=stock)
             description = shown_description(ctx, item)
             lines.append(line + (f"\n    {description}" if description else ""))
@@ -204,9 +170,7 @@ class ShopFeature(Feature):
         if await find_item(ctx.app.db, ctx.group.id, name, exact=True) is not None:
             await ctx.reply(ctx.t("shop.exists", name=name))
             return
-        await ctx.app.db.execute(
-            "INSERT INTO shop_items (group_id, name, cost, stock, description, kind, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        item_id = await ShopRepo(ctx.app.db).add_item(
             ctx.group.id,
             name,
             cost,
@@ -215,15 +179,13 @@ class ShopFeature(Feature):
             kind,
             ctx.now_ms(),
         )
-        item = await find_item(ctx.app.db, ctx.group.id, name, exact=True)
-        assert item is not None
-        await ctx.reply(ctx.t("shop.added", id=item.id, name=name, cost=cost))
+        await ctx.reply(ctx.t("shop.added", id=item_id, name=name, cost=cost))
 
     async def _remove(self, ctx: Context, ref: str) -> None:
         item = await self._one_item(ctx, ref)
         if item is None:
             return
-        await ctx.app.db.execute("UPDATE shop_items SET active = 0 WHERE id = ?", item.id)
+        await ShopRepo(ctx.app.db).retire_item(item.id)
         await ctx.reply(ctx.t("shop.removed", name=shown_name(ctx, item)))
 
     async def _one_item(self, ctx: Context, ref: str) -> Item | None:
