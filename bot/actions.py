@@ -102,11 +102,14 @@ class AnswerButton(Action):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DirectMessage(Action):
-    """A private message; `chat` names the group it concerns (its platform routes it)."""
+    """A private message; `chat` names the group it concerns (its platform routes it). `fallback` is
+    sent instead when the platform refuses the DM (the member never opened a chat with the bot, or
+    closed DMs): actions go out after their event commits, so a handler cannot wait to see the refusal."""
 
     user_id: str
     text: str
     buttons: Keyboard = ()
+    fallback: Send | None = None
 
 
 class Failure(StrEnum):

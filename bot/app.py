@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot import actions as A
@@ -26,6 +26,7 @@ from bot.feature import Feature, JobFunc
 from bot.i18n import DEFAULT_LANGUAGE, normalize_language, t
 from bot.outbox import Outbox
 from bot.scheduler import Scheduler
+from bot.unit import act, guarded, resend, unit
 from config.group_settings import GroupSettings, from_overrides
 from storage.activity import ActivityWriter
 from storage.buttons import ButtonStore, DmRegistry
@@ -34,6 +35,7 @@ from storage.groups import GroupRepo
 from storage.jobs import JobRecord, JobRepo
 from storage.members import MemberRepo
 from storage.migrate import migrate
+from storage.outbox import OutboxRepo
 from storage.processed import ProcessedEvents
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class App:
         self.processed = ProcessedEvents(db)
         self.writer = ActivityWriter(db, interval=writer_interval)
         self.jobs = JobRepo(db)
+        self.outbox_repo = OutboxRepo(db)
         self.buttons = ButtonStore(db)
         self.dms = DmRegistry(db)
         self.scheduler = Scheduler(self.jobs, clock, self._run_job, manual=manual_scheduler)
@@ -86,6 +89,7 @@ class App:
         await self.scheduler.load()
         for feature in self.features:
             await feature.on_start(self)
+        await resend(self)
         self.writer.start()
         self.scheduler.start()
         if self.scheduler.manual:
@@ -122,7 +126,17 @@ class App:
         if await self.processed.seen(event.event_key, now_ms):
             log.debug("duplicate event %s dropped", event.event_key)
             return
-        await self.writer.mark_processed(event.event_key, now_ms)
+        # A plain message opens its transaction only if it writes or acts; anything else is a unit from
+        # the start (its first reads then see every earlier message's batched rows).
+        eager = not isinstance(event, MessagePosted)
+        try:
+            async with unit(self, event.event_key, now_ms, eager=eager):
+                await self._dispatch(event, now_ms)
+        except Exception:
+            self.processed.forget(event.event_key)
+            raise
+
+    async def _dispatch(self, event: Event, now_ms: int) -> None:
         if isinstance(event, DirectOpened):
             await self._on_direct_opened(event, now_ms)
             return
@@ -146,10 +160,8 @@ class App:
     async def _record_activity(self, ctx: Context, event: Event) -> None:
         user, gid, at_ms = event.user, ctx.group.id, to_ms(event.at)
         if isinstance(event, MemberJoined):
-            await self.writer.flush()
             await self.members.record_join(gid, user.user_id, user.name, user.username, user.is_bot, at_ms)
         elif isinstance(event, MemberLeft):
-            await self.writer.flush()
             await self.members.record_leave(gid, user.user_id, at_ms)
         else:
             posted = isinstance(event, MessagePosted) and not event.edited
@@ -168,14 +180,17 @@ class App:
     async def _each(self, ctx: Context, hook: str, event: Event) -> None:
         for feature in self.features:
             try:
-                await getattr(feature, hook)(ctx, event)
+                async with guarded():
+                    await getattr(feature, hook)(ctx, event)
             except Exception:
                 log.exception("%s.%s failed on %s", feature.name, hook, event.event_key)
 
     async def _on_message(self, ctx: Context, event: MessagePosted) -> None:
         for feature in self.features:
             try:
-                if await feature.on_message(ctx, event):
+                async with guarded():
+                    stop = await feature.on_message(ctx, event)
+                if stop:
                     return
             except Exception:
                 log.exception("%s.on_message failed on %s", feature.name, event.event_key)
@@ -202,7 +217,8 @@ class App:
             await ctx.reply(ctx.t("common.usage", usage=ctx.t(spec.usage_key)), ephemeral=True)
             return
         try:
-            await spec.func(ctx, parsed)
+            async with guarded():
+                await spec.func(ctx, parsed)
         except Exception:
             log.exception("command /%s failed", spec.name)
             await ctx.reply(ctx.t("common.internal_error"), ephemeral=True)
@@ -211,8 +227,8 @@ class App:
         """Not a group event: remember the user can get DMs, and say what the bot is for."""
         await self.dms.opened(event.chat.platform, event.user.user_id, now_ms)
         lang = normalize_language(event.user.language or "") or DEFAULT_LANGUAGE
-        await self.writer.flush()
-        await self.outbox.deliver(
+        await act(
+            self,
             A.Reply(
                 chat=event.chat,
                 text=t(lang, "common.dm_welcome"),
@@ -229,7 +245,8 @@ class App:
             await ctx.answer_button(ctx.t("common.button_expired"))
             return
         try:
-            await feature.on_button(ctx, event, payload)
+            async with guarded():
+                await feature.on_button(ctx, event, payload)
         except Exception:
             log.exception("%s.on_button failed on %s", feature.name, event.event_key)
             await ctx.answer_button(ctx.t("common.internal_error"))
@@ -238,7 +255,8 @@ class App:
         """Tell every feature a fact; one feature failing does not stop the others."""
         for feature in self.features:
             try:
-                await feature.on_signal(ctx, signal, data)
+                async with guarded():
+                    await feature.on_signal(ctx, signal, data)
             except Exception:
                 log.exception("%s.on_signal(%s) failed", feature.name, signal)
 
@@ -252,10 +270,20 @@ class App:
         if func is None:
             log.error("job %s has unknown kind %s", job.id, job.kind)
             return
-        ctx = None
-        if job.group_id is not None:
-            ctx = await self.context_for_group(job.group_id)
-            if ctx is None:
-                log.warning("job %s belongs to a group that is gone", job.id)
+        at_ms = to_ms(at) if isinstance(at, datetime) else to_ms(self.clock.now())
+        async with unit(self, f"job:{job.id}:{at_ms}", at_ms, record=False):
+            ctx = None
+            if job.group_id is not None:
+                ctx = await self.context_for_group(job.group_id)
+                if ctx is None:
+                    log.warning("job %s belongs to a group that is gone", job.id)
+                    return
+            await func(self, ctx, job)
+
+    async def remembered(self, remember: str, result: A.ActionResult) -> None:
+        """The platform's answer to an action a feature asked to hear about (a message id to keep)."""
+        name, _, payload = remember.partition(":")
+        for feature in self.features:
+            if feature.name == name:
+                await feature.on_sent(self, payload, result)
                 return
-        await func(self, ctx, job)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot import actions as A
+from bot import unit
 from bot.clock import local_day, to_ms
 from bot.events import ButtonPressed, ChatRef, CommandInvoked, Event, MessagePosted
 from bot.i18n import t
@@ -70,7 +71,7 @@ class Context:
     async def resolve_member(self, mention: Mention) -> Member | None:
         """A typed @mention or id to a member of this group only (never another group's)."""
         members = self.app.members
-        await self.app.writer.flush()  # a member who just spoke may still be in the pending batch
+        await self.settle()  # a member who just spoke may still be in the pending batch
         if isinstance(self.event, MessagePosted | CommandInvoked):
             known = self.event.mentions.get(mention.raw)
             if known is not None:
@@ -94,10 +95,25 @@ class Context:
 
     # --- acting --------------------------------------------------------------------------------------
 
-    async def act(self, action: A.Action) -> A.ActionResult:
-        """Every action passes here: what the bot is about to say is committed first, then the outbox sends."""
-        await self.app.writer.flush()
-        return await self.app.outbox.deliver(action)
+    async def settle(self) -> None:
+        """Make every earlier message's batched rows visible to the reads that follow: inside a unit,
+        open its transaction (which takes the batch in); outside one, flush the batch."""
+        uow = unit.current()
+        if uow is not None:
+            await uow.begin()
+        else:
+            await self.app.writer.flush()
+
+    async def act(self, action: A.Action, *, remember: str | None = None) -> A.ActionResult:
+        """Every action passes here. Inside an event's unit of work it is queued, committed with the
+        event and sent after the commit (the answer is then `unit.QUEUED`); `remember` routes the
+        platform's real answer to a feature's `on_sent`."""
+        return await unit.act(self.app, action, remember)
+
+    async def act_now(self, action: A.Action) -> A.ActionResult:
+        """For the rare handler that must see the platform's answer before going on: sent before the
+        commit, so only for actions harmless to repeat (see unit.act_now)."""
+        return await unit.act_now(self.app, action)
 
     async def reply(self, text: str, buttons: A.Keyboard = (), *, ephemeral: bool = False) -> A.ActionResult:
         ev = self.event
@@ -114,8 +130,10 @@ class Context:
             )
         return await self.send(text, buttons)
 
-    async def send(self, text: str, buttons: A.Keyboard = ()) -> A.ActionResult:
-        return await self.act(A.Send(chat=self.chat, text=text, buttons=buttons))
+    async def send(
+        self, text: str, buttons: A.Keyboard = (), *, remember: str | None = None
+    ) -> A.ActionResult:
+        return await self.act(A.Send(chat=self.chat, text=text, buttons=buttons), remember=remember)
 
     @asynccontextmanager
     async def gathering(self) -> AsyncIterator[list[str]]:
@@ -168,8 +186,13 @@ class Context:
     async def grant_role(self, user_id: str, role: str) -> A.ActionResult:
         return await self.act(A.GrantRole(chat=self.chat, user_id=user_id, role=role))
 
-    async def dm(self, user_id: str, text: str, buttons: A.Keyboard = ()) -> A.ActionResult:
-        return await self.act(A.DirectMessage(chat=self.chat, user_id=user_id, text=text, buttons=buttons))
+    async def dm(
+        self, user_id: str, text: str, buttons: A.Keyboard = (), *, fallback: A.Send | None = None
+    ) -> A.ActionResult:
+        """A DM; `fallback` goes out instead if the platform refuses it."""
+        return await self.act(
+            A.DirectMessage(chat=self.chat, user_id=user_id, text=text, buttons=buttons, fallback=fallback)
+        )
 
     async def answer_button(self, text: str = "", *, alert: bool = False) -> A.ActionResult:
         if not isinstance(self.event, ButtonPressed):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from bot.actions import ActionResult
 from bot.commands import CommandSpec
 from bot.events import ButtonPressed, MemberJoined, MemberLeft, MessagePosted
 
@@ -50,3 +51,7 @@ class Feature:
     async def on_signal(self, ctx: Context, name: str, data: dict[str, Any]) -> None:
         """A fact another feature announced (e.g. "welcome.verified", "onboarding.task_done"), so features
         can build on each other without importing each other."""
+
+    async def on_sent(self, app: App, payload: str, result: ActionResult) -> None:
+        """The platform's answer to an action queued with `remember="<feature name>:<payload>"` (a message
+        id to keep). It arrives after the unit committed; a process killed in between loses it."""

@@ -110,6 +110,12 @@ class Outbox:
             return False
 
     async def deliver(self, action: Action) -> ActionResult:
+        result = await self._deliver(action)
+        if not result.ok and isinstance(action, DirectMessage) and action.fallback is not None:
+            return await self._deliver(action.fallback)
+        return result
+
+    async def _deliver(self, action: Action) -> ActionResult:
         lane = self._lanes.get(action.chat.platform)
         if lane is None:
             log.error("no adapter for platform %s: dropped %r", action.chat.platform, action)

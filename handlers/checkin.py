@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from bot import actions as A
 from bot.actions import Button, Keyboard, keyboard
 from bot.commands import CommandSpec
 from bot.context import Context
@@ -338,14 +339,19 @@ class CheckinFeature(Feature):
         in_group = []
         for r in at_risk:
             user_id, streak = r["user_id"], int(r["streak"])
-            if await ctx.app.dms.can_dm(ctx.group.platform, user_id):
-                result = await ctx.dm(
-                    user_id, ctx.t("checkin.reminder_dm", streak=streak, group=ctx.group.title)
-                )
-                if result.ok:
-                    continue
             member = await ctx.app.members.get(ctx.group.id, user_id)
-            in_group.append(mention(user_id, member.name if member else user_id))
+            who = mention(user_id, member.name if member else user_id)
+            if await ctx.app.dms.can_dm(ctx.group.platform, user_id):
+                # A refused DM (closed since) becomes this member's own reminder in the group.
+                fallback = A.Send(
+                    chat=ctx.chat,
+                    text=ctx.t("checkin.reminder_group", mentions=who),
+                    buttons=self.button(ctx),
+                )
+                text = ctx.t("checkin.reminder_dm", streak=streak, group=ctx.group.title)
+                await ctx.dm(user_id, text, fallback=fallback)
+                continue
+            in_group.append(who)
         if in_group:
             await ctx.send(
                 ctx.t("checkin.reminder_group", mentions=" ".join(in_group[:REMIND_MENTIONS])),

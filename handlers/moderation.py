@@ -9,6 +9,7 @@ case, recorded before anything is said or done, and idempotent on the message th
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import secrets
 from collections import OrderedDict
@@ -18,6 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from bot import actions as A
 from bot.actions import Button, Keyboard, keyboard
 from bot.clock import from_ms
 from bot.commands import CommandSpec
@@ -27,9 +29,10 @@ from bot.feature import Feature
 from bot.i18n import duration, normalize_language, t
 from bot.markup import clean_name, mention
 from bot.parsing import REST, parse_duration, parse_int, parse_mention, tokenize
+from bot.unit import current as current_unit
 from handlers import filters
 from rules import detectors
-from rules.engine import SEVERITY, RuleHit, RuleSet
+from rules.engine import SEVERITY, Rule, RuleHit, RuleSet
 from rules.ladder import Rung, next_rung, parse_ladder, step_for
 from rules.lists import shipped_allow
 from storage.members import Member
@@ -134,24 +137,47 @@ class ModerationFeature(Feature):
             return cached
         task = self._building.get(gid)
         if task is None:
-            task = asyncio.ensure_future(self._build(ctx))
-            self._building[gid] = task
-            task.add_done_callback(lambda _t, gid=gid: self._building.pop(gid, None))
+            # The inputs are read here, in the caller's task (inside its unit of work, if any, so an
+            # admin's uncommitted change is seen); only the compiling runs elsewhere, in a thread.
+            gen = self._gen.get(gid, 0)
+            repo = ModerationRepo(ctx.app.db)
+            rules, allow, domains = (
+                await repo.rules(gid),
+                await self.allowed_words(ctx),
+                await repo.domains(gid),
+            )
+            task = self._building.get(gid)  # another caller may have started one meanwhile
+            if task is None:
+                task = asyncio.get_running_loop().create_task(
+                    self._build(gid, gen, rules, allow, domains, self._options(ctx)),
+                    context=contextvars.Context(),  # no unit of work or transaction leaks into it
+                )
+                self._building[gid] = task
+                task.add_done_callback(lambda _t, gid=gid: self._building.pop(gid, None))
         if cached is not None:
             return cached
         return await asyncio.shield(task)
 
-    async def reload(self, ctx: Context) -> GroupRules:
-        """After an admin's change: the next build is waited for, so their next command sees it."""
+    async def reload(self, ctx: Context) -> None:
+        """After an admin's change: the next build is waited for, so their next command sees it. Inside
+        a unit of work the wait comes after the commit: compiling a 64,000-term list must not hold the
+        transaction (and every other event's writes) for seconds."""
         self.invalidate(ctx.group.id)
+        uow = current_unit()
+        if uow is not None:
+            uow.after_commit(lambda: self._wait_fresh(ctx))
+        else:
+            await self._wait_fresh(ctx)
+
+    async def _wait_fresh(self, ctx: Context) -> None:
         while True:
             task = self._building.get(ctx.group.id)
             if task is not None:
                 await asyncio.shield(task)
                 continue
-            state = await self.group_rules(ctx)
+            await self.group_rules(ctx)
             if self._built_gen.get(ctx.group.id) == self._gen.get(ctx.group.id, 0):
-                return state
+                return
 
     def invalidate(self, group_id: int) -> None:
         self._gen[group_id] = self._gen.get(group_id, 0) + 1
@@ -161,14 +187,16 @@ class ModerationFeature(Feature):
         s = ctx.settings.moderation
         return s.segment_chars, s.pinyin
 
-    async def _build(self, ctx: Context) -> GroupRules:
-        gid = ctx.group.id
-        gen = self._gen.get(gid, 0)
-        repo = ModerationRepo(ctx.app.db)
-        rules = await repo.rules(gid)
-        allow = await self.allowed_words(ctx)
-        domains = await repo.domains(gid)
-        segment_max, pinyin = self._options(ctx)
+    async def _build(
+        self,
+        gid: int,
+        gen: int,
+        rules: list[Rule],
+        allow: set[str],
+        domains: Any,
+        options: tuple[int, str],
+    ) -> GroupRules:
+        segment_max, pinyin = options
         ruleset = await asyncio.to_thread(
             RuleSet, rules, allow=tuple(sorted(allow)), segment_max=segment_max, pinyin=pinyin
         )
@@ -396,10 +424,13 @@ class ModerationFeature(Feature):
         return case
 
     async def _punish(self, ctx: Context, user_id: str, action: str, until_ms: int | None) -> bool:
+        # The member's notice says whether it worked, so these go out now (the unit so far commits
+        # first: the case is on record before the platform is asked).
         if action == "mute" and until_ms is not None:
-            return (await ctx.mute(user_id, from_ms(until_ms))).ok
+            return (await ctx.act_now(A.Mute(chat=ctx.chat, user_id=user_id, until=from_ms(until_ms)))).ok
         if action in ("kick", "ban"):
-            done = (await (ctx.kick(user_id) if action == "kick" else ctx.ban(user_id))).ok
+            punish = A.Kick if action == "kick" else A.Ban
+            done = (await ctx.act_now(punish(chat=ctx.chat, user_id=user_id))).ok
             if done:  # gone now: member counts and boards must not wait for the platform to say so
                 await ctx.app.members.record_leave(ctx.group.id, user_id, ctx.now_ms())
             return done
@@ -460,8 +491,6 @@ class ModerationFeature(Feature):
             if fallback_here:
                 await ctx.send(text, buttons)
             return
-        from bot import actions as A
-
         chat = ChatRef(ctx.group.platform, target.chat_id)
         await ctx.act(A.Send(chat=chat, text=text, buttons=buttons, channel=target.channel))
 
@@ -721,7 +750,8 @@ class ModerationFeature(Feature):
             return
         assert ctx.event is not None
         repo = ModerationRepo(ctx.app.db)
-        result = await (ctx.unmute(user.user_id) if what == "unmute" else ctx.unban(user.user_id))
+        lift = A.Unmute if what == "unmute" else A.Unban
+        result = await ctx.act_now(lift(chat=ctx.chat, user_id=user.user_id))
         case = await repo.record(
             NewCase(
                 ctx.group.id,
@@ -831,8 +861,12 @@ class ModerationFeature(Feature):
         assert ctx.event is not None
         admin = ctx.event.user.user_id
         code = self._links.issue(ctx.group.id, ctx.now_ms())
-        sent = await ctx.dm(
-            admin, ctx.t("mod.log.link_code", group=ctx.group.title or ctx.group.chat_id, code=code)
+        sent = await ctx.act_now(
+            A.DirectMessage(
+                chat=ctx.chat,
+                user_id=admin,
+                text=ctx.t("mod.log.link_code", group=ctx.group.title or ctx.group.chat_id, code=code),
+            )
         )
         if sent.ok:
             await ctx.reply(ctx.t("mod.log.link_sent"), ephemeral=True)

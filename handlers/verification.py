@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.actions import Button, keyboard
+from bot.actions import ActionResult, Button, keyboard
 from bot.clock import from_ms, to_ms
 from bot.commands import CommandSpec
 from bot.context import Context
@@ -124,9 +124,13 @@ class VerificationFeature(Feature):
             )
         )
         await ctx.mute(user.user_id, deadline + MUTE_SLACK)
-        sent = await ctx.send(text, buttons)
-        if sent.ok:
-            await repo.set_challenge_message(ctx.group.id, user.user_id, sent.message_id)
+        await ctx.send(text, buttons, remember=f"{self.name}:{ctx.group.id}:{user.user_id}")
+
+    async def on_sent(self, app: App, payload: str, result: ActionResult) -> None:
+        """The challenge's message id, to delete it once the member answers or times out."""
+        group_id, _, user_id = payload.partition(":")
+        if result.ok and result.message_id:
+            await WelcomeRepo(app.db).set_challenge_message(int(group_id), user_id, result.message_id)
 
     async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
         user_id, _, choice = payload.rpartition(":")

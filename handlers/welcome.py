@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.actions import Button, keyboard
+from bot import actions as A
+from bot.actions import ActionResult, Button, keyboard
 from bot.clock import from_ms
 from bot.commands import CommandSpec
 from bot.context import Context
@@ -164,16 +165,14 @@ class WelcomeFeature(Feature):
         if not people or not s.enabled:
             return
         if s.send_in_dm:
-            missed = []
+            # Each greeting goes by DM; where the platform refuses it (never opened a chat with the bot,
+            # closed DMs), that member's own greeting is posted in the group instead.
+            buttons = await self.buttons(ctx)
             for user_id, name in people:
-                result = await ctx.dm(
-                    user_id, await self.render_one(ctx, user_id, name), await self.buttons(ctx)
-                )
-                if not result.ok:  # never opened a chat with the bot, or closed DMs: greet in the group
-                    missed.append((user_id, name))
-            people = missed
-            if not people:
-                return
+                text = await self.render_one(ctx, user_id, name)
+                fallback = A.Send(chat=ctx.chat, text=text, buttons=buttons)
+                await ctx.dm(user_id, text, buttons, fallback=fallback)
+            return
         if len(people) == 1:
             text = await self.render_one(ctx, *people[0])
         else:
@@ -184,9 +183,12 @@ class WelcomeFeature(Feature):
             previous = await repo(ctx).last_message(ctx.group.id)
             if previous:
                 await ctx.delete(previous)
-        result = await ctx.send(text, await self.buttons(ctx))
-        if result.ok:
-            await repo(ctx).set_last_message(ctx.group.id, result.message_id)
+        await ctx.send(text, await self.buttons(ctx), remember=f"{self.name}:{ctx.group.id}")
+
+    async def on_sent(self, app: App, payload: str, result: ActionResult) -> None:
+        """The greeting's message id: with `welcome.clean`, the next greeting deletes it."""
+        if result.ok and result.message_id:
+            await WelcomeRepo(app.db).set_last_message(int(payload), result.message_id)
 
     async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
         if payload == "rules":

@@ -1,8 +1,11 @@
-"""Batched activity writes: last seen, daily and hourly message counts, and processed-event keys.
+"""Batched writes of plain messages: last seen, daily and hourly message counts, processed-event keys
+and the points messages earn.
 
-A commit per message tops out near 7,000 messages/s on aiosqlite; one commit per batch of a few hundred
-rows, or every quarter second, keeps the hot path off the disk. `flush()` runs before the bot answers
-anything, so whatever a member is told about is on disk first.
+A commit per message tops out near 7,000 messages/s; one commit per batch of a few hundred rows, or
+every quarter second, keeps the hot path off the disk. A unit of work that opens a transaction takes
+the pending batch into it first (bot/unit.py), so whatever a member is told about is on disk with it.
+A kill loses at most the rows of the current batch: activity, and message points that nobody was told
+about (their keys are lost with them, so a redelivered message is handled, and paid, again).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storage.db import Database
+from storage.points import Award, award_many
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +47,23 @@ class ActivityWriter:
         self._members: dict[tuple[int, str], _Touch] = {}
         self._daily: dict[tuple[int, str, str], int] = {}
         self._hourly: dict[tuple[int, str, int], int] = {}
-        self._lock = asyncio.Lock()
+        self._awards: list[Award] = []
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0  # rows the database refused and that were logged and dropped
 
     @property
     def pending(self) -> int:
-        return len(self._keys) + len(self._members) + len(self._daily) + len(self._hourly)
+        return (
+            len(self._keys) + len(self._members) + len(self._daily) + len(self._hourly) + len(self._awards)
+        )
 
     async def mark_processed(self, event_key: str, at_ms: int) -> None:
         self._keys.append((event_key, at_ms))
+        await self._maybe_flush()
+
+    async def award(self, award: Award) -> None:
+        """Points for a plain message, written with the batch (idempotent on its source key)."""
+        self._awards.append(award)
         await self._maybe_flush()
 
     async def touch(
@@ -89,23 +100,38 @@ class ActivityWriter:
             await self.flush()
 
     async def flush(self) -> None:
-        """Write everything pending in one transaction.
+        """Write everything pending in one transaction of its own.
 
-        A transient failure (a lock, a lost connection) is retried a few times, then the batch is put
-        back and the error raised. A row the database refuses (a value it cannot store) must not hold up
-        the others, nor every later reply: the batch is split in halves until that row stands alone, and
-        then it is logged and dropped.
+        Inside an open unit of work this does nothing: the unit takes the batch into its own
+        transaction. A transient failure (a lock, a lost connection) is retried a few times, then the
+        batch is put back and the error raised. A row the database refuses (a value it cannot store)
+        must not hold up the others: the batch is split in halves until that row stands alone, and then
+        it is logged and dropped.
         """
-        async with self._lock:
-            if not self.pending:
-                return
-            keys, members, daily, hourly = self._keys, self._members, self._daily, self._hourly
-            self._keys, self._members, self._daily, self._hourly = [], {}, {}, {}
-            rows: list[_Row] = [("key", k, None) for k in keys]
-            rows += [("member", k, t) for k, t in members.items()]
-            rows += [("daily", k, n) for k, n in daily.items()]
-            rows += [("hourly", k, n) for k, n in hourly.items()]
+        if self._db.in_transaction():
+            return
+        rows = self.take()
+        if rows:
             await self._write_isolating(rows)
+
+    def take(self) -> list[_Row]:
+        """Everything pending, as rows; the writer forgets them (put them back with `requeue`)."""
+        if not self.pending:
+            return []
+        keys, members, daily, hourly, awards = (
+            self._keys,
+            self._members,
+            self._daily,
+            self._hourly,
+            self._awards,
+        )
+        self._keys, self._members, self._daily, self._hourly, self._awards = [], {}, {}, {}, []
+        rows: list[_Row] = [("key", k, None) for k in keys]
+        rows += [("member", k, t) for k, t in members.items()]
+        rows += [("daily", k, n) for k, n in daily.items()]
+        rows += [("hourly", k, n) for k, n in hourly.items()]
+        rows += [("award", a.source_key, a) for a in awards]
+        return rows
 
     async def _write_isolating(self, rows: list[_Row]) -> None:
         """Write `rows`, halving any chunk the database refuses; on a transient failure put back exactly
@@ -118,7 +144,7 @@ class ActivityWriter:
             except BaseException as exc:
                 if not isinstance(exc, Exception) or self._db.is_transient(exc):  # cancelled, or retry later
                     log.exception("activity flush failed; the unwritten rows are kept and retried")
-                    self._requeue([row for c in (*chunks, chunk) for row in c])
+                    self.requeue([row for c in (*chunks, chunk) for row in c])
                     raise
                 if len(chunk) == 1:
                     self.dropped += 1
@@ -130,7 +156,8 @@ class ActivityWriter:
     async def _write_retrying(self, rows: list[_Row]) -> None:
         for attempt, pause in enumerate((*RETRY_PAUSES, None)):
             try:
-                await self._write(rows)
+                async with self._db.transaction():
+                    await self.write(rows)
                 return
             except Exception as exc:
                 if pause is None or not self._db.is_transient(exc):
@@ -138,48 +165,52 @@ class ActivityWriter:
                 log.warning("activity flush attempt %d failed (%s); retrying", attempt + 1, exc)
                 await asyncio.sleep(pause)
 
-    async def _write(self, rows: list[_Row]) -> None:
+    async def write(self, rows: list[_Row]) -> None:
+        """Write rows inside the caller's transaction."""
         keys = [k for kind, k, _ in rows if kind == "key"]
         members = [(k, v) for kind, k, v in rows if kind == "member"]
         daily = [(k, v) for kind, k, v in rows if kind == "daily"]
         hourly = [(k, v) for kind, k, v in rows if kind == "hourly"]
-        async with self._db.transaction() as tx:
-            if keys:
-                await tx.executemany(
-                    "INSERT INTO processed_events (event_key, processed_at) VALUES (?, ?) "
-                    "ON CONFLICT (event_key) DO NOTHING",
-                    keys,
-                )
-            if members:
-                await tx.executemany(
-                    "INSERT INTO members (group_id, user_id, name, username, is_bot, first_seen_at, "
-                    "last_seen_at, message_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (group_id, user_id) DO UPDATE SET name = excluded.name, "
-                    "username = excluded.username, "
-                    "last_seen_at = CASE WHEN excluded.last_seen_at > members.last_seen_at "
-                    "THEN excluded.last_seen_at ELSE members.last_seen_at END, "
-                    "message_count = members.message_count + excluded.message_count",
-                    [
-                        (g, u, t.name, t.username, t.is_bot, t.first_ms, t.last_ms, t.messages)
-                        for (g, u), t in members
-                    ],
-                )
-            if daily:
-                await tx.executemany(
-                    "INSERT INTO activity_daily (group_id, user_id, day, messages) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (group_id, day, user_id) DO UPDATE SET "
-                    "messages = activity_daily.messages + excluded.messages",
-                    [(g, u, d, n) for (g, u, d), n in daily],
-                )
-            if hourly:
-                await tx.executemany(
-                    "INSERT INTO activity_hourly (group_id, day, hour, messages) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (group_id, day, hour) DO UPDATE SET "
-                    "messages = activity_hourly.messages + excluded.messages",
-                    [(g, d, h, n) for (g, d, h), n in hourly],
-                )
+        awards = [v for kind, _, v in rows if kind == "award"]
+        tx = self._db
+        if keys:
+            await tx.executemany(
+                "INSERT INTO processed_events (event_key, processed_at) VALUES (?, ?) "
+                "ON CONFLICT (event_key) DO NOTHING",
+                keys,
+            )
+        if members:
+            await tx.executemany(
+                "INSERT INTO members (group_id, user_id, name, username, is_bot, first_seen_at, "
+                "last_seen_at, message_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (group_id, user_id) DO UPDATE SET name = excluded.name, "
+                "username = excluded.username, "
+                "last_seen_at = CASE WHEN excluded.last_seen_at > members.last_seen_at "
+                "THEN excluded.last_seen_at ELSE members.last_seen_at END, "
+                "message_count = members.message_count + excluded.message_count",
+                [
+                    (g, u, t.name, t.username, t.is_bot, t.first_ms, t.last_ms, t.messages)
+                    for (g, u), t in members
+                ],
+            )
+        if daily:
+            await tx.executemany(
+                "INSERT INTO activity_daily (group_id, user_id, day, messages) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (group_id, day, user_id) DO UPDATE SET "
+                "messages = activity_daily.messages + excluded.messages",
+                [(g, u, d, n) for (g, u, d), n in daily],
+            )
+        if hourly:
+            await tx.executemany(
+                "INSERT INTO activity_hourly (group_id, day, hour, messages) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (group_id, day, hour) DO UPDATE SET "
+                "messages = activity_hourly.messages + excluded.messages",
+                [(g, d, h, n) for (g, d, h), n in hourly],
+            )
+        if awards:
+            await award_many(self._db, awards)
 
-    def _requeue(self, rows: list[_Row]) -> None:
+    def requeue(self, rows: list[_Row]) -> None:
         keys: list[tuple[str, int]] = []
         for kind, key, value in rows:
             if kind == "key":
@@ -193,6 +224,8 @@ class ActivityWriter:
                     cur.messages += value.messages
             elif kind == "daily":
                 self._daily[key] = self._daily.get(key, 0) + value
+            elif kind == "award":
+                self._awards.append(value)
             else:
                 self._hourly[key] = self._hourly.get(key, 0) + value
         self._keys = keys + self._keys

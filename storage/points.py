@@ -88,6 +88,64 @@ async def award(
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class Award:
+    """One batched earning (points for a plain message); see `award_many`."""
+
+    group_id: int
+    user_id: str
+    delta: int
+    reason: str
+    source_key: str
+    at_ms: int
+    day: str
+
+
+async def award_many(tx: Executor, awards: list[Award]) -> int:
+    """Append earnings in bulk, inside the caller's transaction; returns how many were new.
+
+    Idempotent like `award`: a cause already in the ledger (or twice in the batch) is skipped, and
+    balances and period earnings grow by exactly the rows inserted, so balance = ledger sum holds."""
+    fresh: dict[str, Award] = {}
+    for a in awards:
+        fresh.setdefault(a.source_key, a)
+    keys = list(fresh)
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        marks = ", ".join("?" * len(chunk))
+        for row in await tx.fetchall(
+            f"SELECT source_key FROM points_ledger WHERE source_key IN ({marks})", *chunk
+        ):
+            fresh.pop(row[0], None)
+    if not fresh:
+        return 0
+    new = list(fresh.values())
+    await tx.executemany(
+        "INSERT INTO points_ledger (group_id, user_id, delta, reason, source_key, actor, at, day, kind) "
+        "VALUES (?, ?, ?, ?, ?, NULL, ?, ?, 'earn')",
+        [(a.group_id, a.user_id, a.delta, a.reason, a.source_key, a.at_ms, a.day) for a in new],
+    )
+    totals: dict[tuple[int, str], int] = {}
+    by_period: dict[tuple[int, str, str], int] = {}
+    for a in new:
+        totals[(a.group_id, a.user_id)] = totals.get((a.group_id, a.user_id), 0) + a.delta
+        for period in periods(a.day):
+            k = (a.group_id, period, a.user_id)
+            by_period[k] = by_period.get(k, 0) + a.delta
+    await tx.executemany(
+        "INSERT INTO points_balance (group_id, user_id, balance, earned) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (group_id, user_id) DO UPDATE SET balance = points_balance.balance + excluded.balance, "
+        "earned = points_balance.earned + excluded.earned",
+        [(g, u, n, n) for (g, u), n in totals.items()],
+    )
+    await tx.executemany(
+        "INSERT INTO points_period (group_id, period, user_id, earned) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (group_id, period, user_id) DO UPDATE SET earned = points_period.earned + excluded.earned",
+        [(g, p, u, n) for (g, p, u), n in by_period.items()],
+    )
+    return len(new)
+
+
 def periods(day: str) -> tuple[str, str, str]:
     """The day, week (by its Monday) and month a group day belongs to."""
     d = date.fromisoformat(day)

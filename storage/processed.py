@@ -42,6 +42,19 @@ class ProcessedEvents:
         """Called when the bot starts: events stamped well after this are new to the database."""
         self._horizon_ms = started_ms + self.CLOCK_SKEW_MS
 
+    async def record(self, event_key: str, at_ms: int) -> None:
+        """Persist a key inside its unit's transaction (units that open none leave it to the batch)."""
+        await self._db.execute(
+            "INSERT INTO processed_events (event_key, processed_at) VALUES (?, ?) "
+            "ON CONFLICT (event_key) DO NOTHING",
+            event_key,
+            at_ms,
+        )
+
+    def forget(self, event_key: str) -> None:
+        """A unit that failed before its commit left nothing: a redelivery must be handled in full."""
+        self._recent.pop(event_key, None)
+
     def _remember(self, event_key: str) -> None:
         self._recent[event_key] = None
         if len(self._recent) > self._memory:

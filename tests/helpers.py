@@ -204,7 +204,7 @@ class Tools(Feature):
 
     async def reward(self, ctx: Context, args: RewardArgs) -> None:
         assert ctx.event is not None
-        result = await ctx.grant_role(ctx.event.user.user_id, args.role)
+        result = await ctx.act_now(A.GrantRole(chat=ctx.chat, user_id=ctx.event.user.user_id, role=args.role))
         await ctx.reply("role granted" if result.ok else f"no role: {result.failure}")
 
     async def banme(self, ctx: Context, _args: Any) -> None:

@@ -57,18 +57,18 @@ async def test_a_transient_failure_keeps_exactly_the_unwritten_rows(sqlite_db) -
     await w.touch(
         gid, "alice", name="alice", username="alice", is_bot=False, at_ms=1, day="2026-11-22", hour=9
     )
-    real, calls = w._write, 0
+    real, calls = w.write, 0
 
     async def flaky(rows):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
         raise sqlite3.OperationalError("database is locked")
 
-    w._write = flaky  # type: ignore[method-assign]
+    w.write = flaky  # type: ignore[method-assign]
     with pytest.raises(sqlite3.OperationalError):
         await w.flush()
     assert calls == 4 and w.pending == 3  # three retries, then the batch is kept whole
-    w._write = real  # type: ignore[method-assign]
+    w.write = real  # type: ignore[method-assign]
     await w.flush()
     assert await sqlite_db.fetchval("SELECT message_count FROM members WHERE user_id = 'alice'") == 1
     await h.stop()  # stopping never raises
