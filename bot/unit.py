@@ -216,9 +216,12 @@ async def send(app: App, outgoing: list[Outgoing]) -> None:
         result = await app.outbox.deliver(action)
         faults.hit("sent")
         try:
-            await app.outbox_repo.sent(outbox_id)
-            if remember:
-                await app.remembered(remember, result)
+            if remember:  # what the platform answered and "sent" commit together
+                async with app.db.transaction():
+                    await app.remembered(remember, result)
+                    await app.outbox_repo.sent(outbox_id)
+            else:
+                await app.outbox_repo.sent(outbox_id)
         except Exception:
             log.exception("cannot record that outbox action %s was sent", outbox_id)
 

@@ -133,8 +133,11 @@ class Harness:
             "at": self.clock.now(),
         }
 
+    def join_event(self, user: str, chat_id: str = "g1") -> MemberJoined:
+        return MemberJoined(**self._event_base(user, chat_id, "join"))
+
     async def join(self, user: str, chat_id: str = "g1") -> None:
-        await self.app.handle(MemberJoined(**self._event_base(user, chat_id, "join")))
+        await self.app.handle(self.join_event(user, chat_id))
 
     async def leave(self, user: str, chat_id: str = "g1") -> None:
         await self.app.handle(MemberLeft(**self._event_base(user, chat_id, "leave")))
