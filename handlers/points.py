@@ -21,11 +21,11 @@ from bot.markup import mention
 from bot.parsing import REST, Integer, MemberArg
 from config.group_settings import DEFAULT_LEVEL_COUNT
 from handlers.badges import badges_of
-from storage.points import InsufficientPoints, PointsRepo, award, periods
+from storage.points import Award, InsufficientPoints, PointsRepo, award, periods
 
 MAX_GRANT = 1_000_000
 BOARD_SIZE = 10
-_COOLDOWN_MEMORY = 50_000
+_MEMBER_MEMORY = 50_000
 
 
 def thresholds(ctx: Context) -> list[int]:
@@ -141,7 +141,10 @@ class PointsFeature(Feature):
     priority = 70
 
     def __init__(self) -> None:
-        self._last_paid: OrderedDict[tuple[int, str], int] = OrderedDict()
+        # (group, member) -> (when their last message was paid, lifetime earned as this process knows
+        # it). The figure only lags the truth (grants and check-ins do not update it), so it can ask
+        # for a needless exact look, never skip a level.
+        self._members: OrderedDict[tuple[int, str], tuple[int, int]] = OrderedDict()
 
     def commands(self) -> list[CommandSpec]:
         return [
@@ -163,14 +166,39 @@ class PointsFeature(Feature):
             return False
         key = (ctx.group.id, event.user.user_id)
         now = ctx.now_ms()
-        last = self._last_paid.get(key)
-        if last is not None and now - last < s.message_cooldown_seconds * 1000:
+        known = self._members.get(key)
+        if known is not None and now - known[0] < s.message_cooldown_seconds * 1000:
             return False  # anti-farming: one paid message per cooldown
-        self._last_paid[key] = now
-        self._last_paid.move_to_end(key)
-        if len(self._last_paid) > _COOLDOWN_MEMORY:
-            self._last_paid.popitem(last=False)
-        await pay(ctx, event.user.user_id, s.per_message, reason="message", source_key=event.event_key)
+        if known is None:  # once per member per process: what they have earned, to see a level coming
+            earned = (await PointsRepo(ctx.app.db).balance(ctx.group.id, event.user.user_id)).earned
+        else:
+            earned = known[1]
+        levels = thresholds(ctx)
+        if level_of(earned + s.per_message, levels) > level_of(earned, levels):
+            # A level is reached (or this process's figure is stale): a unit of its own, which reads the
+            # real figures and announces the level only if it really was crossed.
+            paid = await pay(
+                ctx, event.user.user_id, s.per_message, reason="message", source_key=event.event_key
+            )
+            earned = paid.earned_after
+        else:
+            # The common case rides the activity batch: no transaction, no round trip of its own.
+            await ctx.app.writer.award(
+                Award(
+                    ctx.group.id,
+                    event.user.user_id,
+                    s.per_message,
+                    "message",
+                    event.event_key,
+                    now,
+                    ctx.today(),
+                )
+            )
+            earned += s.per_message
+        self._members[key] = (now, earned)
+        self._members.move_to_end(key)
+        if len(self._members) > _MEMBER_MEMORY:
+            self._members.popitem(last=False)
         return False
 
     async def on_signal(self, ctx: Context, name: str, data: dict[str, Any]) -> None:

@@ -157,6 +157,7 @@ class Harness:
         """A member's spendable points, as the ledger's balance table holds them."""
         from storage.points import PointsRepo
 
+        await self.app.writer.flush()  # message points ride the activity batch
         group = await self.app.groups.get(PLATFORM, chat_id)
         assert group is not None
         return (await PointsRepo(self.db).balance(group.id, user)).balance

@@ -131,5 +131,7 @@ def test_parsers_are_linear(func: Callable[[str], object], unit: str) -> None:
             pass
 
     small, large = _fill(unit)[: SIZE // 2], _fill(unit)
-    ratio = _best(run, large) / max(_best(run, small), 1e-7)
+    # A busy machine only ever slows one of the two timings down, so the best of three ratios is the
+    # fair one; a quadratic parser stays near 4 in all three.
+    ratio = min(_best(run, large) / max(_best(run, small), 1e-7) for _ in range(3))
     assert ratio < 3.5, ratio
