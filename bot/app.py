@@ -85,7 +85,7 @@ class App:
 
     async def start(self) -> None:
         await migrate(self.db, now_ms=to_ms(self.clock.now()))
-        self.processed.begin(to_ms(self.clock.now()))
+        await self.processed.begin(to_ms(self.clock.now()))
         await self.scheduler.load()
         for feature in self.features:
             await feature.on_start(self)

@@ -156,3 +156,30 @@ async def test_migrations_are_news_only_on_an_existing_database(tmp_path, caplog
         [record] = [r for r in caplog.records if r.levelno >= logging.INFO]
         assert f"{head():04d}_" in record.getMessage()
     await db.close()
+
+
+async def test_after_a_restart_redeliveries_are_answered_from_one_load(db) -> None:  # type: ignore[no-untyped-def]
+    """The keys of the day before a start are read once; no event then costs a read of its own."""
+    await migrate(db)
+    writer = ActivityWriter(db)
+    start = 10 * 86_400_000
+    await writer.mark_processed("old-but-loaded", start - 3_600_000)
+    await writer.mark_processed("older-than-a-day", start - 2 * 86_400_000)
+    await writer.flush()
+    log = ProcessedEvents(db)
+    await log.begin(start)
+    reads = 0
+    real = db.fetchval
+
+    async def counting(*args):  # type: ignore[no-untyped-def]
+        nonlocal reads
+        reads += 1
+        return await real(*args)
+
+    db.fetchval = counting
+    assert await log.seen("old-but-loaded", start - 3_600_000)
+    assert not await log.seen("new-before-start", start - 60_000)
+    assert not await log.seen("new-after-start", start + 1_000)
+    assert reads == 0
+    assert await log.seen("older-than-a-day", start - 2 * 86_400_000)  # the rare one asks the database
+    assert reads == 1
