@@ -26,7 +26,7 @@ from bot.feature import Feature, JobFunc
 from bot.i18n import DEFAULT_LANGUAGE, normalize_language, t
 from bot.outbox import Outbox
 from bot.scheduler import Scheduler
-from bot.unit import act, guarded, resend, unit
+from bot.unit import act, guarded_call, resend, unit
 from config.group_settings import GroupSettings, from_overrides
 from storage.activity import ActivityWriter
 from storage.buttons import ButtonStore, DmRegistry
@@ -70,6 +70,12 @@ class App:
         self.commands = CommandRegistry()
         self._job_funcs: dict[str, JobFunc] = {}
         self._buttons: dict[str, Feature] = {}
+        # Per hook, the features that implement it: most hooks are the base class's no-op, and a plain
+        # message must not pay for twenty calls that do nothing.
+        self._hooked: dict[str, list[Feature]] = {
+            hook: [f for f in self.features if getattr(type(f), hook) is not getattr(Feature, hook)]
+            for hook in ("on_message", "on_join", "on_leave", "on_signal")
+        }
         for feature in self.features:
             for spec in feature.commands():
                 self.commands.add(spec)
@@ -178,19 +184,16 @@ class App:
             )
 
     async def _each(self, ctx: Context, hook: str, event: Event) -> None:
-        for feature in self.features:
+        for feature in self._hooked[hook]:
             try:
-                async with guarded():
-                    await getattr(feature, hook)(ctx, event)
+                await guarded_call(getattr(feature, hook), ctx, event)
             except Exception:
                 log.exception("%s.%s failed on %s", feature.name, hook, event.event_key)
 
     async def _on_message(self, ctx: Context, event: MessagePosted) -> None:
-        for feature in self.features:
+        for feature in self._hooked["on_message"]:
             try:
-                async with guarded():
-                    stop = await feature.on_message(ctx, event)
-                if stop:
+                if await guarded_call(feature.on_message, ctx, event):
                     return
             except Exception:
                 log.exception("%s.on_message failed on %s", feature.name, event.event_key)
@@ -217,8 +220,7 @@ class App:
             await ctx.reply(ctx.t("common.usage", usage=ctx.t(spec.usage_key)), ephemeral=True)
             return
         try:
-            async with guarded():
-                await spec.func(ctx, parsed)
+            await guarded_call(spec.func, ctx, parsed)
         except Exception:
             log.exception("command /%s failed", spec.name)
             await ctx.reply(ctx.t("common.internal_error"), ephemeral=True)
@@ -245,18 +247,16 @@ class App:
             await ctx.answer_button(ctx.t("common.button_expired"))
             return
         try:
-            async with guarded():
-                await feature.on_button(ctx, event, payload)
+            await guarded_call(feature.on_button, ctx, event, payload)
         except Exception:
             log.exception("%s.on_button failed on %s", feature.name, event.event_key)
             await ctx.answer_button(ctx.t("common.internal_error"))
 
     async def emit(self, ctx: Context, signal: str, /, **data: Any) -> None:
         """Tell every feature a fact; one feature failing does not stop the others."""
-        for feature in self.features:
+        for feature in self._hooked["on_signal"]:
             try:
-                async with guarded():
-                    await feature.on_signal(ctx, signal, data)
+                await guarded_call(feature.on_signal, ctx, signal, data)
             except Exception:
                 log.exception("%s.on_signal(%s) failed", feature.name, signal)
 

@@ -48,6 +48,7 @@ class ActivityWriter:
         self._daily: dict[tuple[int, str, str], int] = {}
         self._hourly: dict[tuple[int, str, int], int] = {}
         self._awards: list[Award] = []
+        self.awards_total = 0  # awards taken in since start (benches tell paying messages apart by it)
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0  # rows the database refused and that were logged and dropped
 
@@ -64,6 +65,7 @@ class ActivityWriter:
     async def award(self, award: Award) -> None:
         """Points for a plain message, written with the batch (idempotent on its source key)."""
         self._awards.append(award)
+        self.awards_total += 1
         await self._maybe_flush()
 
     async def touch(

@@ -79,11 +79,11 @@ async def _snapshot(db: SqliteDatabase) -> dict[str, list[tuple[object, ...]]]:
     ]
     out = {}
     for table in tables:
-        rows = await db.fetchall(f"SELECT * FROM {table}")  # noqa: S608 - names from sqlite_master
+        rows = await db.fetchall(f"SELECT * FROM {table}")
         # The fake platform numbers messages in sending order, so an id the bot keeps (the last greeting,
         # a challenge) differs by one when an action went out twice; whether one is kept is compared.
         out[table] = sorted(
-            (tuple(_id_kept(k, r[k]) for k in r.keys()) for r in rows),  # noqa: SIM118 - sqlite3.Row
+            (tuple(_id_kept(k, r[k]) for k in r.keys()) for r in rows),
             key=repr,
         )
     return out
@@ -160,3 +160,17 @@ async def test_a_kill_at_any_point_leaves_all_or_nothing(tmp_path: Path, name: s
         assert set(counts) == set(ref_counts), (name, k, ref_sent, sent)
         extra = counts - ref_counts
         assert sum(extra.values()) <= 1, (name, k, extra)  # only the one in flight when killed
+
+
+async def test_a_full_batch_flushed_by_a_closing_unit_is_committed(tmp_path: Path) -> None:
+    """A plain message whose key fills the activity batch: the writer's flush commits it then (it once
+    opened the closing unit's transaction instead, which nobody committed)."""
+    for max_rows in range(2, 9):  # some of these sizes fill up exactly at a message's key
+        path = tmp_path / f"batch{max_rows}.db"
+        db = await SqliteDatabase.open(str(path))
+        h = await Harness(db).start()
+        h.app.writer._max_rows = max_rows
+        for i in range(6):
+            await h.say(f"m{i % 3}", f"大家好，我是第 {i} 位新朋友")
+            assert not db.in_transaction(), (max_rows, i)
+        await db.close()
