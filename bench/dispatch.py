@@ -20,7 +20,6 @@ nine-statement award), measured in this same run on the same machine.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import statistics
 import sys
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiosqlite
 
+from bench import figures
 from bench.moderation import make_terms, messages
 from bot import actions as A
 from bot.app import App
@@ -250,12 +250,23 @@ def report(r: dict[str, float]) -> None:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if a != "--json"]
-    result = asyncio.run(measure(int(args[0]) if args else 20_000))
-    if "--json" in sys.argv:
-        print(json.dumps(result))
-    else:
-        report(result)
+    figures.begin()
+    args = figures.args()
+    r = asyncio.run(measure(int(args[0]) if args else 20_000))
+    report(r)
+    base = r["baseline_commit_per_message_mean_us"]
+    figures.record(
+        "plain messages, steady state",
+        r["steady_mean_us"],
+        "µs/msg",
+        baseline=base,
+        baseline_name="commit per message",
+        goal="≤ 50 µs and ≥ 6x baseline",
+    )
+    figures.record("  paying messages", r["steady_paying_mean_us"], "µs/msg", baseline=base)
+    figures.record("  non-paying messages", r["steady_plain_mean_us"], "µs/msg", baseline=base)
+    figures.record("plain messages, just started", r["just_started_mean_us"], "µs/msg", baseline=base)
+    figures.end("dispatch")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import figures
 from rules import detectors
 from rules.engine import Rule, RuleSet
 
@@ -180,7 +181,9 @@ def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--lexicon":
         lexicon_mode(Path(sys.argv[2]), [Path(p) for p in sys.argv[3:]])
         return
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    figures.begin()
+    argv = figures.args()
+    n = int(argv[0]) if argv else 10_000
     terms = make_terms(n)
     msgs = messages()
     rules, _seconds, _mib = build(terms)
@@ -198,9 +201,20 @@ def main() -> None:
     print(f"  detectors (links, contacts, mentions):                         median {detect:6.2f} µs")
     print(f"  baseline re \\b(?:…)\\b alternation, no normalisation:           median {theirs:6.2f} µs")
     print(f"  ratio baseline / Qunbot: {theirs / ours:5.1f}x  (target: check < 15 µs and ≥ 25x)")
+    figures.record(
+        f"RuleSet.check, {n:,} terms",
+        ours,
+        "µs",
+        baseline=theirs,
+        baseline_name="re alternation",
+        goal="< 15 µs",
+    )
+    figures.record("detectors (links, contacts, mentions)", detect, "µs")
     for size in (10_000, 100_000):
         _r, seconds, mib = build(make_terms(size, seed=size))
         print(f"  build {size:>7,} terms: {seconds:5.2f} s, peak traced memory {mib:6.1f} MiB")
+        figures.record(f"build {size:,} terms, traced memory", mib, "MiB")
+    figures.end("moderation")
 
 
 if __name__ == "__main__":

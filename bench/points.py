@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import figures
 from bot.actions import ActionResult
 from bot.app import App
 from bot.clock import FakeClock
@@ -116,6 +117,11 @@ async def leaderboard(members: int, rows: int) -> None:
             )
             print(f"caller's rank in the week     : {rank:8.1f} ms")
             print(f"/top all, balance index       : {alltime:8.2f} ms")
+            figures.record(
+                "/top week board read", ours, "ms", baseline=base, baseline_name="ledger scan", goal="≤ 2 ms"
+            )
+            figures.record("caller's rank in the week", rank, "ms", goal="≤ 2 ms (whole /top)")
+            figures.record("/top all board read", alltime, "ms")
         finally:
             await db.close()
 
@@ -154,6 +160,14 @@ async def checkins(count: int = 10_000) -> None:
             naive = count / (time.perf_counter() - start)
         finally:
             await db.close()
+    figures.record(
+        "check-ins through App.handle",
+        ours,
+        "/s",
+        baseline=naive,
+        baseline_name="one insert per commit",
+        goal="≥ 2,000/s",
+    )
     print(
         f"check-ins through App.handle  : {ours:8,.0f} /s  ({count:,} members in {count / ours:.1f}s; the "
         f"naive one-insert-per-commit baseline does {naive:,.0f} /s, {ours / naive:.2f}x)"
@@ -161,10 +175,13 @@ async def checkins(count: int = 10_000) -> None:
 
 
 async def main() -> None:
-    members = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    rows = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+    figures.begin()
+    argv = figures.args()
+    members = int(argv[0]) if len(argv) > 0 else 100_000
+    rows = int(argv[1]) if len(argv) > 1 else 1_000_000
     await leaderboard(members, rows)
     await checkins()
+    figures.end("points")
 
 
 if __name__ == "__main__":
