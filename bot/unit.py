@@ -187,19 +187,8 @@ async def unit(
     await send(app, pending)
 
 
-@asynccontextmanager
-async def guarded() -> AsyncIterator[None]:
-    """Around one feature's hook (see `UnitOfWork.guard`); a plain block outside any unit."""
-    uow = _current.get()
-    if uow is None:
-        yield
-        return
-    async with uow.guard():
-        yield
-
-
 async def guarded_call(fn: Callable[..., Awaitable[T]], /, *args: Any) -> T:
-    """`fn(*args)` as one feature's hook: `guarded()` without a context manager's cost on the path
+    """`fn(*args)` as one feature's hook: `UnitOfWork.guard` without a context manager's cost on the path
     every plain message takes (the unit is usually not open there, and then this is a plain call)."""
     uow = _current.get()
     if uow is None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from bot.context import Context
 from bot.feature import Feature, JobFunc
 from bot.markup import mention
+from storage.badges import BadgeRepo
 from storage.jobs import JobRecord
 from storage.points import PointsRepo
 
@@ -19,12 +20,7 @@ MONTHLY_JOB_ID = "system:monthly-badges"
 
 
 async def badges_of(ctx: Context, user_id: str) -> list[str]:
-    rows = await ctx.app.db.fetchall(
-        "SELECT badge FROM member_badges WHERE group_id = ? AND user_id = ? ORDER BY at, badge",
-        ctx.group.id,
-        user_id,
-    )
-    return [r["badge"] for r in rows]
+    return await BadgeRepo(ctx.app.db).of(ctx.group.id, user_id)
 
 
 class BadgesFeature(Feature):
@@ -41,8 +37,8 @@ class BadgesFeature(Feature):
 
     async def monthly(self, app: App, _ctx: Context | None, _job: JobRecord) -> None:
         """Hourly: a group whose month just began (00:xx on the 1st, its own time) crowns last month's top 3."""
-        for row in await app.db.fetchall("SELECT id FROM groups"):
-            ctx = await app.context_for_group(int(row["id"]))
+        for group_id in await app.groups.ids():
+            ctx = await app.context_for_group(group_id)
             if ctx is None:
                 continue
             local = ctx.now().astimezone(ctx.zone)
@@ -53,15 +49,7 @@ class BadgesFeature(Feature):
                 await self.grant(ctx, user_id, "monthly_top3")
 
     async def grant(self, ctx: Context, user_id: str, badge: str) -> None:
-        added = await ctx.app.db.execute_rowcount(
-            "INSERT INTO member_badges (group_id, user_id, badge, at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (group_id, user_id, badge) DO NOTHING",
-            ctx.group.id,
-            user_id,
-            badge,
-            ctx.now_ms(),
-        )
-        if added:
+        if await BadgeRepo(ctx.app.db).grant(ctx.group.id, user_id, badge, ctx.now_ms()):
             member = await ctx.app.members.get(ctx.group.id, user_id)
             await ctx.announce(
                 ctx.t(
@@ -81,10 +69,5 @@ class BadgesFeature(Feature):
         if streak >= 30:
             await self.grant(ctx, user_id, "streak30")
         if data.get("rank") == 1:
-            firsts = await ctx.app.db.fetchval(
-                "SELECT COUNT(*) FROM checkins WHERE group_id = ? AND user_id = ? AND rank = 1",
-                ctx.group.id,
-                user_id,
-            )
-            if int(firsts) >= EARLY_BIRD_TIMES:
+            if await BadgeRepo(ctx.app.db).first_checkins(ctx.group.id, user_id) >= EARLY_BIRD_TIMES:
                 await self.grant(ctx, user_id, "early_bird")

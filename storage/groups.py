@@ -73,6 +73,10 @@ class GroupRepo(Generic[S]):
         self._groups[(platform, chat_id)] = group
         return group
 
+    async def ids(self) -> list[int]:
+        """Every group the bot knows (jobs that look at each group in turn)."""
+        return [int(r[0]) for r in await self._db.fetchall("SELECT id FROM groups ORDER BY id")]
+
     async def by_id(self, group_id: int) -> Group | None:
         row = await self._db.fetchone(
             "SELECT id, platform, chat_id, title FROM groups WHERE id = ?", group_id
