@@ -18,9 +18,9 @@ from bot.i18n import LANGUAGES, t
 from bot.markup import mention
 from bot.parsing import REST, parse_int, tokenize
 from rules.normalize import compact
-from storage.db import Executor
+from storage.db import Database
 from storage.points import InsufficientPoints, award
-from storage.shop import Item, ShopRepo
+from storage.shop import AlreadyRedeemed, Item, ShopRepo, SoldOut
 
 MAX_NAME = 40
 MAX_DESCRIPTION = 200
@@ -40,15 +40,7 @@ class RedeemArgs(BaseModel):
     item: Annotated[str, REST]
 
 
-class SoldOut(Exception):
-    pass
-
-
-class _AlreadyDone(Exception):
-    pass
-
-
-async def find_items(db: Executor, group_id: int, ref: str, *, exact: bool = False) -> list[Item]:
+async def find_items(db: Database, group_id: int, ref: str, *, exact: bool = False) -> list[Item]:
     """The items a member means, among this group's active ones: by the number /shop shows, by exact
     name, else by the start of a name ("京东卡" for "京东卡 50元"), else by a part of one. Several when
     the words fit several (the caller lists them)."""
@@ -70,7 +62,7 @@ async def find_items(db: Executor, group_id: int, ref: str, *, exact: bool = Fal
     return []
 
 
-async def find_item(db: Executor, group_id: int, ref: str, *, exact: bool = False) -> Item | None:
+async def find_item(db: Database, group_id: int, ref: str, *, exact: bool = False) -> Item | None:
     """The one item meant, or None (none or several: see `find_items`)."""
     found = await find_items(db, group_id, ref, exact=exact)
     return found[0] if len(found) == 1 else None
@@ -211,55 +203,15 @@ class ShopFeature(Feature):
         if item is None:
             return
         try:
-            async with ctx.app.db.transaction() as tx:
-                paid = await award(
-                    tx,
-                    ctx.group.id,
-                    user.user_id,
-                    -item.cost,
-                    reason=f"redeem:{item.id}",
-                    source_key=f"{ctx.event.event_key}:redeem",
-                    actor=user.user_id,
-                    at_ms=ctx.now_ms(),
-                    day=ctx.today(),
-                )
-                if not paid:
-                    raise _AlreadyDone  # this very command was carried out before
-                taken = await tx.execute_rowcount(
-                    "UPDATE shop_items SET stock = stock - 1 WHERE id = ? AND active = 1 AND stock IS NOT NULL "
-                    "AND stock > 0",
-                    item.id,
-                )
-                if not taken and item.stock is not None:
-                    raise SoldOut  # rolls the payment back too
-                freezes = 0
-                if item.kind == "freeze":  # granted at once: no admin needs to hand it over
-                    freezes = int(
-                        await tx.fetchval(
-                            "INSERT INTO checkin_prefs (group_id, user_id, freezes) VALUES (?, ?, 1) "
-                            "ON CONFLICT (group_id, user_id) DO UPDATE SET freezes = checkin_prefs.freezes + 1 "
-                            "RETURNING freezes",
-                            ctx.group.id,
-                            user.user_id,
-                        )
-                    )
-                row = await tx.fetchone(
-                    "INSERT INTO redemptions (group_id, item_id, user_id, cost, status, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    ctx.group.id,
-                    item.id,
-                    user.user_id,
-                    item.cost,
-                    "done" if item.kind == "freeze" else "pending",
-                    ctx.now_ms(),
-                    ctx.now_ms(),
-                )
-                balance = await tx.fetchval(
-                    "SELECT balance FROM points_balance WHERE group_id = ? AND user_id = ?",
-                    ctx.group.id,
-                    user.user_id,
-                )
-        except _AlreadyDone:
+            done = await ShopRepo(ctx.app.db).redeem(
+                ctx.group.id,
+                item,
+                user.user_id,
+                source_key=f"{ctx.event.event_key}:redeem",
+                at_ms=ctx.now_ms(),
+                day=ctx.today(),
+            )
+        except AlreadyRedeemed:
             await ctx.reply(ctx.t("common.already_done"), ephemeral=True)
             return
         except SoldOut:
@@ -270,23 +222,24 @@ class ShopFeature(Feature):
                 ctx.t("shop.not_enough", name=shown_name(ctx, item), cost=item.cost), ephemeral=True
             )
             return
-        assert row is not None
         if item.kind == "freeze":
-            await ctx.reply(ctx.t("shop.freeze_bought", cost=item.cost, count=freezes, balance=int(balance)))
+            await ctx.reply(
+                ctx.t("shop.freeze_bought", cost=item.cost, count=done.freezes, balance=done.balance)
+            )
             return
         await ctx.reply(
             ctx.t(
                 "shop.redeemed",
                 name=shown_name(ctx, item),
                 cost=item.cost,
-                id=int(row[0]),
-                balance=int(balance),
+                id=done.id,
+                balance=done.balance,
             )
         )
         # For the admins who hand the reward over: their log (the group only when there is none)
         text = ctx.t(
             "shop.notify_admins",
-            id=int(row[0]),
+            id=done.id,
             mention=mention(user.user_id, user.name),
             name=shown_name(ctx, item),
         )

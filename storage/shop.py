@@ -1,12 +1,28 @@
-"""The points shop's catalogue: a group's active items, adding one, retiring one."""
+"""The points shop: a group's active items, adding one, retiring one, and redeeming one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.db import Executor, Row
+from storage.db import Database, Row
+from storage.points import award
 
 _COLUMNS = "id, name, cost, stock, description, kind"
+
+
+class SoldOut(Exception):
+    """The last one went to someone else: nothing was written."""
+
+
+class AlreadyRedeemed(Exception):
+    """This very command was carried out before (a redelivery): nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Redeemed:
+    id: int
+    balance: int  # after paying
+    freezes: int  # streak freezes held now (a freeze item is granted at once)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +48,7 @@ def _item(row: Row) -> Item:
 
 
 class ShopRepo:
-    def __init__(self, db: Executor) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     async def active_items(self, group_id: int) -> list[Item]:
@@ -62,3 +78,57 @@ class ShopRepo:
     async def retire_item(self, item_id: int) -> None:
         """Off the shelf; redemptions made of it keep pointing at it."""
         await self._db.execute("UPDATE shop_items SET active = 0 WHERE id = ?", item_id)
+
+    async def redeem(
+        self, group_id: int, item: Item, user_id: str, *, source_key: str, at_ms: int, day: str
+    ) -> Redeemed:
+        """Pay, take one from the stock, grant a freeze at once or open a pending redemption: all or
+        nothing (InsufficientPoints, SoldOut, AlreadyRedeemed write nothing)."""
+        async with self._db.transaction() as tx:
+            paid = await award(
+                tx,
+                group_id,
+                user_id,
+                -item.cost,
+                reason=f"redeem:{item.id}",
+                source_key=source_key,
+                actor=user_id,
+                at_ms=at_ms,
+                day=day,
+            )
+            if not paid:
+                raise AlreadyRedeemed
+            taken = await tx.execute_rowcount(
+                "UPDATE shop_items SET stock = stock - 1 WHERE id = ? AND active = 1 AND stock IS NOT NULL "
+                "AND stock > 0",
+                item.id,
+            )
+            if not taken and item.stock is not None:
+                raise SoldOut  # rolls the payment back too
+            freezes = 0
+            if item.kind == "freeze":  # granted at once: no admin needs to hand it over
+                freezes = int(
+                    await tx.fetchval(
+                        "INSERT INTO checkin_prefs (group_id, user_id, freezes) VALUES (?, ?, 1) "
+                        "ON CONFLICT (group_id, user_id) DO UPDATE SET freezes = checkin_prefs.freezes + 1 "
+                        "RETURNING freezes",
+                        group_id,
+                        user_id,
+                    )
+                )
+            row = await tx.fetchone(
+                "INSERT INTO redemptions (group_id, item_id, user_id, cost, status, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                group_id,
+                item.id,
+                user_id,
+                item.cost,
+                "done" if item.kind == "freeze" else "pending",
+                at_ms,
+                at_ms,
+            )
+            balance = await tx.fetchval(
+                "SELECT balance FROM points_balance WHERE group_id = ? AND user_id = ?", group_id, user_id
+            )
+        assert row is not None
+        return Redeemed(int(row[0]), int(balance), freezes)
