@@ -19,7 +19,7 @@ from bot.markup import mention
 from bot.parsing import REST, parse_int, tokenize
 from rules.normalize import compact
 from storage.db import Database
-from storage.points import InsufficientPoints, award
+from storage.points import InsufficientPoints
 from storage.shop import AlreadyRedeemed, Item, ShopRepo, SoldOut
 
 MAX_NAME = 40
@@ -255,60 +255,28 @@ class ShopFeature(Feature):
             await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.redemptions.usage")), ephemeral=True)
             return
         assert ctx.event is not None
-        async with ctx.app.db.transaction() as tx:
-            row = await tx.fetchone(
-                "SELECT r.user_id, r.cost, r.item_id, i.name FROM redemptions r JOIN shop_items i ON i.id = r.item_id "
-                "WHERE r.id = ? AND r.group_id = ? AND r.status = 'pending'",
-                rid,
-                ctx.group.id,
-            )
-            if row is not None:
-                status = "done" if action == "done" else "cancelled"
-                await tx.execute(
-                    "UPDATE redemptions SET status = ?, updated_at = ?, actor = ? WHERE id = ?",
-                    status,
-                    ctx.now_ms(),
-                    ctx.event.user.user_id,
-                    rid,
-                )
-                if action == "cancel":
-                    await award(
-                        tx,
-                        ctx.group.id,
-                        row["user_id"],
-                        int(row["cost"]),
-                        reason=f"refund:{rid}",
-                        source_key=f"refund:{rid}",
-                        kind="refund",
-                        actor=ctx.event.user.user_id,
-                        at_ms=ctx.now_ms(),
-                        day=ctx.today(),
-                    )
-                    await tx.execute(
-                        "UPDATE shop_items SET stock = stock + 1 WHERE id = ? AND stock IS NOT NULL",
-                        row["item_id"],
-                    )
+        repo = ShopRepo(ctx.app.db)
+        actor, now, day = ctx.event.user.user_id, ctx.now_ms(), ctx.today()
+        if action == "done":
+            row = await repo.fulfil(ctx.group.id, rid, actor, now)
+        else:
+            row = await repo.cancel(ctx.group.id, rid, actor, now, day)
         if row is None:
             await ctx.reply(ctx.t("shop.no_redemption", id=rid))
             return
-        member = await ctx.app.members.get(ctx.group.id, row["user_id"])
-        who = mention(row["user_id"], member.name if member else row["user_id"])
+        member = await ctx.app.members.get(ctx.group.id, row.user_id)
+        who = mention(row.user_id, member.name if member else row.user_id)
         key = "shop.fulfilled" if action == "done" else "shop.cancelled"
-        await ctx.reply(ctx.t(key, id=rid, mention=who, name=row["name"], cost=int(row["cost"])))
+        await ctx.reply(ctx.t(key, id=rid, mention=who, name=row.item_name, cost=row.cost))
 
     async def _pending(self, ctx: Context) -> None:
-        rows = await ctx.app.db.fetchall(
-            "SELECT r.id, r.user_id, i.name, r.created_at FROM redemptions r JOIN shop_items i ON i.id = r.item_id "
-            "WHERE r.group_id = ? AND r.status = 'pending' ORDER BY r.id LIMIT ?",
-            ctx.group.id,
-            PENDING_SHOWN,
-        )
+        rows = await ShopRepo(ctx.app.db).pending(ctx.group.id, PENDING_SHOWN)
         if not rows:
             await ctx.reply(ctx.t("shop.none_pending"))
             return
         lines = [ctx.t("shop.pending_title")]
         for r in rows:
-            member = await ctx.app.members.get(ctx.group.id, r["user_id"])
-            lines.append(f"#{int(r['id'])} {member.name if member else r['user_id']} — {r['name']}")
+            member = await ctx.app.members.get(ctx.group.id, r.user_id)
+            lines.append(f"#{r.id} {member.name if member else r.user_id} — {r.item_name}")
         lines.append(ctx.t("shop.pending_hint"))
         await ctx.reply("\n".join(lines))

@@ -26,6 +26,15 @@ class Redeemed:
 
 
 @dataclass(frozen=True, slots=True)
+class Redemption:
+    id: int
+    user_id: str
+    item_id: int
+    item_name: str
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
 class Item:
     id: int
     name: str
@@ -132,3 +141,69 @@ class ShopRepo:
             )
         assert row is not None
         return Redeemed(int(row[0]), int(balance), freezes)
+
+    async def pending(self, group_id: int, limit: int) -> list[Redemption]:
+        rows = await self._db.fetchall(
+            f"SELECT {_REDEMPTION} WHERE r.group_id = ? AND r.status = 'pending' ORDER BY r.id LIMIT ?",
+            group_id,
+            limit,
+        )
+        return [_redemption(r) for r in rows]
+
+    async def fulfil(self, group_id: int, redemption_id: int, actor: str, at_ms: int) -> Redemption | None:
+        """Mark a pending redemption handed over; None when there is no such pending one."""
+        async with self._db.transaction():
+            found = await self._take_pending(group_id, redemption_id, "done", actor, at_ms)
+        return found
+
+    async def cancel(
+        self, group_id: int, redemption_id: int, actor: str, at_ms: int, day: str
+    ) -> Redemption | None:
+        """Cancel a pending redemption: the points go back (a refund, once) and so does the stock."""
+        async with self._db.transaction() as tx:
+            found = await self._take_pending(group_id, redemption_id, "cancelled", actor, at_ms)
+            if found is not None:
+                await award(
+                    tx,
+                    group_id,
+                    found.user_id,
+                    found.cost,
+                    reason=f"refund:{redemption_id}",
+                    source_key=f"refund:{redemption_id}",
+                    kind="refund",
+                    actor=actor,
+                    at_ms=at_ms,
+                    day=day,
+                )
+                await tx.execute(
+                    "UPDATE shop_items SET stock = stock + 1 WHERE id = ? AND stock IS NOT NULL", found.item_id
+                )
+        return found
+
+    async def _take_pending(
+        self, group_id: int, redemption_id: int, status: str, actor: str, at_ms: int
+    ) -> Redemption | None:
+        row = await self._db.fetchone(
+            f"SELECT {_REDEMPTION} WHERE r.id = ? AND r.group_id = ? AND r.status = 'pending'",
+            redemption_id,
+            group_id,
+        )
+        if row is None:
+            return None
+        await self._db.execute(
+            "UPDATE redemptions SET status = ?, updated_at = ?, actor = ? WHERE id = ?",
+            status,
+            at_ms,
+            actor,
+            redemption_id,
+        )
+        return _redemption(row)
+
+
+_REDEMPTION = (
+    "r.id, r.user_id, r.item_id, i.name, r.cost FROM redemptions r JOIN shop_items i ON i.id = r.item_id"
+)
+
+
+def _redemption(row: Row) -> Redemption:
+    return Redemption(int(row[0]), row[1], int(row[2]), row[3], int(row[4]))
