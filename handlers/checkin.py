@@ -6,7 +6,6 @@ The check-in row, the streak and the ledger award are one transaction; the ledge
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
@@ -20,8 +19,9 @@ from bot.feature import Feature, JobFunc
 from bot.markup import mention
 from config.group_settings import CheckinSettings
 from handlers.points import Paid, level_up
+from storage.checkins import AlreadyCheckedIn, CheckinRepo, MakeupRefused
 from storage.jobs import JobRecord
-from storage.points import InsufficientPoints, PointsRepo, award
+from storage.points import InsufficientPoints, PointsRepo
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -30,12 +30,6 @@ STREAK_BOARD = 10
 AT_RISK_STREAK = 3  # streaks this long are worth a reminder
 REMIND_MENTIONS = 30
 REMIND_JOB_ID = "system:checkin-remind"
-
-
-class _Refused(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
 
 
 class RemindArgs(BaseModel):
@@ -80,111 +74,34 @@ class CheckinFeature(Feature):
             await ctx.reply(ctx.t("checkin.disabled"), ephemeral=True)
             return
         user_id, gid = ctx.event.user.user_id, ctx.group.id
-        today = date.fromisoformat(ctx.today())
-        day = today.isoformat()
-        yesterday, two_days_ago = (
-            (today - timedelta(days=1)).isoformat(),
-            (today - timedelta(days=2)).isoformat(),
-        )
-        repo = PointsRepo(ctx.app.db)
-        used_freeze = False
-        async with ctx.app.db.transaction() as tx:
-            # The row for today is the lock: a second check-in (even a concurrent one) inserts nothing.
-            first = await tx.execute_rowcount(
-                "INSERT INTO checkins (group_id, user_id, day, at, streak, points, rank) VALUES (?, ?, ?, ?, 0, 0, 0) "
-                "ON CONFLICT (group_id, day, user_id) DO NOTHING",
-                gid,
-                user_id,
-                day,
-                ctx.now_ms(),
-            )
-            if not first:
-                done = await tx.fetchone(
-                    "SELECT streak FROM checkins WHERE group_id = ? AND day = ? AND user_id = ?",
-                    gid,
-                    day,
-                    user_id,
-                )
-            else:
-                row = await tx.fetchone(
-                    "SELECT last_day, streak, best FROM checkin_streaks WHERE group_id = ? AND user_id = ?",
-                    gid,
-                    user_id,
-                )
-                streak = 1
-                if row is not None and row["last_day"] == yesterday:
-                    streak = int(row["streak"]) + 1
-                elif row is not None and row["last_day"] == two_days_ago:
-                    # One missed day: a streak freeze bought in the shop keeps the streak alive.
-                    used_freeze = bool(
-                        await tx.execute_rowcount(
-                            "UPDATE checkin_prefs SET freezes = freezes - 1 WHERE group_id = ? AND user_id = ? "
-                            "AND freezes > 0",
-                            gid,
-                            user_id,
-                        )
-                    )
-                    if used_freeze:
-                        streak = int(row["streak"]) + 1
-                best = max(streak, int(row["best"]) if row is not None else 0)
-                points = reward(s, streak)
-                rank = int(
-                    await tx.fetchval(
-                        "INSERT INTO checkin_day_counts (group_id, day, n) VALUES (?, ?, 1) ON CONFLICT (group_id, day) "
-                        "DO UPDATE SET n = checkin_day_counts.n + 1 RETURNING n",
-                        gid,
-                        day,
-                    )
-                )
-                await tx.execute(
-                    "UPDATE checkins SET streak = ?, points = ?, rank = ? WHERE group_id = ? AND day = ? AND user_id = ?",
-                    streak,
-                    points,
-                    rank,
-                    gid,
-                    day,
-                    user_id,
-                )
-                await tx.execute(
-                    "INSERT INTO checkin_streaks (group_id, user_id, last_day, streak, best) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (group_id, user_id) DO UPDATE SET last_day = excluded.last_day, "
-                    "streak = excluded.streak, best = excluded.best",
-                    gid,
-                    user_id,
-                    day,
-                    streak,
-                    best,
-                )
-                before = await repo.balance(gid, user_id, tx)
-                await award(
-                    tx,
-                    gid,
-                    user_id,
-                    points,
-                    reason="checkin",
-                    source_key=f"checkin:{gid}:{user_id}:{day}",
-                    actor=user_id,
-                    at_ms=ctx.now_ms(),
-                    day=day,
-                )
-                after = await repo.balance(gid, user_id, tx)
         pressed = isinstance(ctx.event, ButtonPressed)
-        if not first:
-            already = ctx.t("checkin.already", streak=int(done["streak"]) if done else 1)
+        try:
+            done = await CheckinRepo(ctx.app.db).check_in(
+                gid, user_id, ctx.today(), ctx.now_ms(), lambda streak: reward(s, streak)
+            )
+        except AlreadyCheckedIn as already:
+            text = ctx.t("checkin.already", streak=already.streak)
             if pressed:
-                await ctx.answer_button(already, alert=True)
+                await ctx.answer_button(text, alert=True)
             else:
-                await ctx.reply(already, ephemeral=True)
+                await ctx.reply(text, ephemeral=True)
             return
+        streak, rank, points = done.streak, done.rank, done.points
         # What the check-in causes (a newcomer task and its points, a level, a badge) rides in its reply,
         # and the balance shown is the one after all of it.
         async with ctx.gathering() as consequences:
-            await level_up(ctx, user_id, Paid(True, after.balance, before.earned, after.earned))
+            await level_up(
+                ctx, user_id, Paid(True, done.balance.balance, done.earned_before, done.balance.earned)
+            )
             await ctx.app.emit(ctx, "checkin.done", user_id=user_id, streak=streak, rank=rank)
-        balance = (await repo.balance(gid, user_id)).balance if consequences else after.balance
+        balance = (
+            (await PointsRepo(ctx.app.db).balance(gid, user_id)).balance
+            if consequences
+            else done.balance.balance
+        )
         key = "checkin.done_bonus" if streak in (7, 30) else "checkin.done"
         text = ctx.t(key, points=points, streak=streak, rank=rank, balance=balance)
-        if used_freeze:
+        if done.used_freeze:
             text += "\n" + ctx.t("checkin.freeze_used")
         text = "\n".join([text, *consequences])
         if pressed:  # a one-tap check-in answers the presser alone: no noise in the group
@@ -207,83 +124,27 @@ class CheckinFeature(Feature):
         assert ctx.event is not None
         s = ctx.settings.checkin
         user_id, gid = ctx.event.user.user_id, ctx.group.id
-        today = date.fromisoformat(ctx.today())
-        day, yesterday, before = (today - timedelta(days=n) for n in (0, 1, 2))
-        month = day.isoformat()[:7]
         if not s.enabled or s.makeup_per_month == 0:
             await ctx.reply(ctx.t("checkin.makeup_off"), ephemeral=True)
             return
         try:
-            async with ctx.app.db.transaction() as tx:
-                used = int(
-                    await tx.fetchval(
-                        "SELECT COUNT(*) FROM checkins WHERE group_id = ? AND user_id = ? AND makeup = 1 AND day LIKE ?",
-                        gid,
-                        user_id,
-                        month + "%",
-                    )
-                )
-                if used >= s.makeup_per_month:
-                    raise _Refused("checkin.makeup_limit")
-                prior = await tx.fetchval(
-                    "SELECT streak FROM checkins WHERE group_id = ? AND user_id = ? AND day = ?",
-                    gid,
-                    user_id,
-                    before.isoformat(),
-                )
-                streak = int(prior or 0) + 1
-                inserted = await tx.execute_rowcount(
-                    "INSERT INTO checkins (group_id, user_id, day, at, streak, points, rank, makeup) "
-                    "VALUES (?, ?, ?, ?, ?, 0, 0, 1) ON CONFLICT (group_id, day, user_id) DO NOTHING",
-                    gid,
-                    user_id,
-                    yesterday.isoformat(),
-                    ctx.now_ms(),
-                    streak,
-                )
-                if not inserted:
-                    raise _Refused("checkin.makeup_not_needed")
-                if s.makeup_cost:
-                    await award(
-                        tx,
-                        gid,
-                        user_id,
-                        -s.makeup_cost,
-                        reason="makeup",
-                        actor=user_id,
-                        source_key=f"makeup:{gid}:{user_id}:{yesterday.isoformat()}",
-                        at_ms=ctx.now_ms(),
-                        day=day.isoformat(),
-                    )
-                last_day = yesterday.isoformat()
-                if await tx.execute_rowcount(  # already checked in today: today's streak grows with it
-                    "UPDATE checkins SET streak = ? WHERE group_id = ? AND user_id = ? AND day = ?",
-                    streak + 1,
-                    gid,
-                    user_id,
-                    day.isoformat(),
-                ):
-                    streak, last_day = streak + 1, day.isoformat()
-                await tx.execute(
-                    "INSERT INTO checkin_streaks (group_id, user_id, last_day, streak, best) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (group_id, user_id) DO UPDATE SET last_day = excluded.last_day, "
-                    "streak = excluded.streak, best = CASE WHEN excluded.best > checkin_streaks.best "
-                    "THEN excluded.best ELSE checkin_streaks.best END",
-                    gid,
-                    user_id,
-                    last_day,
-                    streak,
-                    streak,
-                )
-        except _Refused as refused:
-            await ctx.reply(ctx.t(refused.key, limit=s.makeup_per_month), ephemeral=True)
+            made = await CheckinRepo(ctx.app.db).make_up(
+                gid, user_id, ctx.today(), ctx.now_ms(), per_month=s.makeup_per_month, cost=s.makeup_cost
+            )
+        except MakeupRefused as refused:
+            await ctx.reply(
+                ctx.t(f"checkin.makeup_{refused.reason}", limit=s.makeup_per_month), ephemeral=True
+            )
             return
         except InsufficientPoints:
             await ctx.reply(ctx.t("checkin.makeup_poor", cost=s.makeup_cost), ephemeral=True)
             return
         await ctx.reply(
             ctx.t(
-                "checkin.makeup_done", cost=s.makeup_cost, streak=streak, left=s.makeup_per_month - used - 1
+                "checkin.makeup_done",
+                cost=s.makeup_cost,
+                streak=made.streak,
+                left=s.makeup_per_month - made.used - 1,
             )
         )
 
@@ -293,13 +154,7 @@ class CheckinFeature(Feature):
         if choice not in ("on", "off"):
             await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.remind.usage")), ephemeral=True)
             return
-        await ctx.app.db.execute(
-            "INSERT INTO checkin_prefs (group_id, user_id, remind) VALUES (?, ?, ?) "
-            "ON CONFLICT (group_id, user_id) DO UPDATE SET remind = excluded.remind",
-            ctx.group.id,
-            ctx.event.user.user_id,
-            int(choice == "on"),
-        )
+        await CheckinRepo(ctx.app.db).set_remind(ctx.group.id, ctx.event.user.user_id, choice == "on")
         await ctx.reply(
             ctx.t(f"checkin.remind_{choice}", hour=ctx.settings.checkin.reminder_hour), ephemeral=True
         )
@@ -316,9 +171,8 @@ class CheckinFeature(Feature):
 
     async def remind_sweep(self, app: App, _ctx: Context | None, _job: JobRecord) -> None:
         """Every hour: groups whose reminder hour it now is remind members whose streak (3+) is at risk."""
-        rows = await app.db.fetchall("SELECT DISTINCT group_id FROM checkin_prefs WHERE remind = 1")
-        for row in rows:
-            ctx = await app.context_for_group(int(row["group_id"]))
+        for group_id in await CheckinRepo(app.db).groups_with_reminders():
+            ctx = await app.context_for_group(group_id)
             if ctx is None or not ctx.settings.checkin.enabled:
                 continue
             if ctx.now().astimezone(ctx.zone).hour != ctx.settings.checkin.reminder_hour:
@@ -326,19 +180,10 @@ class CheckinFeature(Feature):
             await self.remind_group(ctx)
 
     async def remind_group(self, ctx: Context) -> None:
-        today = date.fromisoformat(ctx.today())
-        yesterday = (today - timedelta(days=1)).isoformat()
-        at_risk = await ctx.app.db.fetchall(
-            "SELECT s.user_id, s.streak FROM checkin_streaks s JOIN checkin_prefs p "
-            "ON p.group_id = s.group_id AND p.user_id = s.user_id "
-            "WHERE s.group_id = ? AND p.remind = 1 AND s.last_day = ? AND s.streak >= ? ORDER BY s.user_id",
-            ctx.group.id,
-            yesterday,
-            AT_RISK_STREAK,
-        )
+        at_risk = await CheckinRepo(ctx.app.db).at_risk(ctx.group.id, ctx.today(), AT_RISK_STREAK)
         in_group = []
         for r in at_risk:
-            user_id, streak = r["user_id"], int(r["streak"])
+            user_id, streak = r.user_id, r.streak
             member = await ctx.app.members.get(ctx.group.id, user_id)
             who = mention(user_id, member.name if member else user_id)
             if await ctx.app.dms.can_dm(ctx.group.platform, user_id):
@@ -359,29 +204,19 @@ class CheckinFeature(Feature):
             )
 
     async def streaks(self, ctx: Context, _args: object) -> None:
-        today = date.fromisoformat(ctx.today())
-        yesterday = (today - timedelta(days=1)).isoformat()
-        rows = await ctx.app.db.fetchall(
-            "SELECT user_id, streak FROM checkin_streaks WHERE group_id = ? AND last_day >= ? "
-            "AND user_id NOT IN (SELECT user_id FROM members WHERE group_id = ? AND left_at IS NOT NULL) "
-            "ORDER BY streak DESC, user_id LIMIT ?",
-            ctx.group.id,
-            yesterday,
-            ctx.group.id,
-            STREAK_BOARD,
-        )
+        rows = await CheckinRepo(ctx.app.db).board(ctx.group.id, ctx.today(), STREAK_BOARD)
         if not rows:
             await ctx.reply(ctx.t("checkin.streaks_empty"))
             return
         lines = [ctx.t("checkin.streaks_title")]
         for i, row in enumerate(rows, 1):
-            member = await ctx.app.members.get(ctx.group.id, row["user_id"])
+            member = await ctx.app.members.get(ctx.group.id, row.user_id)
             lines.append(
                 ctx.t(
                     "checkin.streaks_line",
                     rank=i,
-                    name=member.name if member else row["user_id"],
-                    streak=int(row["streak"]),
+                    name=member.name if member else row.user_id,
+                    streak=row.streak,
                 )
             )
         await ctx.reply("\n".join(lines))

@@ -54,9 +54,7 @@ class ActivityWriter:
 
     @property
     def pending(self) -> int:
-        return (
-            len(self._keys) + len(self._members) + len(self._daily) + len(self._hourly) + len(self._awards)
-        )
+        return len(self._keys) + len(self._members) + len(self._daily) + len(self._hourly) + len(self._awards)
 
     async def mark_processed(self, event_key: str, at_ms: int) -> None:
         self._keys.append((event_key, at_ms))

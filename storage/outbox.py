@@ -37,7 +37,5 @@ class OutboxRepo:
         await self._db.execute("DELETE FROM outbox WHERE id = ?", outbox_id)
 
     async def pending(self, limit: int = 1000) -> list[Pending]:
-        rows = await self._db.fetchall(
-            "SELECT id, action, remember FROM outbox ORDER BY seq LIMIT ?", limit
-        )
+        rows = await self._db.fetchall("SELECT id, action, remember FROM outbox ORDER BY seq LIMIT ?", limit)
         return [Pending(r["id"], r["action"], r["remember"]) for r in rows]

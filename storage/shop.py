@@ -136,11 +136,8 @@ class ShopRepo:
                 at_ms,
                 at_ms,
             )
-            balance = await tx.fetchval(
-                "SELECT balance FROM points_balance WHERE group_id = ? AND user_id = ?", group_id, user_id
-            )
         assert row is not None
-        return Redeemed(int(row[0]), int(balance), freezes)
+        return Redeemed(int(row[0]), paid.balance, freezes)
 
     async def pending(self, group_id: int, limit: int) -> list[Redemption]:
         rows = await self._db.fetchall(
@@ -176,7 +173,8 @@ class ShopRepo:
                     day=day,
                 )
                 await tx.execute(
-                    "UPDATE shop_items SET stock = stock + 1 WHERE id = ? AND stock IS NOT NULL", found.item_id
+                    "UPDATE shop_items SET stock = stock + 1 WHERE id = ? AND stock IS NOT NULL",
+                    found.item_id,
                 )
         return found
 
