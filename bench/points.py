@@ -14,7 +14,7 @@ import random
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,6 +26,7 @@ from bot.clock import FakeClock
 from bot.events import ChatRef, MessagePosted, UserRef
 from bot.outbox import Outbox, RateLimits
 from handlers import default_features
+from handlers.points import RANK_CAP
 from storage.db import SqliteDatabase
 from storage.migrate import migrate
 from storage.points import PointsRepo
@@ -47,17 +48,18 @@ class NullAdapter:
 async def fill(db: SqliteDatabase, gid: int, members: int, rows: int) -> None:
     rng = random.Random(7)
     first = date(2026, 10, 24)
+    sql = (
+        "INSERT INTO points_ledger (group_id, user_id, delta, reason, source_key, at, day) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
     batch = []
     for i in range(rows):
         day = (first + timedelta(days=rng.randrange(DAYS))).isoformat()
         batch.append((gid, f"u{rng.randrange(members)}", rng.randint(1, 30), "bench", f"b:{i}", 0, day))
         if len(batch) == 50_000:
-            await db.executemany(
-                "INSERT INTO points_ledger (group_id, user_id, delta, reason, source_key, at, day) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                batch,
-            )
+            await db.executemany(sql, batch)
             batch.clear()
+    await db.executemany(sql, batch)
     # The aggregates award() keeps up to date row by row, built here in bulk.
     for prefix, key in (
         ("d:", "day"),
@@ -92,7 +94,8 @@ async def leaderboard(members: int, rows: int) -> None:
         try:
             await migrate(db)
             await db.execute(
-                "INSERT INTO groups (platform, chat_id, title, created_at) VALUES ('b', 'g', 'G', 0)"
+                "INSERT INTO groups (platform, chat_id, title, created_at) VALUES (?, 'g', 'G', 0)",
+                NullAdapter.platform,
             )
             gid = int(await db.fetchval("SELECT id FROM groups"))
             t0 = time.perf_counter()
@@ -101,7 +104,7 @@ async def leaderboard(members: int, rows: int) -> None:
             repo = PointsRepo(db)
             since = "2026-11-16"  # a Monday
             ours = await timed(5)(lambda: repo.top(gid, f"w:{since}", 10))
-            rank = await timed(5)(lambda: repo.rank(gid, "u42", f"w:{since}"))
+            rank = await timed(5)(lambda: repo.rank(gid, "u42", f"w:{since}", RANK_CAP))
             base = await timed(3)(
                 lambda: db.fetchall(
                     "SELECT user_id, SUM(delta) AS t FROM points_ledger WHERE group_id = ? AND day >= ? "
@@ -122,8 +125,62 @@ async def leaderboard(members: int, rows: int) -> None:
             )
             figures.record("caller's rank in the week", rank, "ms", goal="≤ 2 ms (whole /top)")
             figures.record("/top all board read", alltime, "ms")
+            whole_week, whole_all = await whole_top(db)
+            print(f"/top week, whole command      : {whole_week:8.2f} ms   (/top all: {whole_all:.2f} ms)")
+            figures.record("/top week whole command", whole_week, "ms", goal="≤ 2 ms")
+            figures.record("/top all whole command", whole_all, "ms", goal="≤ 2 ms")
         finally:
             await db.close()
+
+
+async def whole_top(db: SqliteDatabase) -> tuple[float, float]:
+    """`/top week` and `/top` through App.handle, asked by a member in the middle of the board (so the
+    caller's rank is computed too), every board member with a name and one in ten having left."""
+    gid = int(await db.fetchval("SELECT id FROM groups"))
+    users = [r[0] for r in await db.fetchall("SELECT user_id FROM points_balance WHERE group_id = ?", gid)]
+    await db.executemany(
+        "INSERT INTO members (group_id, user_id, name, first_seen_at, last_seen_at, left_at) VALUES (?, ?, ?, ?, 0, ?)",
+        [(gid, u, f"Member {u}", 0, i if i % 10 == 0 else None) for i, u in enumerate(users)],
+    )
+    await db.execute(  # what MemberRepo.record_leave does for each of them
+        "UPDATE points_balance SET away = 1 WHERE user_id IN (SELECT user_id FROM members WHERE left_at IS NOT NULL)"
+    )
+    await db.execute(
+        "UPDATE points_period SET away = 1 WHERE user_id IN (SELECT user_id FROM members WHERE left_at IS NOT NULL)"
+    )
+    outbox = Outbox()
+    outbox.register(NullAdapter())
+    clock = FakeClock(datetime(2026, 11, 22, 12, 0, tzinfo=T0.tzinfo))
+    app = App(db, clock, outbox, default_features(), manual_scheduler=True)
+    await app.start()
+    chat = ChatRef(NullAdapter.platform, "g", "G")
+    middle = sorted(users)[len(users) // 2 :]
+    n = 0
+
+    async def ask(text: str) -> None:
+        nonlocal n
+        n += 1
+        asker = middle[n]  # a different member each time: one asking twice would be a repeat
+        clock.advance(timedelta(seconds=1))
+        await app.handle(
+            MessagePosted(
+                event_key=f"top:{n}",
+                chat=chat,
+                user=UserRef(asker, f"Member {asker}"),
+                is_admin=False,
+                at=clock.now(),
+                message_id=f"t{n}",
+                text=text,
+            )
+        )
+
+    try:
+        await ask("/top week")  # warm: the group, its settings, the asker
+        week = await timed(20)(lambda: ask("/top week"))
+        alltime = await timed(20)(lambda: ask("/top"))
+    finally:
+        await app.stop()
+    return week, alltime
 
 
 async def checkins(count: int = 10_000) -> None:

@@ -166,9 +166,11 @@ class App:
     async def _record_activity(self, ctx: Context, event: Event) -> None:
         user, gid, at_ms = event.user, ctx.group.id, to_ms(event.at)
         if isinstance(event, MemberJoined):
-            await self.members.record_join(gid, user.user_id, user.name, user.username, user.is_bot, at_ms)
+            await self.members.record_join(
+                gid, user.user_id, user.name, user.username, user.is_bot, at_ms, ctx.today()
+            )
         elif isinstance(event, MemberLeft):
-            await self.members.record_leave(gid, user.user_id, at_ms)
+            await self.members.record_leave(gid, user.user_id, at_ms, ctx.today())
         else:
             posted = isinstance(event, MessagePosted) and not event.edited
             local = event.at.astimezone(ctx.zone) if posted else None
@@ -236,7 +238,7 @@ class App:
                 text=t(lang, "common.dm_welcome"),
                 reply_to=event.message_id,
                 event_key=event.event_key,
-            )
+            ),
         )
 
     async def _on_button(self, ctx: Context, event: ButtonPressed) -> None:

@@ -432,7 +432,7 @@ class ModerationFeature(Feature):
             punish = A.Kick if action == "kick" else A.Ban
             done = (await ctx.act_now(punish(chat=ctx.chat, user_id=user_id))).ok
             if done:  # gone now: member counts and boards must not wait for the platform to say so
-                await ctx.app.members.record_leave(ctx.group.id, user_id, ctx.now_ms())
+                await ctx.app.members.record_leave(ctx.group.id, user_id, ctx.now_ms(), ctx.today())
             return done
         return True
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -21,10 +21,20 @@ from bot.markup import mention
 from bot.parsing import REST, Integer, MemberArg
 from config.group_settings import DEFAULT_LEVEL_COUNT
 from handlers.badges import badges_of
+from storage.checkins import CheckinRepo
 from storage.points import Award, InsufficientPoints, PointsRepo, award, periods
 
 MAX_GRANT = 1_000_000
 BOARD_SIZE = 10
+MAX_PAGES = 1000  # /top pages: the board stops there (10,000 places)
+COUNTED_PAGES = 100  # the page count is exact up to here (or up to the page asked for), then "100+"
+RANK_CAP = 1000  # a rank beyond this is shown as "1000+": counting further would walk the board
+
+
+def shown_rank(rank: int) -> int | str:
+    return f"{RANK_CAP}+" if rank > RANK_CAP else rank
+
+
 _MEMBER_MEMORY = 50_000
 
 
@@ -63,11 +73,9 @@ class Paid:
 
 async def pay(ctx: Context, user_id: str, delta: int, *, reason: str, source_key: str) -> Paid:
     """One award in its own transaction, then a level-up announcement if it crossed a threshold."""
-    repo = PointsRepo(ctx.app.db)
     actor = ctx.event.user.user_id if ctx.event is not None else None
     async with ctx.app.db.transaction() as tx:
-        before = await repo.balance(ctx.group.id, user_id, tx)
-        paid = await award(
+        after = await award(
             tx,
             ctx.group.id,
             user_id,
@@ -78,10 +86,12 @@ async def pay(ctx: Context, user_id: str, delta: int, *, reason: str, source_key
             at_ms=ctx.now_ms(),
             day=ctx.today(),
         )
-        after = await repo.balance(ctx.group.id, user_id, tx)
-    result = Paid(paid, after.balance, before.earned, after.earned)
-    if paid:
-        await level_up(ctx, user_id, result)
+        if after is None:  # a redelivery: report the balance as it stands
+            now = await PointsRepo(ctx.app.db).balance(ctx.group.id, user_id, tx)
+            return Paid(False, now.balance, now.earned, now.earned)
+    before_earned = after.earned - (delta if delta > 0 else 0)
+    result = Paid(True, after.balance, before_earned, after.earned)
+    await level_up(ctx, user_id, result)
     return result
 
 
@@ -116,7 +126,7 @@ def _period(value: Any) -> Any:
 class TopArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     period: Annotated[Literal["day", "week", "month", "all"], BeforeValidator(_period)] = "all"
-    page: Annotated[Integer, Field(ge=1, le=1000)] = 1
+    page: Annotated[Integer, Field(ge=1, le=MAX_PAGES)] = 1
 
 
 class PointsArgs(BaseModel):
@@ -220,16 +230,8 @@ class PointsFeature(Feature):
         user_id = ctx.event.user.user_id
         repo = PointsRepo(ctx.app.db)
         bal = await repo.balance(ctx.group.id, user_id)
-        rank = await repo.rank(ctx.group.id, user_id, None)
-        streak = await ctx.app.db.fetchone(
-            "SELECT streak, last_day FROM checkin_streaks WHERE group_id = ? AND user_id = ?",
-            ctx.group.id,
-            user_id,
-        )
-        today = date.fromisoformat(ctx.today())
-        current = 0
-        if streak is not None and streak["last_day"] >= (today - timedelta(days=1)).isoformat():
-            current = int(streak["streak"])
+        rank = await repo.rank(ctx.group.id, user_id, None, RANK_CAP)
+        current = await CheckinRepo(ctx.app.db).current_streak(ctx.group.id, user_id, ctx.today())
         lines = [
             ctx.t("points.me_title", name=ctx.event.user.name),
             ctx.t("points.me_balance", balance=bal.balance, earned=bal.earned),
@@ -239,7 +241,7 @@ class PointsFeature(Feature):
                 bar=progress_bar(bal.earned, thresholds(ctx)),
             ),
             ctx.t("points.me_streak", streak=current),
-            ctx.t("points.me_rank", rank=rank[0]) if rank else ctx.t("points.me_unranked"),
+            ctx.t("points.me_rank", rank=shown_rank(rank[0])) if rank else ctx.t("points.me_unranked"),
         ]
         earned_badges = await badges_of(ctx, user_id)
         if earned_badges:
@@ -252,7 +254,10 @@ class PointsFeature(Feature):
         assert ctx.event is not None
         since = period_key(date.fromisoformat(ctx.today()), args.period)
         repo = PointsRepo(ctx.app.db)
-        pages = max(1, -(-(await repo.ranked(ctx.group.id, since)) // BOARD_SIZE))
+        # Counting stops just past what this reply needs: the page asked for and whether one follows.
+        counted = min(MAX_PAGES, max(COUNTED_PAGES, args.page + 1)) * BOARD_SIZE
+        on_board = await repo.ranked(ctx.group.id, since, counted)
+        pages = max(1, -(-min(on_board, counted) // BOARD_SIZE))
         page = min(args.page, pages)
         first = (page - 1) * BOARD_SIZE
         board = await repo.top(ctx.group.id, since, BOARD_SIZE, offset=first)
@@ -267,15 +272,21 @@ class PointsFeature(Feature):
             lines.append(f"{medal} {member.name if member else user_id} — {points}")
         me = ctx.event.user.user_id
         if me not in {u for u, _ in board}:  # the caller always sees where they stand
-            mine = await repo.rank(ctx.group.id, me, since)
+            mine = await repo.rank(ctx.group.id, me, since, RANK_CAP)
             lines.append(
-                ctx.t("points.top_you", rank=mine[0], points=mine[1])
+                ctx.t("points.top_you", rank=shown_rank(mine[0]), points=mine[1])
                 if mine
                 else ctx.t("points.top_you_none")
             )
         if pages > 1:
             lines.append(
-                ctx.t("points.top_page", page=page, pages=pages, period=args.period, next=page % pages + 1)
+                ctx.t(
+                    "points.top_page",
+                    page=page,
+                    pages=f"{pages}+" if on_board > counted else pages,
+                    period=args.period,
+                    next=page % pages + 1,
+                )
             )
         await ctx.reply("\n".join(lines))
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from storage.db import Database, Row
+from storage.db import Database, Executor, Row
+from storage.points import periods
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +67,19 @@ class MemberRepo:
         return None if row is None else Member.from_row(row)
 
     async def record_join(
-        self, group_id: int, user_id: str, name: str, username: str | None, is_bot: bool, at_ms: int
+        self,
+        group_id: int,
+        user_id: str,
+        name: str,
+        username: str | None,
+        is_bot: bool,
+        at_ms: int,
+        day: str | None = None,
     ) -> None:
+        """`day` is the group's day of the join (UTC's when not given): a returning member's place on
+        the boards of the current periods comes back with them."""
         async with self._db.transaction() as tx:
+            await _board_presence(tx, group_id, user_id, at_ms, day, away=False)
             await tx.execute(
                 "INSERT INTO members (group_id, user_id, name, username, is_bot, first_seen_at, last_seen_at, "
                 "joined_at, left_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL) "
@@ -89,9 +101,12 @@ class MemberRepo:
                 at_ms,
             )
 
-    async def record_leave(self, group_id: int, user_id: str, at_ms: int) -> int | None:
+    async def record_leave(
+        self, group_id: int, user_id: str, at_ms: int, day: str | None = None
+    ) -> int | None:
         """Returns how many seconds the member stayed, when their join (or first sight) is known. A
-        member already recorded as gone is not recorded again."""
+        member already recorded as gone is not recorded again. They leave the boards (all time and the
+        periods of `day`, the group's day of the leave) but keep their ledger."""
         async with self._db.transaction() as tx:
             row = await tx.fetchone(
                 "SELECT joined_at, first_seen_at, left_at FROM members WHERE group_id = ? AND user_id = ?",
@@ -110,6 +125,7 @@ class MemberRepo:
                     group_id,
                     user_id,
                 )
+            await _board_presence(tx, group_id, user_id, at_ms, day, away=True)
             await tx.execute(
                 "INSERT INTO membership_events (group_id, user_id, kind, at, stayed_seconds) VALUES (?, ?, 'leave', ?, ?)",
                 group_id,
@@ -134,3 +150,22 @@ class MemberRepo:
                 day,
             )
         )
+
+
+async def _board_presence(
+    tx: Executor, group_id: int, user_id: str, at_ms: int, day: str | None, *, away: bool
+) -> None:
+    """Off the boards or back on them: the all-time row and the rows of the periods current on `day`
+    (older periods are never shown, so their rows are left as they were)."""
+    day = day or datetime.fromtimestamp(at_ms / 1000, UTC).date().isoformat()
+    await tx.execute(
+        "UPDATE points_balance SET away = ? WHERE group_id = ? AND user_id = ? AND away <> ?",
+        int(away),
+        group_id,
+        user_id,
+        int(away),
+    )
+    await tx.executemany(
+        "UPDATE points_period SET away = ? WHERE group_id = ? AND period = ? AND user_id = ? AND away <> ?",
+        [(int(away), group_id, period, user_id, int(away)) for period in periods(day)],
+    )

@@ -35,12 +35,14 @@ async def award(
     at_ms: int,
     day: str,
     kind: Kind | None = None,
-) -> bool:
-    """Append one ledger row and update what derives from it. False when this cause was already paid.
+) -> Balance | None:
+    """Append one ledger row and update what derives from it; returns the balance after it, or None when
+    this cause was already paid (a redelivery: nothing written).
 
     `kind` defaults to "earn" for a positive delta and "spend" for a negative one; a "refund" gives points
     back without counting as earnings (levels, boards). A negative delta needs the balance to cover it
-    (InsufficientPoints otherwise). Call inside a transaction.
+    (InsufficientPoints otherwise). Call inside a transaction. The balance comes back from the same
+    statement that changes it (RETURNING), so a caller never reads it again.
     """
     kind = kind or ("earn" if delta > 0 else "spend")
     inserted = await tx.execute_rowcount(
@@ -57,35 +59,36 @@ async def award(
         kind,
     )
     if not inserted:
-        return False
+        return None
     if delta < 0:
-        changed = await tx.execute_rowcount(
-            "UPDATE points_balance SET balance = balance + ? WHERE group_id = ? AND user_id = ? AND balance >= ?",
+        row = await tx.fetchone(
+            "UPDATE points_balance SET balance = balance + ? WHERE group_id = ? AND user_id = ? AND balance >= ? "
+            "RETURNING balance, earned",
             delta,
             group_id,
             user_id,
             -delta,
         )
-        if not changed:
+        if row is None:
             raise InsufficientPoints
-        return True
-    await tx.execute(
+        return Balance(int(row[0]), int(row[1]))
+    row = await tx.fetchone(
         "INSERT INTO points_balance (group_id, user_id, balance, earned) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (group_id, user_id) DO UPDATE SET balance = points_balance.balance + excluded.balance, "
-        "earned = points_balance.earned + excluded.earned",
+        "earned = points_balance.earned + excluded.earned RETURNING balance, earned",
         group_id,
         user_id,
         delta,
         delta if kind == "earn" else 0,
     )
-    if kind != "earn":
-        return True
-    await tx.executemany(
-        "INSERT INTO points_period (group_id, period, user_id, earned) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (group_id, period, user_id) DO UPDATE SET earned = points_period.earned + excluded.earned",
-        [(group_id, period, user_id, delta) for period in periods(day)],
-    )
-    return True
+    assert row is not None
+    if kind == "earn":
+        await tx.executemany(
+            "INSERT INTO points_period (group_id, period, user_id, earned) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (group_id, period, user_id) DO UPDATE SET earned = points_period.earned + excluded.earned",
+            [(group_id, period, user_id, delta) for period in periods(day)],
+        )
+    return Balance(int(row[0]), int(row[1]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +155,6 @@ def periods(day: str) -> tuple[str, str, str]:
     return f"d:{day}", f"w:{(d - timedelta(days=d.weekday())).isoformat()}", f"m:{day[:7]}"
 
 
-_PRESENT = "user_id NOT IN (SELECT user_id FROM members WHERE group_id = ? AND left_at IS NOT NULL)"
-
-
 class PointsRepo:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -168,10 +168,11 @@ class PointsRepo:
     @staticmethod
     def _scope(group_id: int, period: str | None) -> tuple[str, str, tuple[object, ...]]:
         """The table and filter of one board: all time (balances) or one period ("d:…", "w:…", "m:…").
-        Boards show current members: one who left keeps their ledger, not their place."""
+        Boards show current members: one who left keeps their ledger, not their place (`away`, kept by
+        MemberRepo on a leave and a return, for the balance and the periods current then)."""
         if period is None:
-            return "points_balance", "group_id = ? AND " + _PRESENT, (group_id, group_id)
-        return "points_period", "group_id = ? AND period = ? AND " + _PRESENT, (group_id, period, group_id)
+            return "points_balance", "group_id = ? AND away = 0", (group_id,)
+        return "points_period", "group_id = ? AND period = ? AND away = 0", (group_id, period)
 
     async def top(
         self, group_id: int, period: str | None, limit: int, offset: int = 0
@@ -187,15 +188,25 @@ class PointsRepo:
         )
         return [(r[0], int(r[1])) for r in rows]
 
-    async def ranked(self, group_id: int, period: str | None) -> int:
-        """How many members are on the board of a period."""
+    async def ranked(self, group_id: int, period: str | None, cap: int) -> int:
+        """How many members are on the board of a period, counted up to `cap` (cap + 1 means "more"):
+        a page count needs no more, and counting stops there however large the group."""
         table, where, args = self._scope(group_id, period)
         return int(
-            await self._db.fetchval(f"SELECT COUNT(*) FROM {table} WHERE {where} AND earned > 0", *args)
+            await self._db.fetchval(
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {where} AND earned > 0 LIMIT ?) AS b",
+                *args,
+                cap + 1,
+            )
         )
 
-    async def rank(self, group_id: int, user_id: str, period: str | None) -> tuple[int, int] | None:
-        """(rank, points) of one member in a period, or None if they earned nothing in it."""
+    async def rank(
+        self, group_id: int, user_id: str, period: str | None, cap: int = 10_000
+    ) -> tuple[int, int] | None:
+        """(rank, points) of one member in a period, or None if they earned nothing in it.
+
+        The rank counts the members ahead along the board's index, up to `cap`: a rank above it comes back
+        as cap + 1 (shown as "cap+"), so the query costs at most `cap` index steps in any group."""
         table, where, args = self._scope(group_id, period)
         mine = await self._db.fetchval(
             f"SELECT earned FROM {table} WHERE {where} AND user_id = ?", *args, user_id
@@ -203,11 +214,13 @@ class PointsRepo:
         if not mine:
             return None
         ahead = await self._db.fetchval(
-            f"SELECT COUNT(*) FROM {table} WHERE {where} AND (earned > ? OR (earned = ? AND user_id < ?))",
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {where} "
+            "AND (earned > ? OR (earned = ? AND user_id < ?)) LIMIT ?) AS a",
             *args,
             mine,
             mine,
             user_id,
+            cap,
         )
         return int(ahead) + 1, int(mine)
 

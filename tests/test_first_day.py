@@ -129,6 +129,12 @@ async def test_boards_and_member_counts_are_of_current_members(db) -> None:  # t
     await h.advance(timedelta(minutes=2))  # greetings are gathered for a few seconds
     welcome = " ".join(a.text for a in h.take() if hasattr(a, "text"))
     assert "你是本群第 3 位成员" in welcome  # alice, carol and fred: not dave, who left, nor erin, kicked
+    [week] = await h.say("alice", "/top week")
+    assert "dave" not in week
+    await h.join("dave")  # back: his points put him back on the boards of the current periods
+    for board in ("/top", "/top week", "/top day"):
+        [top] = await h.say("alice", board)
+        assert "dave" in top and "erin" not in top, top
     await h.stop()
 
 

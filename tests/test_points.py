@@ -169,6 +169,30 @@ async def test_the_callers_own_rank_is_always_shown(sqlite_db) -> None:  # type:
     await h.stop()
 
 
+async def test_big_boards_stop_counting_where_the_reply_needs_no_more(sqlite_db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Counting a page total or a rank walks the board's index; in a group of 100k it stops at a cap."""
+    import handlers.points as points
+
+    monkeypatch.setattr(points, "RANK_CAP", 5)
+    monkeypatch.setattr(points, "COUNTED_PAGES", 1)
+    h = await Harness(sqlite_db).start()
+    for i in range(40):
+        await h.say(f"m{i:02d}", "签到")
+        await h.say("carol", f"/points give @m{i:02d} {100 - i}", admin=True)
+    [board] = await h.say("m30", "/top")
+    assert board.splitlines()[-2:] == ["你：第 5+ 名，80 分", "第 1/2+ 页，发送 /top all 2 翻页"], board
+    [second] = await h.say("m30", "/top all 2")  # counted just past the page asked for
+    assert second.splitlines()[1] == "11. m10 — 100", second
+    assert second.splitlines()[-1] == "第 2/3+ 页，发送 /top all 3 翻页", second
+    [last] = await h.say("m30", "/top all 4")  # 40 on the board: the count reaches the end, exact
+    assert last.splitlines()[-1] == "第 4/4 页，发送 /top all 1 翻页", last
+    [me] = await h.say("m03", "/me")
+    assert "总榜第 4 名" in me
+    [far] = await h.say("m30", "/me")
+    assert "总榜第 5+ 名" in far
+    await h.stop()
+
+
 async def test_level_up_is_announced_and_the_role_granted(sqlite_db) -> None:  # type: ignore[no-untyped-def]
     h = await Harness(sqlite_db).start()
     await h.say("alice", "签到")
