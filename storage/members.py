@@ -79,7 +79,6 @@ class MemberRepo:
         """`day` is the group's day of the join (UTC's when not given): a returning member's place on
         the boards of the current periods comes back with them."""
         async with self._db.transaction() as tx:
-            await _board_presence(tx, group_id, user_id, at_ms, day, away=False)
             await tx.execute(
                 "INSERT INTO members (group_id, user_id, name, username, is_bot, first_seen_at, last_seen_at, "
                 "joined_at, left_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL) "
@@ -100,6 +99,8 @@ class MemberRepo:
                 user_id,
                 at_ms,
             )
+            # after the member row, like the activity batch (members, then balances): one lock order
+            await _board_presence(tx, group_id, user_id, at_ms, day, away=False)
 
     async def record_leave(
         self, group_id: int, user_id: str, at_ms: int, day: str | None = None
