@@ -14,8 +14,18 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FULL = {"dispatch": ["20000"], "points": ["100000", "1000000"], "moderation": ["10000"]}
-QUICK = {"dispatch": ["5000"], "points": ["20000", "200000"], "moderation": ["10000"]}
+FULL = {
+    "dispatch": ["20000"],
+    "points": ["100000", "1000000"],
+    "moderation": ["10000"],
+    "memory": ["200000"],
+}
+QUICK = {
+    "dispatch": ["5000"],
+    "points": ["20000", "200000"],
+    "moderation": ["10000"],
+    "memory": ["20000"],
+}
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ import asyncio
 import contextvars
 import logging
 import secrets
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -93,6 +94,9 @@ class ModerationFeature(Feature):
         self._gen: dict[int, int] = {}  # bumped on every change to a group's rules
         self._built_gen: dict[int, int] = {}  # the generation each cached build saw
         self._building: dict[int, asyncio.Future[GroupRules]] = {}
+        # Compiled rule sets by what they were compiled from: the many groups with the same lists (most
+        # have only the shipped defaults) share one build instead of ~375 KB of automata each.
+        self._shared: weakref.WeakValueDictionary[tuple[Any, ...], RuleSet] = weakref.WeakValueDictionary()
         self._flood = detectors.FloodTracker(8, 10_000, 3, REPEAT_WINDOW_MS)
         self._last_report: OrderedDict[tuple[int, str], int] = OrderedDict()
         self._links = LinkCodes()
@@ -197,9 +201,12 @@ class ModerationFeature(Feature):
         options: tuple[int, str],
     ) -> GroupRules:
         segment_max, pinyin = options
-        ruleset = await asyncio.to_thread(
-            RuleSet, rules, allow=tuple(sorted(allow)), segment_max=segment_max, pinyin=pinyin
-        )
+        allowed = tuple(sorted(allow))
+        key = (tuple(rules), allowed, segment_max, pinyin)
+        ruleset = self._shared.get(key)
+        if ruleset is None:
+            ruleset = await asyncio.to_thread(RuleSet, rules, allow=allowed, segment_max=segment_max, pinyin=pinyin)
+            self._shared[key] = ruleset
         state = GroupRules(ruleset, domains)
         self._cache[gid] = state
         self._built_gen[gid] = gen

@@ -9,7 +9,7 @@ patterns, which nobody audited, run on `regex` with a time limit (rules/patterns
 from __future__ import annotations
 
 import re
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from rules.normalize import MAX_CHARS, compact, fold_text, folded
@@ -87,8 +87,24 @@ def mention_count(text: str) -> int:
     return len(_MENTION.findall(text[:MAX_CHARS])) if "@" in text else 0
 
 
+class _Recent:
+    """One member's recent messages: their times (anti-flood) and text hashes (anti-repeat)."""
+
+    __slots__ = ("last", "texts", "times")
+
+    def __init__(self) -> None:
+        self.times: list[int] = []
+        self.texts: list[tuple[int, int]] = []  # (at, hash of the folded text)
+        self.last = 0
+
+
 class FloodTracker:
-    """N messages within a window per member (anti-flood), and the same text repeated (anti-spam)."""
+    """N messages within a window per member (anti-flood), and the same text repeated (anti-spam).
+
+    One compact slot per member who posted within the longest window, in one table ordered by their last
+    message: a member idle for longer than any window is forgotten (nothing they did can count any more),
+    so memory follows who is talking now, not everyone ever seen; `members` caps it under a flood of
+    fresh accounts. Texts are kept as hashes."""
 
     def __init__(
         self,
@@ -100,18 +116,27 @@ class FloodTracker:
     ) -> None:
         self.max_messages, self.window_ms = max_messages, window_ms
         self.max_repeats, self.repeat_window_ms = max_repeats, repeat_window_ms
-        self._times: OrderedDict[tuple[int, str], deque[int]] = OrderedDict()
-        self._texts: OrderedDict[tuple[int, str], deque[tuple[int, str]]] = OrderedDict()
+        self._recent: OrderedDict[tuple[int, str], _Recent] = OrderedDict()
         self._members = members
+        self._horizon = max(window_ms, repeat_window_ms)  # the longest window asked for so far
 
-    def _slot(self, table: OrderedDict, key: tuple[int, str]) -> deque:  # type: ignore[type-arg]
+    def __len__(self) -> int:
+        return len(self._recent)
+
+    def _slot(self, group_id: int, user_id: str, at_ms: int) -> _Recent:
+        table, key = self._recent, (group_id, user_id)
         entry = table.get(key)
         if entry is None:
-            entry = table[key] = deque()
+            entry = table[key] = _Recent()
+            # forget the idle: the oldest entries first, while they are beyond every window
+            stale = at_ms - self._horizon
+            while table and (oldest := next(iter(table.values()))).last <= stale and oldest is not entry:
+                table.popitem(last=False)
             if len(table) > self._members:
                 table.popitem(last=False)
-        else:
+        elif at_ms >= entry.last:
             table.move_to_end(key)
+        entry.last = max(entry.last, at_ms)
         return entry
 
     def flooding(
@@ -125,10 +150,13 @@ class FloodTracker:
     ) -> bool:
         """More than `max_messages` within `window_ms` (per call, so each group can set its own)."""
         window = self.window_ms if window_ms is None else window_ms
-        times = self._slot(self._times, (group_id, user_id))
+        if window > self._horizon:
+            self._horizon = window
+        times = self._slot(group_id, user_id, at_ms).times
         times.append(at_ms)
-        while times and times[0] <= at_ms - window:
-            times.popleft()
+        cut = at_ms - window
+        if times[0] <= cut:
+            times[:] = [t for t in times if t > cut]
         return len(times) > (self.max_messages if max_messages is None else max_messages)
 
     def repeating(
@@ -138,9 +166,11 @@ class FloodTracker:
         key_text = compact(text) or "".join(folded(text).split())
         if not key_text:
             return False
-        texts = self._slot(self._texts, (group_id, user_id))
-        texts.append((at_ms, key_text))
-        while texts and texts[0][0] <= at_ms - self.repeat_window_ms:
-            texts.popleft()
+        digest = hash(key_text)
+        texts = self._slot(group_id, user_id, at_ms).texts
+        texts.append((at_ms, digest))
+        cut = at_ms - self.repeat_window_ms
+        if texts[0][0] <= cut:
+            texts[:] = [e for e in texts if e[0] > cut]
         limit = self.max_repeats if max_repeats is None else max_repeats
-        return sum(1 for _, t in texts if t == key_text) >= limit
+        return sum(1 for _, d in texts if d == digest) >= limit

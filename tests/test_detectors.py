@@ -56,3 +56,16 @@ def test_flood_and_repeats() -> None:
     assert not tracker.repeating(2, "a", "buy now", 2_000)  # another group
     assert not tracker.repeating(3, "a", "😀😀", 0) and not tracker.repeating(3, "a", "😀 😀", 1)
     assert tracker.repeating(3, "a", "😀😀", 2)  # emoji alone repeat too (they are no letters)
+
+
+def test_the_flood_tracker_forgets_members_idle_beyond_every_window() -> None:
+    tracker = FloodTracker(max_messages=5, window_ms=10_000, max_repeats=3, repeat_window_ms=60_000)
+    for i in range(1000):
+        tracker.flooding(1, f"m{i}", i)
+        tracker.repeating(1, f"m{i}", "hello", i)
+    assert len(tracker) == 1000  # all within the minute
+    assert not tracker.repeating(1, "m1", "hello", 59_000)
+    assert tracker.repeating(1, "m1", "hello", 59_500)  # still remembered: the third within the minute
+    tracker.flooding(1, "late", 120_000)  # a minute later: the others can no longer count for anything
+    assert len(tracker) == 1
+    assert not tracker.repeating(1, "m1", "hello", 120_001)  # a fresh start, not a repeat
