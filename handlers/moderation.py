@@ -205,7 +205,9 @@ class ModerationFeature(Feature):
         key = (tuple(rules), allowed, segment_max, pinyin)
         ruleset = self._shared.get(key)
         if ruleset is None:
-            ruleset = await asyncio.to_thread(RuleSet, rules, allow=allowed, segment_max=segment_max, pinyin=pinyin)
+            ruleset = await asyncio.to_thread(
+                RuleSet, rules, allow=allowed, segment_max=segment_max, pinyin=pinyin
+            )
             self._shared[key] = ruleset
         state = GroupRules(ruleset, domains)
         self._cache[gid] = state
