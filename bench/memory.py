@@ -5,7 +5,8 @@
 1. 1,000 groups × 100 members, default features, SQLite: RSS after the bot started (the baseline) and
    after `messages` plain messages (default 200,000) from members who behave like members (the clock
    advances 40 ms a message, each from a random member of a random group, real sentences, nobody muted).
-2. One 10,000-term word list: RSS grown per list, from 5 groups each loading a list of its own.
+2. One 10,000-term word list: RSS grown per list, from 5 groups each loading a list of its own (measured
+   first, in a fresh process, so memory freed by part 1 cannot hide it).
 
 RSS figures are read from /proc/self/status after a garbage collection; they include the allocator's
 retained pages, so they are what an operator's `top` shows.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import random
+import subprocess
 import sys
 import tempfile
 from dataclasses import replace
@@ -111,11 +113,32 @@ async def word_lists() -> tuple[float, float]:
     return before, after
 
 
-async def main() -> None:
+def part(name: str, *args: str) -> list[float]:
+    """Each measurement in a process of its own: memory one part freed would hide the next one's."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--part", name, *args], capture_output=True, text=True, check=True
+    )
+    return [float(x) for x in out.stdout.split()]
+
+
+async def run_part(name: str, args: list[str]) -> None:
+    values = await (word_lists() if name == "lists" else groups_and_messages(int(args[0])))
+    print(*values)
+
+
+def main() -> None:
+    if "--part" in sys.argv:
+        i = sys.argv.index("--part")
+        asyncio.run(run_part(sys.argv[i + 1], sys.argv[i + 2 :]))
+        return
     figures.begin()
     argv = figures.args()
     n = int(argv[0]) if argv else 200_000
-    start, end = await groups_and_messages(n)
+    before, after = part("lists")
+    per_list = (after - before) / LISTS
+    print(f"10,000-term word list: {per_list:.1f} MB RSS each ({LISTS} lists: {before:.1f} → {after:.1f} MB)")
+    figures.record("RSS per 10,000-term word list", per_list, "MB", goal="≤ 5 MB")
+    start, end = part("messages", str(n))
     print(
         f"{GROUPS:,} groups × {MEMBERS} members, {n:,} messages: RSS {start:.1f} MB at start, {end:.1f} MB after"
     )
@@ -127,12 +150,8 @@ async def main() -> None:
         baseline_name="RSS of the started bot",
         goal="≤ 150 MB",
     )
-    before, after = await word_lists()
-    per_list = (after - before) / LISTS
-    print(f"10,000-term word list: {per_list:.1f} MB RSS each ({LISTS} lists: {before:.1f} → {after:.1f} MB)")
-    figures.record("RSS per 10,000-term word list", per_list, "MB", goal="≤ 5 MB")
     figures.end("memory")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
