@@ -160,7 +160,18 @@ class ModerationSettings(Section):
 
 class NeedsSettings(Section):
     enabled: Flag = True
-    answer_hours: Annotated[int, Field(ge=1, le=720)] = 48
+    response_hours: Annotated[int, Field(ge=1, le=720)] = 48  # the first answer is due within this
+    min_member_hours: Annotated[int, Field(ge=0, le=720)] = 24  # younger members' votes do not count
+    per_day: Annotated[int, Field(ge=1, le=100)] = 3  # needs a member may submit per group day
+    min_length: Annotated[int, Field(ge=1, le=200)] = 6
+    max_length: Annotated[int, Field(ge=20, le=2000)] = 500
+    self_vote: Flag = True  # the submitter's own vote counts (cast on submission)
+    # duplicate suggestion threshold (0-100); 80 separates tests/data/need_pairs.tsv (see tests/test_needs.py)
+    similar: Annotated[int, Field(ge=50, le=100)] = 80
+    submit_points: Annotated[int, Field(ge=0, le=1000)] = 5  # once a day per member
+    accepted_points: Annotated[int, Field(ge=0, le=10_000)] = 20  # to the submitter, when accepted
+    vote_points: Annotated[int, Field(ge=0, le=100)] = 0  # to the submitter, per vote received
+    vote_points_cap: Annotated[int, Field(ge=0, le=10_000)] = 20  # paid votes per need
 
 
 class DormantSettings(Section):

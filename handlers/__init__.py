@@ -11,6 +11,7 @@ def default_features() -> list[Feature]:
     from handlers.help import HelpFeature
     from handlers.maintenance import MaintenanceFeature
     from handlers.moderation import ModerationFeature
+    from handlers.needs import NeedsFeature
     from handlers.onboarding import OnboardingFeature
     from handlers.points import PointsFeature
     from handlers.settings import SettingsFeature
@@ -26,6 +27,7 @@ def default_features() -> list[Feature]:
         CheckinFeature(),
         PointsFeature(),
         ShopFeature(),
+        NeedsFeature(),
         BadgesFeature(),
         SettingsFeature(),
         HelpFeature(),

@@ -486,7 +486,7 @@ class ModerationFeature(Feature):
 
     async def on_signal(self, ctx: Context, name: str, data: dict[str, Any]) -> None:
         if name == "admins.notice":  # another feature's word for the admins (a redemption to hand over)
-            await self.log(ctx, str(data.get("text", "")), fallback_here=True)
+            await self.log(ctx, str(data.get("text", "")), data.get("buttons", ()), fallback_here=True)
 
     async def log_target(self, ctx: Context) -> LogTarget | None:
         return await ModerationRepo(ctx.app.db).log_target(ctx.group.id)

@@ -13,7 +13,7 @@ from tests.helpers import Harness
 def test_defaults() -> None:
     s = GroupSettings()
     assert s.language == "zh-CN" and s.timezone == "Asia/Shanghai"
-    assert s.needs.answer_hours == 48 and s.checkin.base_points == 10 and s.welcome.verify_minutes == 5
+    assert s.needs.response_hours == 48 and s.checkin.base_points == 10 and s.welcome.verify_minutes == 5
 
 
 def test_override_validates_and_stores_typed_values() -> None:

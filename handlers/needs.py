@@ -1,0 +1,600 @@
+"""Needs voting (需求投票): members submit and upvote needs; admins answer within a deadline; the bot
+reports how fast the team answers and how many needs close the loop.
+
+Everything one press or command does is one unit of work: the vote or status change, its history, its
+points (ledger causes unique per need and member), the deadline jobs and the card edit commit together;
+the card edit and notices go out after the commit.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import BaseModel, ConfigDict
+from rapidfuzz import fuzz, process
+
+from bot import actions as A
+from bot.actions import Button, Keyboard, keyboard
+from bot.clock import from_ms, to_ms
+from bot.commands import CommandSpec
+from bot.context import Context
+from bot.events import ButtonPressed, MessagePosted
+from bot.feature import Feature, JobFunc
+from bot.i18n import duration
+from bot.markup import mention
+from bot.parsing import REST, parse_int
+from handlers.points import pay
+from rules.normalize import compact
+from storage.jobs import JobRecord
+from storage.needs import FINAL, STATUSES, Need, NeedsRepo, NeedStats
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+PAGE = 10
+DOUBLE_TAP_MS = 2_000  # a second press this soon after one's own vote is the same press
+EXCERPT = 60
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+# What admins may type for a status, in both languages.
+STATUS_WORDS: dict[str, str] = {
+    **{s: s for s in STATUSES},
+    "待处理": "open",
+    "reopen": "open",
+    "受理": "accepted",
+    "已受理": "accepted",
+    "accept": "accepted",
+    "排期": "planned",
+    "已排期": "planned",
+    "plan": "planned",
+    "进行中": "progress",
+    "in-progress": "progress",
+    "doing": "progress",
+    "完成": "done",
+    "已完成": "done",
+    "拒绝": "declined",
+    "已拒绝": "declined",
+    "decline": "declined",
+    "重复": "duplicate",
+    "dup": "duplicate",
+}
+VIEWS = {"top": "top", "new": "new", "open": "open", "mine": "mine", "done": "done", "热门": "top",
+         "最新": "new", "待处理": "open", "我的": "mine", "已完成": "done"}  # fmt: skip
+DATE = re.compile(r"^(?:(\d{4})-)?(\d{1,2})-(\d{1,2})$")
+
+
+class Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rest: Annotated[str, REST] = ""
+
+
+def similarity_key(text: str) -> str:
+    """What two needs are compared by: moderation's normalisation (width, case, traditional →
+    simplified), letters and digits only for Chinese; words for other languages."""
+    folded = compact(text)
+    if CJK.search(text):
+        return folded
+    return " ".join(compact(w) for w in text.split() if compact(w))
+
+
+def similarity(a: str, b: str) -> float:
+    """0–100. Chinese compares characters (a ratio over the compacted strings); other text compares
+    words (token sort ratio: word order does not matter, but every word does — a token *set* ratio
+    scores "pin the group rules" and "translate the group rules" 92, tests/data/need_pairs.tsv)."""
+    if CJK.search(a) or CJK.search(b):
+        return fuzz.ratio(a, b)
+    return fuzz.token_sort_ratio(a, b)
+
+
+def most_similar(text: str, candidates: list[tuple[int, str]], threshold: int) -> tuple[int, float] | None:
+    """The open need most like `text`, at or above `threshold`, by rapidfuzz's C loop over them all."""
+    if not candidates:
+        return None
+    key = similarity_key(text)
+    keys = [similarity_key(t) for _, t in candidates]
+    scorer = fuzz.ratio if CJK.search(text) else fuzz.token_sort_ratio
+    best = process.extractOne(key, keys, scorer=scorer, score_cutoff=threshold)
+    if best is None:
+        return None
+    return candidates[best[2]][0], float(best[1])
+
+
+def excerpt(text: str) -> str:
+    one = " ".join(text.split())
+    return one if len(one) <= EXCERPT else one[: EXCERPT - 1] + "…"
+
+
+def _job_ids(group_id: int, need_id: int) -> tuple[str, str]:
+    return f"needs:{group_id}:{need_id}:half", f"needs:{group_id}:{need_id}:due"
+
+
+class NeedsFeature(Feature):
+    name = "needs"
+    settings_section = "needs"
+    button_prefix = "needs"
+    priority = 80
+
+    def commands(self) -> list[CommandSpec]:
+        return [
+            CommandSpec("need", self.need_cmd, Args, aliases=("需求", "提需求"), feature=self.name),
+            CommandSpec(
+                "needs", self.needs_cmd, Args, aliases=("需求榜",), triggers=("需求投票",), feature=self.name
+            ),
+        ]
+
+    def jobs(self) -> dict[str, JobFunc]:
+        return {"half": self.deadline_job, "due": self.deadline_job}
+
+    # --- texts ---------------------------------------------------------------------------------------
+
+    def status_name(self, ctx: Context, status: str) -> str:
+        return ctx.t(f"needs.status.{status}")
+
+    def age(self, ctx: Context, at_ms: int) -> str:
+        return duration(ctx.lang, timedelta(milliseconds=max(0, ctx.now_ms() - at_ms)))
+
+    async def card(self, ctx: Context, need: Need) -> tuple[str, Keyboard]:
+        member = await ctx.app.members.get(ctx.group.id, need.user_id)
+        who = mention(need.user_id, member.name if member else need.user_id)
+        status = self.status_name(ctx, need.status)
+        if need.status == "planned" and need.planned_for:
+            status += f" · {need.planned_for}"
+        if need.status == "duplicate" and need.duplicate_of:
+            status += f" → #{need.duplicate_of}"
+        lines = [
+            ctx.t("needs.card_title", id=need.id, status=status),
+            need.text,
+            ctx.t("needs.card_meta", who=who, votes=need.votes, age=self.age(ctx, need.created_at)),
+        ]
+        if need.reply:
+            lines.append(ctx.t("needs.card_reply", reply=need.reply))
+        if need.status in FINAL:
+            return "\n".join(lines), ()
+        buttons = keyboard(
+            [
+                Button(ctx.t("needs.vote_button", votes=need.votes), f"needs:v:{need.id}"),
+                Button(ctx.t("needs.respond_button"), f"needs:r:{need.id}"),
+            ]
+        )
+        return "\n".join(lines), buttons
+
+    def line(self, ctx: Context, need: Need) -> str:
+        return ctx.t(
+            "needs.line",
+            id=need.id,
+            votes=need.votes,
+            status=self.status_name(ctx, need.status),
+            age=self.age(ctx, need.created_at),
+            text=excerpt(need.text),
+        )
+
+    # --- /need ---------------------------------------------------------------------------------------
+
+    async def need_cmd(self, ctx: Context, args: Args) -> None:
+        assert ctx.event is not None
+        if not ctx.settings.needs.enabled:
+            await ctx.reply(ctx.t("needs.disabled"), ephemeral=True)
+            return
+        rest = args.rest.strip()
+        head, _, tail = rest.partition(" ")
+        need_id = parse_int(head.removeprefix("#"), 1) if head else None
+        if need_id is not None and (not tail or tail.split()[0].lower() in STATUS_WORDS):
+            if not tail:
+                await self.show(ctx, need_id)
+            else:
+                await self.respond_cmd(ctx, need_id, tail.strip())
+            return
+        event = ctx.event
+        if not rest and isinstance(event, MessagePosted) and event.replied and event.replied.text:
+            author = event.replied.user or event.user
+            await self.submit(ctx, event.replied.text, author.user_id, author.name)
+            return
+        if not rest:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.need.usage")), ephemeral=True)
+            return
+        await self.submit(ctx, rest, event.user.user_id, event.user.name)
+
+    async def show(self, ctx: Context, need_id: int) -> None:
+        need = await NeedsRepo(ctx.app.db).get(ctx.group.id, need_id)
+        if need is None:
+            await ctx.reply(ctx.t("needs.not_found", id=need_id), ephemeral=True)
+            return
+        text, buttons = await self.card(ctx, need)
+        await ctx.reply(text, buttons)
+
+    async def submit(
+        self, ctx: Context, text: str, user_id: str, name: str, *, checked: bool = False
+    ) -> None:
+        s, repo = ctx.settings.needs, NeedsRepo(ctx.app.db)
+        text = text.strip()
+        if len(text) < s.min_length or len(text) > s.max_length:
+            await ctx.reply(ctx.t("needs.length", min=s.min_length, max=s.max_length), ephemeral=True)
+            return
+        if await repo.submitted_on(ctx.group.id, user_id, ctx.today()) >= s.per_day:
+            await ctx.reply(ctx.t("needs.per_day", limit=s.per_day), ephemeral=True)
+            return
+        refused = await self.screen(ctx, user_id, text)
+        if refused:
+            await ctx.reply(ctx.t("needs.refused", reason=refused), ephemeral=True)
+            return
+        if not checked:
+            like = most_similar(text, await repo.open_texts(ctx.group.id), s.similar)
+            if like is not None:
+                await self.suggest(ctx, like[0], text, user_id)
+                return
+        await self.create(ctx, text, user_id, name)
+
+    async def screen(self, ctx: Context, user_id: str, text: str) -> str | None:
+        """The reason moderation would remove this text, if it would (a warning alone does not refuse)."""
+        moderation = next((f for f in ctx.app.features if f.name == "moderation"), None)
+        if moderation is None or not ctx.settings.moderation.enabled:
+            return None
+        findings = await moderation.inspect(ctx, user_id, text, track=False)  # type: ignore[attr-defined]
+        blocking = [f for f in findings if f.action != "warn" and not f.shadow]
+        return blocking[0].reason if blocking else None
+
+    async def suggest(self, ctx: Context, like_id: int, text: str, user_id: str) -> None:
+        assert ctx.event is not None
+        like = await NeedsRepo(ctx.app.db).get(ctx.group.id, like_id)
+        assert like is not None
+        anyway = await ctx.app.buttons.shorten(f"needs:n:{user_id}:{text}", 64, ctx.now_ms())
+        buttons = keyboard(
+            [
+                Button(ctx.t("needs.vote_for", id=like_id), f"needs:d:{like_id}:{user_id}"),
+                Button(ctx.t("needs.submit_anyway"), anyway),
+            ]
+        )
+        await ctx.reply(
+            ctx.t("needs.similar", id=like_id, text=excerpt(like.text), votes=like.votes), buttons
+        )
+
+    async def create(self, ctx: Context, text: str, user_id: str, name: str) -> None:
+        assert ctx.event is not None
+        s, repo, gid = ctx.settings.needs, NeedsRepo(ctx.app.db), ctx.group.id
+        need = await repo.submit(
+            gid, user_id, text, at_ms=ctx.now_ms(), day=ctx.today(), source_key=f"need:{ctx.event.event_key}"
+        )
+        if need is None:
+            return  # a redelivery of a submission already made
+        if s.self_vote:
+            await repo.vote(gid, need.id, user_id, ctx.now_ms(), 0)
+            need = await repo.get(gid, need.id) or need
+        if s.submit_points:
+            await pay(
+                ctx,
+                user_id,
+                s.submit_points,
+                reason="need",
+                source_key=f"need-submit:{gid}:{user_id}:{ctx.today()}",
+            )
+        due = from_ms(need.created_at) + timedelta(hours=s.response_hours)
+        half = from_ms(need.created_at) + timedelta(hours=s.response_hours / 2)
+        for job_id, at, kind in zip(_job_ids(gid, need.id), (half, due), ("half", "due"), strict=True):
+            await ctx.app.scheduler.add(
+                JobRecord(
+                    job_id, f"{self.name}.{kind}", "date", {"run_at": at.isoformat()}, gid, {"need": need.id}
+                )
+            )
+        text_, buttons = await self.card(ctx, need)
+        channel = await repo.channel(gid)
+        remember = f"{self.name}:{gid}:{need.id}"
+        if channel:
+            await ctx.act(
+                A.Send(chat=ctx.chat, text=text_, buttons=buttons, channel=channel), remember=remember
+            )
+            await ctx.reply(ctx.t("needs.posted_in_channel", id=need.id), ephemeral=True)
+        else:
+            await ctx.send(text_, buttons, remember=remember)
+
+    async def on_sent(self, app: App, payload: str, result: A.ActionResult) -> None:
+        gid, _, need_id = payload.partition(":")
+        if result.ok and result.message_id:
+            await NeedsRepo(app.db).set_card(int(gid), int(need_id), result.message_id)
+
+    # --- buttons -------------------------------------------------------------------------------------
+
+    async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
+        kind, _, rest = payload.partition(":")
+        if kind == "v" and (need_id := parse_int(rest, 1)) is not None:
+            await self.vote(ctx, event, need_id)
+        elif kind == "d":  # "vote for #n instead" on a duplicate suggestion: the submitter's alone
+            ref, _, owner = rest.partition(":")
+            need_id = parse_int(ref, 1)
+            if owner != event.user.user_id or need_id is None:
+                await ctx.answer_button(ctx.t("needs.not_yours"), alert=True)
+                return
+            await self.vote(ctx, event, need_id, edit_pressed=False)
+        elif kind == "n":
+            owner, _, text = rest.partition(":")
+            if owner != event.user.user_id:
+                await ctx.answer_button(ctx.t("needs.not_yours"), alert=True)
+                return
+            await ctx.answer_button()
+            await self.submit(ctx, text, owner, event.user.name, checked=True)
+        elif kind == "r" and (need_id := parse_int(rest, 1)) is not None:
+            await self.respond_menu(ctx, need_id)
+        elif kind == "s":
+            ref, _, status = rest.partition(":")
+            need_id = parse_int(ref, 1)
+            if need_id is None or status not in STATUSES:
+                await ctx.answer_button(ctx.t("common.button_expired"))
+                return
+            await ctx.answer_button()
+            await self.respond(ctx, need_id, status)
+        else:
+            await ctx.answer_button(ctx.t("common.button_expired"))
+
+    async def vote(
+        self, ctx: Context, event: ButtonPressed, need_id: int, *, edit_pressed: bool = True
+    ) -> None:
+        s, repo, gid, user_id = ctx.settings.needs, NeedsRepo(ctx.app.db), ctx.group.id, event.user.user_id
+        member = await ctx.app.members.get(gid, user_id)
+        since = None if member is None else (member.joined_ms or member.first_seen_ms)
+        if since is None or ctx.now_ms() - since < s.min_member_hours * 3_600_000:
+            await ctx.answer_button(ctx.t("needs.too_new", hours=s.min_member_hours), alert=True)
+            return
+        voted = await repo.vote(gid, need_id, user_id, ctx.now_ms(), DOUBLE_TAP_MS)
+        if voted is None:
+            await ctx.answer_button(ctx.t("needs.closed_or_gone"), alert=True)
+            return
+        need = await repo.get(gid, need_id)
+        assert need is not None
+        if (
+            voted.counted
+            and s.vote_points
+            and user_id != need.user_id
+            and need.vote_points_paid < s.vote_points_cap
+        ):
+            # once per voter (a vote withdrawn and cast again pays nothing more), up to the cap per need
+            paid = await pay(
+                ctx,
+                need.user_id,
+                s.vote_points,
+                reason="need-vote",
+                source_key=f"need-vote:{need_id}:{user_id}",
+            )
+            if paid.paid:
+                await repo.pay_vote_points(need_id, s.vote_points_cap)
+        await ctx.answer_button(
+            ctx.t("needs.voted" if voted.counted else "needs.unvoted", id=need_id, votes=voted.votes)
+        )
+        await self.refresh(ctx, need, event.message_id if edit_pressed else None)
+
+    async def refresh(self, ctx: Context, need: Need, pressed: str | None = None) -> None:
+        """Edit the card (and the message pressed, if another copy of it): no new message per vote."""
+        text, buttons = await self.card(ctx, need)
+        for message_id in dict.fromkeys(m for m in (need.card_message_id, pressed) if m):
+            await ctx.edit(message_id, text, buttons)
+
+    async def respond_menu(self, ctx: Context, need_id: int) -> None:
+        if not ctx.is_admin:
+            await ctx.answer_button(ctx.t("needs.admins_only"), alert=True)
+            return
+        need = await NeedsRepo(ctx.app.db).get(ctx.group.id, need_id)
+        if need is None:
+            await ctx.answer_button(ctx.t("common.button_expired"))
+            return
+        await ctx.answer_button()
+        rows = [
+            [Button(self.status_name(ctx, st), f"needs:s:{need_id}:{st}") for st in group]
+            for group in (("accepted", "planned", "progress"), ("done", "open"))
+        ]
+        await ctx.reply(ctx.t("needs.respond_menu", id=need_id), keyboard(*rows), ephemeral=True)
+
+    # --- responding ----------------------------------------------------------------------------------
+
+    async def respond_cmd(self, ctx: Context, need_id: int, rest: str) -> None:
+        if not ctx.is_admin:
+            await ctx.reply(ctx.t("common.admin_only", name="need"), ephemeral=True)
+            return
+        word, _, reply = rest.partition(" ")
+        status = STATUS_WORDS[word.lower()]
+        reply = reply.strip()
+        planned_for = duplicate_of = None
+        if status == "planned" and reply:
+            first, _, after = reply.partition(" ")
+            if m := DATE.match(first):
+                year = int(m.group(1) or date.fromisoformat(ctx.today()).year)
+                try:
+                    planned_for = date(year, int(m.group(2)), int(m.group(3))).isoformat()
+                except ValueError:
+                    await ctx.reply(ctx.t("needs.bad_date", date=first), ephemeral=True)
+                    return
+                reply = after.strip()
+        if status == "declined" and not reply:
+            await ctx.reply(ctx.t("needs.reason_required"), ephemeral=True)
+            return
+        if status == "duplicate":
+            first, _, after = reply.partition(" ")
+            duplicate_of = parse_int(first.removeprefix("#"), 1)
+            target = (
+                None if duplicate_of is None else await NeedsRepo(ctx.app.db).get(ctx.group.id, duplicate_of)
+            )
+            if target is None or duplicate_of == need_id or target.status in FINAL:
+                await ctx.reply(ctx.t("needs.duplicate_usage"), ephemeral=True)
+                return
+            reply = after.strip()
+        await self.respond(ctx, need_id, status, reply or None, planned_for, duplicate_of)
+
+    async def respond(
+        self,
+        ctx: Context,
+        need_id: int,
+        status: str,
+        reply: str | None = None,
+        planned_for: str | None = None,
+        duplicate_of: int | None = None,
+    ) -> None:
+        assert ctx.event is not None
+        if not ctx.is_admin:
+            await ctx.reply(ctx.t("common.admin_only", name="need"), ephemeral=True)
+            return
+        if status in ("declined", "duplicate") and (not reply and duplicate_of is None):
+            await ctx.reply(ctx.t("needs.reason_required"), ephemeral=True)
+            return
+        s, repo, gid = ctx.settings.needs, NeedsRepo(ctx.app.db), ctx.group.id
+        changed = await repo.change(
+            gid,
+            need_id,
+            status,
+            actor=ctx.event.user.user_id,
+            at_ms=ctx.now_ms(),
+            reply=reply,
+            planned_for=planned_for,
+            duplicate_of=duplicate_of,
+        )
+        if changed is None:
+            await ctx.reply(ctx.t("needs.not_found", id=need_id), ephemeral=True)
+            return
+        need = changed.after
+        for job_id in _job_ids(gid, need_id):  # answered: no reminder, no overdue alert
+            await ctx.app.scheduler.remove(job_id)
+        if status == "accepted" and s.accepted_points:
+            await pay(
+                ctx,
+                need.user_id,
+                s.accepted_points,
+                reason="need-accepted",
+                source_key=f"need-accepted:{need_id}",
+            )
+        await self.refresh(ctx, need)
+        if duplicate_of is not None:
+            target = await repo.get(gid, duplicate_of)
+            if target is not None:
+                await self.refresh(ctx, target)
+        await self.tell(ctx, need)
+
+    async def tell(self, ctx: Context, need: Need) -> None:
+        """The submitter and every voter hear of the change: by DM where the platform lets the bot write to
+        them, else together in one group message (the submitter mentioned, the others counted)."""
+        voters = await NeedsRepo(ctx.app.db).voters(need.id)
+        people = list(dict.fromkeys([need.user_id, *voters]))
+        status = self.status_name(ctx, need.status)
+        detail = ctx.t("needs.card_reply", reply=need.reply) if need.reply else ""
+        dm_text = ctx.t(
+            "needs.told_dm", id=need.id, text=excerpt(need.text), status=status, group=ctx.group.title
+        )
+        in_group: list[str] = []
+        for user_id in people:
+            if await ctx.app.dms.can_dm(ctx.group.platform, user_id):
+                await ctx.dm(user_id, "\n".join(x for x in (dm_text, detail) if x))
+            else:
+                in_group.append(user_id)
+        head = ctx.t("needs.changed", id=need.id, status=status)
+        if in_group:
+            submitter = need.user_id in in_group
+            others = len(in_group) - int(submitter)
+            member = await ctx.app.members.get(ctx.group.id, need.user_id)
+            parts = [ctx.t("needs.changed", id=need.id, status=status)]
+            if submitter:
+                who = mention(need.user_id, member.name if member else need.user_id)
+                parts = [ctx.t("needs.told_submitter", id=need.id, status=status, who=who)]
+            if others:
+                parts.append(ctx.t("needs.told_voters", others=others))
+            head = " ".join(parts)
+        await ctx.reply("\n".join(x for x in (head, detail) if x))
+
+    # --- the deadline --------------------------------------------------------------------------------
+
+    async def deadline_job(self, app: App, ctx: Context | None, job: JobRecord) -> None:
+        if ctx is None:
+            return
+        need = await NeedsRepo(app.db).get(ctx.group.id, int(job.payload["need"]))
+        if need is None or need.first_response_at is not None or need.status != "open":
+            return
+        hours = ctx.settings.needs.response_hours
+        overdue = job.kind.endswith(".due")
+        key = "needs.overdue" if overdue else "needs.half_time"
+        text = ctx.t(key, id=need.id, text=excerpt(need.text), votes=need.votes, hours=hours)
+        buttons = keyboard([Button(ctx.t("needs.respond_button"), f"needs:r:{need.id}")])
+        await app.emit(ctx, "admins.notice", text=text, buttons=buttons)
+
+    # --- /needs --------------------------------------------------------------------------------------
+
+    async def needs_cmd(self, ctx: Context, args: Args) -> None:
+        assert ctx.event is not None
+        words = args.rest.split()
+        head = words[0].lower() if words else "top"
+        if head == "stats":
+            await self.stats(ctx, words[1].lower() if len(words) > 1 else "30d")
+            return
+        if head == "channel":
+            await self.channel(ctx, words[1].lower() if len(words) > 1 else "")
+            return
+        page = 1
+        if head.isdigit():
+            view, page = "top", int(head)
+        else:
+            view = VIEWS.get(head, "")
+            if len(words) > 1:
+                page = parse_int(words[1], 1) or 0
+        if not view or not 1 <= page <= 1000:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.needs.usage")), ephemeral=True)
+            return
+        found, total = await NeedsRepo(ctx.app.db).browse(
+            ctx.group.id,
+            view,
+            ctx.event.user.user_id,
+            PAGE,
+            (page - 1) * PAGE,  # type: ignore[arg-type]
+        )
+        title = ctx.t("needs.list_title", view=ctx.t(f"needs.view.{view}"))
+        if not found:
+            await ctx.reply(title + "\n" + ctx.t("needs.list_empty"))
+            return
+        pages = -(-total // PAGE)
+        lines = [title, *(self.line(ctx, n) for n in found)]
+        if pages > 1:
+            lines.append(ctx.t("needs.list_page", page=page, pages=pages, view=view, next=page % pages + 1))
+        await ctx.reply("\n".join(lines))
+
+    async def channel(self, ctx: Context, choice: str) -> None:
+        assert ctx.event is not None
+        if not ctx.is_admin:
+            await ctx.reply(ctx.t("common.admin_only", name="needs channel"), ephemeral=True)
+            return
+        repo = NeedsRepo(ctx.app.db)
+        if choice == "here":
+            if not ctx.event.channel:
+                await ctx.reply(ctx.t("needs.channel_not_here"), ephemeral=True)
+                return
+            await repo.set_channel(ctx.group.id, ctx.event.channel)
+            await ctx.reply(ctx.t("needs.channel_set"))
+        elif choice == "off":
+            await repo.set_channel(ctx.group.id, None)
+            await ctx.reply(ctx.t("needs.channel_off"))
+        else:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.needs.usage")), ephemeral=True)
+
+    async def stats(self, ctx: Context, window: str) -> None:
+        days = {"7d": 7, "30d": 30, "all": None}
+        if window not in days:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.needs.usage")), ephemeral=True)
+            return
+        span = days[window]
+        since = 0 if span is None else to_ms(ctx.now() - timedelta(days=span))
+        hours = ctx.settings.needs.response_hours
+        st = await NeedsRepo(ctx.app.db).stats(ctx.group.id, since, ctx.now_ms(), hours * 3_600_000)
+        await ctx.reply(self.stats_text(ctx, st, window, hours))
+
+    def stats_text(self, ctx: Context, st: NeedStats, window: str, hours: int) -> str:
+        def pct(x: float | None) -> str:
+            return "—" if x is None else f"{x * 100:.0f}%"
+
+        def wait(ms: int | None) -> str:
+            return "—" if ms is None else duration(ctx.lang, timedelta(milliseconds=ms))
+
+        lines = [
+            ctx.t("needs.stats_title", window=ctx.t(f"needs.window.{window}")),
+            ctx.t("needs.stats_counts", submitted=st.submitted, responded=st.responded),
+            ctx.t("needs.stats_times", median=wait(st.median_response_ms), p90=wait(st.p90_response_ms)),
+            ctx.t("needs.stats_rates", hours=hours, within=pct(st.within_deadline), closed=pct(st.closed)),
+            ctx.t("needs.stats_loop", rate=pct(st.closed_loop)),
+            ctx.t("needs.stats_now", open=st.open_now, overdue=st.overdue_now),
+        ]
+        if st.top_open:
+            lines.append(ctx.t("needs.stats_top"))
+            lines += [self.line(ctx, n) for n in st.top_open]
+        return "\n".join(lines)
