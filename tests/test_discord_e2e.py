@@ -362,3 +362,30 @@ async def test_commands_are_synced_at_start_only_when_they_changed(bot: Bot, db:
     await again.runner.adapter.sync_guild(F.GUILD_ID, force=True)  # joining a guild always registers
     assert len(bot.fake.of("PUT", path)) == 2
     bot.runner, bot.app = again.runner, again.app  # the fixture stops the running one
+
+
+async def test_a_need_voted_and_answered_through_discord(bot: Bot) -> None:
+    """The card, a vote press that edits the card instead of posting, and an admin's answer."""
+    bot.post(CAROL, "大家好，我是 Carol", roles=[F.ROLE_ADMIN])
+    await asyncio.sleep(0.2)
+    bot.clock.advance(timedelta(hours=25))  # old enough for a vote to count
+    bot.post(ALICE, "/need 希望每周办一次线上分享会")
+    [card] = await bot.calls("POST", "/messages")
+    assert card.body["content"].startswith("📌 需求 #1 · 待处理\n希望每周办一次线上分享会")
+    vote = card.body["components"][0]["components"][0]
+    assert vote["label"] == "👍 +1（1）"
+    card_id = F.snowflake()
+    bot.state.parse_interaction_create(
+        F.button(vote["custom_id"], CAROL, F.message(card_id, F.BOT_USER, card.body["content"]))
+    )
+    await bot.fake.wait_until(
+        lambda: (
+            any("已为 #1 投票（共 2 票）" in str(c.body) for c in bot.fake.calls if c.body)
+            and any(c.method == "PATCH" and "👍 2" in str(c.body) for c in bot.fake.calls if c.body)
+        )
+    )
+    posts = [c for c in bot.fake.of("POST", "/messages")]
+    assert len(posts) == 1  # the vote edited the card; no new message
+    bot.post(CAROL, "/need 1 accepted 下周安排", roles=[F.ROLE_ADMIN])
+    texts = await bot.said(3)
+    assert any("你的需求 #1 已更新为「已受理」" in t for t in texts), texts

@@ -458,3 +458,24 @@ async def test_the_api_base_url_as_ptb_documents_it_works_and_a_wrong_one_is_nam
     with pytest.raises(RuntimeError, match="token was rejected"):
         await bad_token.start()
     await app.stop()
+
+
+async def test_a_need_voted_and_answered_through_telegram(bot: Bot, fake: FakeBotApi) -> None:
+    """The card, a vote press editing it in place, and an admin's answer telling the submitter."""
+    say(fake, ALICE, "大家好，我是 Alice")
+    say(fake, BOB, "大家好，我是 Bob")
+    await asyncio.sleep(0.3)
+    bot.clock.advance(timedelta(hours=25))  # both old enough for their votes to count
+    say(fake, ALICE, "/need 希望每周办一次线上分享会")
+    [card] = await fake.wait_for("sendMessage")
+    assert card["text"].startswith("📌 需求 #1 · 待处理\n希望每周办一次线上分享会")
+    vote = card["reply_markup"]["inline_keyboard"][0][0]
+    assert vote["text"] == "👍 +1（1）"
+    fake.push(callback("cbq-n1", CHAT, 1, BOB, vote["callback_data"]))
+    [answer] = await fake.wait_for("answerCallbackQuery")
+    assert answer["text"].startswith("已为 #1 投票（共 2 票）")
+    [edit] = await fake.wait_for("editMessageText")
+    assert "👍 2" in edit["text"] and edit["reply_markup"]["inline_keyboard"][0][0]["text"] == "👍 +1（2）"
+    say(fake, CAROL, "/need 1 受理 下周安排")
+    told = (await fake.wait_for("sendMessage", 2))[-1]
+    assert told["text"].startswith('<a href="tg://user?id=1001">Alice</a> 你的需求 #1 已更新为「已受理」。')
