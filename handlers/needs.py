@@ -62,7 +62,7 @@ STATUS_WORDS: dict[str, str] = {
 }
 VIEWS = {"top": "top", "new": "new", "open": "open", "mine": "mine", "done": "done", "热门": "top",
          "最新": "new", "待处理": "open", "我的": "mine", "已完成": "done"}  # fmt: skip
-DATE = re.compile(r"^(?:(\d{4})-)?(\d{1,2})-(\d{1,2})$")
+DATE = re.compile(r"^(?:([0-9]{4})-)?([0-9]{1,2})-([0-9]{1,2})$")
 
 
 class Args(BaseModel):
@@ -341,6 +341,8 @@ class NeedsFeature(Feature):
             return
         need = await repo.get(gid, need_id)
         assert need is not None
+        if voted.counted:  # a newcomer's onboarding task, among others
+            await ctx.app.emit(ctx, "needs.upvoted", user_id=user_id, need=need_id)
         if (
             voted.counted
             and s.vote_points
@@ -524,8 +526,8 @@ class NeedsFeature(Feature):
             await self.channel(ctx, words[1].lower() if len(words) > 1 else "")
             return
         page = 1
-        if head.isdigit():
-            view, page = "top", int(head)
+        if (number := parse_int(head, 1)) is not None:
+            view, page = "top", number
         else:
             view = VIEWS.get(head, "")
             if len(words) > 1:

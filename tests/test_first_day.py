@@ -105,7 +105,7 @@ async def test_a_newcomers_first_check_in_is_one_reply_with_the_real_balance(db)
     await h.join("nina")
     h.take()
     [reply] = await h.say("nina", "签到")
-    assert "完成第一次签到（1/3），+20 积分" in reply
+    assert "完成第一次签到（1/4），+20 积分" in reply
     assert f"当前积分 {await h.balance('nina')}。" in reply and await h.balance("nina") == 30
     [me] = await h.say("nina", "/me")
     assert "30" in me

@@ -272,18 +272,29 @@ async def test_onboarding_tasks_from_real_events(db) -> None:  # type: ignore[no
         "你的新手任务（还剩 7 天）：",
         "⬜ 发一条至少 10 个字的自我介绍",
         "⬜ 阅读群规（/rules）",
-        "⬜ 完成第一次签到",  # shown because this build has check-ins; upvoting waits for needs voting
+        "⬜ 完成第一次签到",  # shown because this build has check-ins
+        "⬜ 为一个需求投票",  # and needs voting
     ]
     assert await h.say("alice", "大家好") == []  # too short to count
     [done] = await h.say("alice", "大家好，我是 alice，做产品的，请多指教！")
-    assert done == "✅ 新手任务完成：发一条至少 10 个字的自我介绍（1/3），+20 积分"
+    assert done == "✅ 新手任务完成：发一条至少 10 个字的自我介绍（1/4），+20 积分"
     assert await h.say("alice", "再说一句很长很长很长很长的话") == []  # once only
     assert await h.say("alice", "/rules") == ["本群还没有设置群规。"]  # read quietly: not the last task
     [checked_in] = await h.say("alice", "签到")  # one message: the check-in, its task and the real balance
     assert checked_in.startswith("✅ 签到成功！+10 积分")
     assert f"当前积分 {await h.balance('alice')}。" in checked_in  # after the task's +20, not before
-    assert checked_in.endswith("\n🎉 恭喜！全部新手任务已完成（3/3），+20 积分。")
-    assert [d["task"] for n, d in signals if n == "onboarding.task_done"] == ["intro", "rules", "checkin"]
+    assert checked_in.endswith("\n✅ 新手任务完成：完成第一次签到（3/4），+20 积分")
+    await h.say("bob", "/need 希望每周办一次线上分享会")
+    h.clock.advance(timedelta(hours=25))  # a vote counts once the member has been here a day
+    await h.press("alice", "needs:v:1")
+    [voted] = [t for t in h.adapter.pop_texts() if "新手任务" in t]
+    assert voted == "🎉 恭喜！全部新手任务已完成（4/4），+20 积分。"
+    assert [d["task"] for n, d in signals if n == "onboarding.task_done"] == [
+        "intro",
+        "rules",
+        "checkin",
+        "upvote",
+    ]
     # An old member (no join seen) gets no tasks.
     assert await h.say("bob", "我是老成员了，随便说两句话而已") == []
     await h.stop()
