@@ -479,3 +479,15 @@ async def test_a_need_voted_and_answered_through_telegram(bot: Bot, fake: FakeBo
     say(fake, CAROL, "/need 1 受理 下周安排")
     told = (await fake.wait_for("sendMessage", 2))[-1]
     assert told["text"].startswith('<a href="tg://user?id=1001">Alice</a> 你的需求 #1 已更新为「已受理」。')
+
+
+async def test_need_cards_go_to_the_forum_topic_chosen_for_them(bot: Bot, fake: FakeBotApi) -> None:
+    topic = {"message_thread_id": 77, "is_topic_message": True}
+    say(fake, CAROL, "/needs channel here", **topic)
+    [done] = await replies(fake, 1)
+    assert done == "好的，需求卡片以后发布到这个频道。"
+    say(fake, ALICE, "/need 希望每周办一次线上分享会")  # asked in the general topic
+    calls = await fake.wait_for("sendMessage", 3)
+    [card] = [c for c in calls if c["text"].startswith("📌 需求 #1")]
+    assert int(card["message_thread_id"]) == 77
+    assert calls[-1]["text"] == "需求 #1 已发布到需求频道。"  # and the submitter is told where it went

@@ -270,6 +270,10 @@ class TelegramAdapter:
                 replied=replied,
                 edited=edited,
                 mentions=self._mentions(message),
+                # a forum topic is the chat's "channel": what is sent there goes back into it
+                channel=str(message.message_thread_id)
+                if message.is_topic_message and message.message_thread_id
+                else None,
             )
         )
         return events
@@ -478,9 +482,13 @@ class TelegramAdapter:
         bot = self.bot
         chat_id = int(action.chat.chat_id)
         match action:
-            case A.Send(text=text, buttons=buttons):
+            case A.Send(text=text, buttons=buttons, channel=channel):
                 sent = await bot.send_message(
-                    chat_id, render(text), parse_mode=ParseMode.HTML, reply_markup=await self._markup(buttons)
+                    chat_id,
+                    render(text),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=await self._markup(buttons),
+                    message_thread_id=int(channel) if channel and is_id(channel) else None,
                 )
                 return A.ActionResult(ok=True, message_id=str(sent.message_id))
             case A.Reply(text=text, buttons=buttons, reply_to=reply_to):
