@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import figures
 from bench.dispatch import CountingAdapter, ordinary
+from bench.points import timed
 from bot.app import App
 from bot.clock import FakeClock, to_ms
 from bot.events import ChatRef, MessagePosted, UserRef
@@ -76,15 +77,6 @@ def best_of(runs: int, fn) -> float:  # type: ignore[no-untyped-def]
     return best * 1000
 
 
-async def abest_of(runs: int, fn) -> float:  # type: ignore[no-untyped-def]
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        await fn()
-        best = min(best, time.perf_counter() - start)
-    return best * 1000
-
-
 async def board(needs: int, votes: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = await SqliteDatabase.open(f"{tmp}/needs.db")
@@ -116,11 +108,10 @@ async def board(needs: int, votes: int) -> None:
             )
 
         await ask("/needs top")
-        top = await abest_of(10, lambda: ask("/needs top"))
-        stats = await abest_of(5, lambda: ask("/needs stats all"))
-        read = await abest_of(10, lambda: NeedsRepo(db).browse(group.id, "top", "", 10, 0))
-        base = await abest_of(
-            3,
+        top = await timed(10)(lambda: ask("/needs top"))
+        stats = await timed(5)(lambda: ask("/needs stats all"))
+        read = await timed(10)(lambda: NeedsRepo(db).browse(group.id, "top", "", 10, 0))
+        base = await timed(3)(
             lambda: db.fetchall(
                 "SELECT n.id, COUNT(v.user_id) AS c FROM needs n LEFT JOIN need_votes v ON v.need_id = n.id "
                 "WHERE n.group_id = ? AND n.status NOT IN ('done', 'declined', 'duplicate') "
