@@ -266,3 +266,23 @@ def test_the_similarity_threshold_on_labelled_pairs() -> None:
         "Please add a dark mode", [(4, "Please add a music bot"), (5, "please add dark mode")], 80
     )
     assert found is not None and found[0] == 5 and found[1] > 95
+
+
+async def test_a_card_edit_that_fails_never_undoes_the_vote(db) -> None:  # type: ignore[no-untyped-def]
+    """The card's message was deleted (or Telegram says "message is not modified"): the vote stands."""
+    h = await Harness(db).start()
+    await _ready(h, "alice", "bob")
+    await h.say("alice", "/need 希望每周办一次线上分享会")
+    perform = h.adapter.perform
+
+    async def refuse_edits(action: A.Action) -> A.ActionResult:
+        if isinstance(action, A.EditMessage):
+            raise A.PermanentError(A.Failure.NOT_FOUND, "message to edit not found")
+        return await perform(action)
+
+    h.adapter.perform = refuse_edits  # type: ignore[method-assign]
+    await h.press("bob", "needs:v:1")
+    assert _answers(h)[-1].startswith("已为 #1 投票（共 2 票）")
+    gid = (await h.app.groups.get(PLATFORM, "g1")).id  # type: ignore[union-attr]
+    assert (await NeedsRepo(db).get(gid, 1)).votes == 2  # type: ignore[union-attr]
+    await h.stop()
