@@ -134,23 +134,34 @@ def duplicates(open_needs: int = 2000) -> None:
     rng = random.Random(9)
     candidates = [(i, texts[rng.randrange(len(texts))] + f" 第{i}条") for i in range(open_needs)]
     new = "希望群里每周办一次线上分享会，大家轮流讲"
-    ours = best_of(5, lambda: most_similar(new, candidates, 80))
+
+    def cold() -> None:  # after a start: every open need's key computed afresh
+        similarity_key.cache_clear()
+        most_similar(new, candidates, 80)
+
+    first = best_of(5, cold)
+    warm = best_of(5, lambda: most_similar(new, candidates, 80))  # the keys cached by earlier checks
 
     def loop() -> None:
+        similarity_key.cache_clear()
         key = similarity_key(new)
         best = max((similarity(key, similarity_key(t)), i) for i, t in candidates)
         assert best is not None
 
     base = best_of(3, loop)
-    print(f"duplicate check, {open_needs:,} open   : {ours:8.2f} ms   (baseline, Python loop: {base:.1f} ms)")
+    print(
+        f"duplicate check, {open_needs:,} open   : {first:8.2f} ms first after a start, {warm:.2f} ms warm "
+        f"(baseline, Python loop: {base:.1f} ms)"
+    )
     figures.record(
-        f"duplicate check vs {open_needs:,} open needs",
-        ours,
+        f"duplicate check vs {open_needs:,} open needs, cold",
+        first,
         "ms",
         baseline=base,
         baseline_name="Python loop",
         goal="< 20 ms",
     )
+    figures.record(f"duplicate check vs {open_needs:,} open needs, warm", warm, "ms", baseline=base)
 
 
 async def main() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict
@@ -70,9 +71,11 @@ class Args(BaseModel):
     rest: Annotated[str, REST] = ""
 
 
+@lru_cache(maxsize=20_000)
 def similarity_key(text: str) -> str:
     """What two needs are compared by: moderation's normalisation (width, case, traditional →
-    simplified), letters and digits only for Chinese; words for other languages."""
+    simplified), letters and digits only for Chinese; words for other languages. Cached: each
+    submission compares against every open need, and their texts do not change."""
     folded = compact(text)
     if CJK.search(text):
         return folded

@@ -18,6 +18,8 @@ CREATE TABLE needs (
     source_key TEXT NOT NULL UNIQUE
 );
 CREATE INDEX needs_board ON needs (group_id, status, votes DESC, id);
+-- /needs top walks the open needs by votes: an index of those alone, in that order (no sort)
+CREATE INDEX needs_open_top ON needs (group_id, votes DESC, id) WHERE status NOT IN ('done', 'declined', 'duplicate');
 CREATE INDEX needs_created ON needs (group_id, created_at);
 CREATE INDEX needs_by_member ON needs (group_id, user_id, day);
 
