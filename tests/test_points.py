@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -377,4 +378,59 @@ async def test_last_months_top_three_get_a_badge(sqlite_db) -> None:  # type: ig
     await h.advance(timedelta(days=3))  # through 00:05 on 1 December, Shanghai time
     earned = [plain(a.text) for a in h.take() if isinstance(a, A.Send)]
     assert earned == [f"🏅 @{u} 获得勋章「月度前三」！" for u in ("dan", "cat", "ben")]
+    await h.stop()
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+async def test_the_ledger_balances_under_concurrent_redeems_and_check_ins(db, seed: int) -> None:  # type: ignore[no-untyped-def]
+    """Members of three groups check in, redeem a short-stocked item and get grants and deductions, with
+    every member's stream running at once (on PostgreSQL, concurrent transactions on a pool): balances
+    equal ledger sums, nobody overdraws, stock never goes below zero, and each check-in pays once."""
+    rng = random.Random(seed)
+    h = await Harness(db).start()
+    chats, users = ["g1", "g2", "g3"], ["u1", "u2", "u3", "u4"]
+    for chat in chats:
+        await h.say("carol", "/shop add 限量杯 25 3", admin=True, chat_id=chat)
+        for user in users:
+            await h.say("carol", f"/points give @{user} 40", admin=True, chat_id=chat)
+
+    async def member(chat: str, user: str, ops: list[float]) -> None:
+        for n, op in enumerate(ops):
+            key = f"{chat}:{user}:{n}"
+            if op < 0.35:
+                await h.app.handle(h.message(user, "签到", chat_id=chat, key=key))
+                await h.app.handle(h.message(user, "签到", chat_id=chat, key=key))  # redelivered
+            elif op < 0.7:
+                await h.app.handle(h.message(user, "/redeem 限量杯", chat_id=chat, key=key))
+            elif op < 0.85:
+                await h.app.handle(
+                    h.message("carol", f"/points give @{user} 7", admin=True, chat_id=chat, key=key)
+                )
+            else:
+                await h.app.handle(
+                    h.message("carol", f"/points take @{user} 30", admin=True, chat_id=chat, key=key)
+                )
+
+    streams = [member(c, u, [rng.random() for _ in range(8)]) for c in chats for u in users]
+    await asyncio.gather(*streams)
+    await h.app.writer.flush()
+    repo = PointsRepo(db)
+    for chat in chats:
+        group = await h.app.groups.get("test", chat)
+        assert group is not None
+        stock = await db.fetchval("SELECT stock FROM shop_items WHERE group_id = ?", group.id)
+        redeemed = await db.fetchval("SELECT COUNT(*) FROM redemptions WHERE group_id = ?", group.id)
+        assert stock >= 0 and stock + redeemed == 3, (chat, stock, redeemed)
+        for user in users:
+            bal = await repo.balance(group.id, user)
+            assert bal.balance == await repo.ledger_sum(group.id, user) >= 0, (chat, user)
+            checkins = await db.fetchval(
+                "SELECT COUNT(*) FROM checkins WHERE group_id = ? AND user_id = ?", group.id, user
+            )
+            paid = await db.fetchval(
+                "SELECT COUNT(*) FROM points_ledger WHERE group_id = ? AND user_id = ? AND reason = 'checkin'",
+                group.id,
+                user,
+            )
+            assert checkins == paid <= 1, (chat, user, checkins, paid)  # one group day: once at most
     await h.stop()
