@@ -9,6 +9,7 @@ the card edit and notices go out after the commit.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated
@@ -76,29 +77,29 @@ def similarity_key(text: str) -> str:
     """What two needs are compared by: moderation's normalisation (width, case, traditional →
     simplified), letters and digits only for Chinese; words for other languages. Cached: each
     submission compares against every open need, and their texts do not change."""
-    folded = compact(text)
     if CJK.search(text):
-        return folded
-    return " ".join(compact(w) for w in text.split() if compact(w))
+        return compact(text)
+    return " ".join(w for w in map(compact, text.split()) if w)
+
+
+def _scorer(text: str) -> Callable[..., float]:
+    """Chinese compares characters (a ratio over the compacted strings); other text compares words
+    (token sort ratio: word order does not matter, but every word does — a token *set* ratio scores
+    "pin the group rules" and "translate the group rules" 92, tests/data/need_pairs.tsv)."""
+    return fuzz.ratio if CJK.search(text) else fuzz.token_sort_ratio
 
 
 def similarity(a: str, b: str) -> float:
-    """0–100. Chinese compares characters (a ratio over the compacted strings); other text compares
-    words (token sort ratio: word order does not matter, but every word does — a token *set* ratio
-    scores "pin the group rules" and "translate the group rules" 92, tests/data/need_pairs.tsv)."""
-    if CJK.search(a) or CJK.search(b):
-        return fuzz.ratio(a, b)
-    return fuzz.token_sort_ratio(a, b)
+    """0–100, by the scorer of the language `a` or `b` is in."""
+    return _scorer(a + b)(a, b)
 
 
 def most_similar(text: str, candidates: list[tuple[int, str]], threshold: int) -> tuple[int, float] | None:
     """The open need most like `text`, at or above `threshold`, by rapidfuzz's C loop over them all."""
     if not candidates:
         return None
-    key = similarity_key(text)
     keys = [similarity_key(t) for _, t in candidates]
-    scorer = fuzz.ratio if CJK.search(text) else fuzz.token_sort_ratio
-    best = process.extractOne(key, keys, scorer=scorer, score_cutoff=threshold)
+    best = process.extractOne(similarity_key(text), keys, scorer=_scorer(text), score_cutoff=threshold)
     if best is None:
         return None
     return candidates[best[2]][0], float(best[1])
@@ -440,7 +441,7 @@ class NeedsFeature(Feature):
             await ctx.reply(ctx.t("needs.reason_required"), ephemeral=True)
             return
         s, repo, gid = ctx.settings.needs, NeedsRepo(ctx.app.db), ctx.group.id
-        changed = await repo.change(
+        need = await repo.change(
             gid,
             need_id,
             status,
@@ -450,10 +451,9 @@ class NeedsFeature(Feature):
             planned_for=planned_for,
             duplicate_of=duplicate_of,
         )
-        if changed is None:
+        if need is None:
             await ctx.reply(ctx.t("needs.not_found", id=need_id), ephemeral=True)
             return
-        need = changed.after
         for job_id in _job_ids(gid, need_id):  # answered: no reminder, no overdue alert
             await ctx.app.scheduler.remove(job_id)
         if status == "accepted" and s.accepted_points:
@@ -487,18 +487,14 @@ class NeedsFeature(Feature):
                 await ctx.dm(user_id, "\n".join(x for x in (dm_text, detail) if x))
             else:
                 in_group.append(user_id)
-        head = ctx.t("needs.changed", id=need.id, status=status)
-        if in_group:
-            submitter = need.user_id in in_group
-            others = len(in_group) - int(submitter)
+        parts = [ctx.t("needs.changed", id=need.id, status=status)]
+        if need.user_id in in_group:  # the submitter cannot be written to: mentioned here
             member = await ctx.app.members.get(ctx.group.id, need.user_id)
-            parts = [ctx.t("needs.changed", id=need.id, status=status)]
-            if submitter:
-                who = mention(need.user_id, member.name if member else need.user_id)
-                parts = [ctx.t("needs.told_submitter", id=need.id, status=status, who=who)]
-            if others:
-                parts.append(ctx.t("needs.told_voters", others=others))
-            head = " ".join(parts)
+            who = mention(need.user_id, member.name if member else need.user_id)
+            parts = [ctx.t("needs.told_submitter", id=need.id, status=status, who=who)]
+        if others := len(in_group) - int(need.user_id in in_group):
+            parts.append(ctx.t("needs.told_voters", others=others))
+        head = " ".join(parts)
         await ctx.reply("\n".join(x for x in (head, detail) if x))
 
     # --- the deadline --------------------------------------------------------------------------------

@@ -67,13 +67,6 @@ class Voted:
 
 
 @dataclass(frozen=True, slots=True)
-class Changed:
-    before: Need
-    after: Need
-    first_response: bool  # this change was the need's first response
-
-
-@dataclass(frozen=True, slots=True)
 class NeedStats:
     submitted: int
     responded: int
@@ -219,14 +212,14 @@ class NeedsRepo:
         reply: str | None = None,
         planned_for: str | None = None,
         duplicate_of: int | None = None,
-    ) -> Changed | None:
-        """A status change (or a reply alone, with the same status), kept in the history. A duplicate's
-        voters move to the need it duplicates (a member who voted on both counts once there)."""
+    ) -> Need | None:
+        """A status change (or a reply alone, with the same status), kept in the history; the need as it
+        is now. A duplicate's voters move to the need it duplicates (a member who voted on both counts
+        once there)."""
         async with self._db.transaction() as tx:
             before = await self.get(group_id, need_id)
             if before is None:
                 return None
-            first = before.first_response_at is None
             closed = at_ms if status in FINAL else None
             await tx.execute(
                 "UPDATE needs SET status = ?, reply = COALESCE(?, reply), planned_for = ?, duplicate_of = ?, "
@@ -261,8 +254,7 @@ class NeedsRepo:
                     duplicate_of,
                 )
             after = await self.get(group_id, need_id)
-        assert after is not None
-        return Changed(before, after, first)
+        return after
 
     async def history(self, need_id: int) -> list[Row]:
         return await self._db.fetchall(
