@@ -74,7 +74,7 @@ class App:
         # message must not pay for twenty calls that do nothing.
         self._hooked: dict[str, list[Feature]] = {
             hook: [f for f in self.features if getattr(type(f), hook) is not getattr(Feature, hook)]
-            for hook in ("on_message", "on_join", "on_leave", "on_signal")
+            for hook in ("on_message", "on_join", "on_leave", "on_signal", "on_active")
         }
         for feature in self.features:
             for spec in feature.commands():
@@ -146,11 +146,24 @@ class App:
         if isinstance(event, DirectOpened):
             await self._on_direct_opened(event, now_ms)
             return
+        if isinstance(event, ButtonPressed) and event.direct:
+            await self._on_direct_button(event)
+            return
         group = await self.groups.ensure(event.chat.platform, event.chat.chat_id, event.chat.title, now_ms)
         ctx = Context(self, group, await self.groups.settings(group.id), event)
         await self._record_activity(ctx, event)
         if event.user.is_bot:
             return
+        if not isinstance(event, MemberJoined | MemberLeft):
+            for feature in self._hooked["on_active"]:
+                try:
+                    await guarded_call(feature.on_active, ctx, event)
+                except Exception:
+                    log.exception("%s.on_active failed on %s", feature.name, event.event_key)
+        await self._route(ctx, event)
+        await ctx.flush_postscripts()
+
+    async def _route(self, ctx: Context, event: Event) -> None:
         if isinstance(event, MessagePosted):
             await self._on_message(ctx, event)
         elif isinstance(event, CommandInvoked):
@@ -241,6 +254,22 @@ class App:
             ),
         )
 
+    async def _on_direct_button(self, event: ButtonPressed) -> None:
+        """A button in a private chat: its feature decides which group it concerns from the payload."""
+        data = await self.buttons.resolve(event.data)
+        prefix, _, payload = (data or "").partition(":")
+        feature = self._buttons.get(prefix)
+        if feature is None:
+            await self.answer_direct(
+                event,
+                t(normalize_language(event.user.language or "") or DEFAULT_LANGUAGE, "common.button_expired"),
+            )
+            return
+        await feature.on_direct_button(self, event, payload)
+
+    async def answer_direct(self, event: ButtonPressed, text: str) -> None:
+        await act(self, A.AnswerButton(chat=event.chat, callback_id=event.callback_id, text=text))
+
     async def _on_button(self, ctx: Context, event: ButtonPressed) -> None:
         data = await self.buttons.resolve(event.data)
         prefix, _, payload = (data or "").partition(":")
@@ -273,7 +302,7 @@ class App:
             log.error("job %s has unknown kind %s", job.id, job.kind)
             return
         at_ms = to_ms(at) if isinstance(at, datetime) else to_ms(self.clock.now())
-        async with unit(self, f"job:{job.id}:{at_ms}", at_ms, record=False):
+        async with unit(self, f"job:{job.id}:{at_ms}", at_ms, record=False, background=True):
             ctx = None
             if job.group_id is not None:
                 ctx = await self.context_for_group(job.group_id)

@@ -32,6 +32,7 @@ class Context:
         self.event = event
         self.chat = event.chat if event is not None else ChatRef(group.platform, group.chat_id, group.title)
         self._gathered: list[str] | None = None
+        self._postscripts: list[str] = []
 
     # --- reading -------------------------------------------------------------------------------------
 
@@ -91,6 +92,7 @@ class Context:
         actor = self.event.user.user_id if self.event else "system"
         await self.app.groups.save_overrides(self.group.id, merged, actor, self.now_ms())
         self.settings = settings
+        await self.app.emit(self, "settings.changed", key=key)  # a feature re-arms what depends on it
         return settings
 
     # --- acting --------------------------------------------------------------------------------------
@@ -115,7 +117,19 @@ class Context:
         commit, so only for actions harmless to repeat (see unit.act_now)."""
         return await unit.act_now(self.app, action)
 
+    def postscript(self, text: str) -> None:
+        """A line for the member about this very action (welcome back, and your gift): it rides in the
+        action's first reply to everyone, or goes out alone once the event is handled if nothing replied."""
+        self._postscripts.append(text)
+
+    async def flush_postscripts(self) -> None:
+        if self._postscripts:
+            text, self._postscripts = "\n".join(self._postscripts), []
+            await self.reply(text)
+
     async def reply(self, text: str, buttons: A.Keyboard = (), *, ephemeral: bool = False) -> A.ActionResult:
+        if self._postscripts and not ephemeral:
+            text, self._postscripts = "\n".join([text, *self._postscripts]), []
         ev = self.event
         if isinstance(ev, MessagePosted | CommandInvoked):
             return await self.act(
@@ -133,6 +147,8 @@ class Context:
     async def send(
         self, text: str, buttons: A.Keyboard = (), *, remember: str | None = None
     ) -> A.ActionResult:
+        if self._postscripts and self.event is not None:
+            text, self._postscripts = "\n".join([text, *self._postscripts]), []
         return await self.act(A.Send(chat=self.chat, text=text, buttons=buttons), remember=remember)
 
     @asynccontextmanager

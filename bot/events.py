@@ -109,6 +109,7 @@ class ButtonPressed(Event):
     message_id: str
     data: str
     callback_id: str
+    direct: bool = False  # pressed in a private chat with the bot: `chat` is that chat, not a group
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", clean_text(self.data))

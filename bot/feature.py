@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.actions import ActionResult
 from bot.commands import CommandSpec
-from bot.events import ButtonPressed, MemberJoined, MemberLeft, MessagePosted
+from bot.events import ButtonPressed, Event, MemberJoined, MemberLeft, MessagePosted
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -39,6 +39,10 @@ class Feature:
         """Return True to stop lower-priority hooks (and command handling) for this message."""
         return False
 
+    async def on_active(self, ctx: Context, event: Event) -> None:
+        """A member did something in the group (a message, command, button press), before any other
+        hook sees it. Runs for every such event: keep it to a memory look-up unless it concerns you."""
+
     async def on_join(self, ctx: Context, event: MemberJoined) -> None:
         """A member joined."""
 
@@ -47,6 +51,11 @@ class Feature:
 
     async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
         """A button with this feature's prefix was pressed."""
+
+    async def on_direct_button(self, app: App, event: ButtonPressed, payload: str) -> None:
+        """A button of this feature pressed in a private chat with the bot (a DM's "stop these"): no
+        group context; the payload must say which group it concerns, and the presser is the one asking."""
+        await app.answer_direct(event, "")
 
     async def on_signal(self, ctx: Context, name: str, data: dict[str, Any]) -> None:
         """A fact another feature announced (e.g. "welcome.verified", "onboarding.task_done"), so features

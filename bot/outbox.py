@@ -45,6 +45,9 @@ DISCORD_LIMITS = RateLimits(overall_per_second=45, per_chat_per_minute=60)
 class Adapter(Protocol):
     platform: str
     limits: RateLimits
+    # True where a bot may only DM users who opened a chat with it first (Telegram); False where DMs
+    # are tried and refused by the platform when closed (Discord). Adapters without it: True.
+    dm_opt_in: bool
 
     async def perform(self, action: Action) -> ActionResult:
         """Carry the action out; raise RetryAfter, TransientError or PermanentError on failure."""
@@ -62,7 +65,12 @@ class _Lane:
     def __init__(self, adapter: Adapter, max_chats: int = 10_000) -> None:
         self.adapter = adapter
         limits = adapter.limits
-        self.overall = AsyncLimiter(limits.overall_per_second, 1) if limits.overall_per_second else None
+        # Evenly spaced, never a burst: a platform that counts per second sees at most its limit in any
+        # second (a bucket of 30 lets 59 through in the first second after a quiet spell).
+        self.overall = AsyncLimiter(1, 1 / limits.overall_per_second) if limits.overall_per_second else None
+        self.foreground = 0  # foreground calls waiting for or holding a slot
+        self.idle = asyncio.Event()  # set while none is: background sends may take a slot
+        self.idle.set()
         self.per_chat_rate = limits.per_chat_per_minute
         self.chats: OrderedDict[str, AsyncLimiter] = OrderedDict()
         self.max_chats = max_chats
@@ -98,6 +106,15 @@ class Outbox:
     def platforms(self) -> list[str]:
         return list(self._lanes)
 
+    def has_roles(self, platform: str) -> bool:
+        """Whether the platform has roles to give (Discord); Telegram has none."""
+        lane = self._lanes.get(platform)
+        return lane is not None and bool(getattr(lane.adapter, "roles", True))
+
+    def dm_opt_in(self, platform: str) -> bool:
+        lane = self._lanes.get(platform)
+        return True if lane is None else bool(getattr(lane.adapter, "dm_opt_in", True))
+
     async def is_admin(self, chat: ChatRef, user_id: str) -> bool:
         """Ask the platform whether `user_id` is an admin of `chat`; False when it cannot tell."""
         lane = self._lanes.get(chat.platform)
@@ -109,13 +126,18 @@ class Outbox:
             log.exception("cannot ask %s whether %s is an admin of %s", chat.platform, user_id, chat.chat_id)
             return False
 
-    async def deliver(self, action: Action) -> ActionResult:
-        result = await self._deliver(action)
+    async def deliver(self, action: Action, *, background: bool = False) -> ActionResult:
+        """Send under the limits. `background` (a scheduled job's sends: 5,000 recall DMs) takes a slot
+        only while no foreground call (an answer to a member) waits for one, so a long campaign never
+        makes a command in another group wait behind it."""
+        result = await self._deliver(action, background)
         if not result.ok and isinstance(action, DirectMessage) and action.fallback is not None:
-            return await self._deliver(action.fallback)
+            fallback = await self._deliver(action.fallback, background)
+            extra = {**fallback.extra, "dm_refused": result.failure or ""}
+            return ActionResult(fallback.ok, fallback.message_id, fallback.failure, fallback.detail, extra)
         return result
 
-    async def _deliver(self, action: Action) -> ActionResult:
+    async def _deliver(self, action: Action, background: bool = False) -> ActionResult:
         lane = self._lanes.get(action.chat.platform)
         if lane is None:
             log.error("no adapter for platform %s: dropped %r", action.chat.platform, action)
@@ -123,7 +145,7 @@ class Outbox:
         attempt = 0
         while True:
             await lane.resume.wait()
-            await self._acquire(lane, action)
+            await self._acquire(lane, action, background)
             try:
                 return await lane.adapter.perform(action)
             except RetryAfter as exc:
@@ -150,9 +172,21 @@ class Outbox:
                 log.exception("adapter %s failed on %r", lane.adapter.platform, action)
                 return ActionResult(ok=False, failure=Failure.INTERNAL, detail=repr(exc))
 
-    async def _acquire(self, lane: _Lane, action: Action) -> None:
+    async def _acquire(self, lane: _Lane, action: Action, background: bool) -> None:
         if lane.overall is not None:
-            await lane.overall.acquire()
+            if background:
+                while lane.foreground:
+                    await lane.idle.wait()
+                await lane.overall.acquire()
+            else:
+                lane.foreground += 1
+                lane.idle.clear()
+                try:
+                    await lane.overall.acquire()
+                finally:
+                    lane.foreground -= 1
+                    if not lane.foreground:
+                        lane.idle.set()
         if not isinstance(action, DirectMessage):
             chat = lane.chat_limiter(action.chat.chat_id)
             if chat is not None:

@@ -41,8 +41,11 @@ class _Queued:
 
 
 class UnitOfWork:
-    def __init__(self, app: App, key: str, at_ms: int, *, record: bool = True) -> None:
+    def __init__(
+        self, app: App, key: str, at_ms: int, *, record: bool = True, background: bool = False
+    ) -> None:
         self.app = app
+        self.background = background  # its sends yield to foreground traffic (bot.outbox)
         self.key = key
         self.record = record  # False: a scheduled fire, whose key only names its outbox rows
         self.at_ms = at_ms
@@ -161,10 +164,10 @@ def current() -> UnitOfWork | None:
 
 @asynccontextmanager
 async def unit(
-    app: App, key: str, at_ms: int, *, eager: bool = False, record: bool = True
+    app: App, key: str, at_ms: int, *, eager: bool = False, record: bool = True, background: bool = False
 ) -> AsyncIterator[UnitOfWork]:
     """Run a block as one unit of work; after it commits, send what it queued."""
-    uow = UnitOfWork(app, key, at_ms, record=record)
+    uow = UnitOfWork(app, key, at_ms, record=record, background=background)
     token = _current.set(uow)
     opener = unit_opener.set(uow.begin)
     try:
@@ -184,7 +187,7 @@ async def unit(
             await fn()
         except Exception:
             log.exception("after-commit step of %s failed", key)
-    await send(app, pending)
+    await send(app, pending, background=background)
 
 
 async def guarded_call(fn: Callable[..., Awaitable[T]], /, *args: Any) -> T:
@@ -226,11 +229,11 @@ async def act_now(app: App, action: A.Action) -> A.ActionResult:
     return await app.outbox.deliver(action)
 
 
-async def send(app: App, outgoing: list[Outgoing]) -> None:
+async def send(app: App, outgoing: list[Outgoing], *, background: bool = False) -> None:
     """Deliver committed actions in order; each leaves the outbox table once the platform took it."""
     for outbox_id, action, remember in outgoing:
         faults.hit("send")
-        result = await app.outbox.deliver(action)
+        result = await app.outbox.deliver(action, background=background)
         faults.hit("sent")
         try:
             if remember:  # what the platform answered and "sent" commit together

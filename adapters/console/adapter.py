@@ -27,6 +27,7 @@ class PostedMessage:
 class ConsoleAdapter:
     platform = PLATFORM
     limits = RateLimits()  # nothing to protect: no limits, so scripts replay instantly
+    dm_opt_in = False  # the console prints every DM
 
     def __init__(self, out: TextIO, *, jsonl: bool, display_tz: tzinfo, ids: IdBlock) -> None:
         self.out = out

@@ -125,6 +125,7 @@ class _Remembered(OrderedDict[str, Any]):
 class DiscordAdapter:
     platform = PLATFORM
     limits = DISCORD_LIMITS
+    dm_opt_in = False  # DMs are tried; a member with closed DMs makes the API answer 403
 
     def __init__(self, app: App, client: discord.Client) -> None:
         self.app = app
@@ -270,7 +271,11 @@ class DiscordAdapter:
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         guild = interaction.guild
-        if guild is None or interaction.data is None:
+        if interaction.data is None:
+            return
+        if guild is None:
+            if interaction.type is discord.InteractionType.component:
+                await self._direct_component(interaction)
             return
         if interaction.channel_id is not None:
             self._home[str(guild.id)] = interaction.channel_id
@@ -310,6 +315,31 @@ class DiscordAdapter:
         deferral = asyncio.create_task(self._defer_later(pending, component=isinstance(event, ButtonPressed)))
         try:
             await self._deliver(guild.id, event)
+        finally:
+            deferral.cancel()
+
+    async def _direct_component(self, interaction: discord.Interaction) -> None:
+        """A button on a DM ("stop these"): the core reads the group from its payload."""
+        assert interaction.data is not None
+        key = f"dc:i:{interaction.id}"
+        message = interaction.message
+        event = ButtonPressed(
+            event_key=key,
+            chat=ChatRef(PLATFORM, f"dm:{interaction.user.id}"),
+            user=user_ref(interaction.user),
+            is_admin=False,
+            at=interaction.created_at,
+            message_id=str(message.id) if message else "",
+            data=str(interaction.data.get("custom_id", "")),
+            callback_id=str(interaction.id),
+            direct=True,
+        )
+        pending = _Pending(interaction)
+        self._pending.remember(key, pending)
+        deferral = asyncio.create_task(self._defer_later(pending, component=True))
+        try:
+            async with self._guild_lock(f"dm:{interaction.user.id}"):
+                await self.app.handle(event)
         finally:
             deferral.cancel()
 

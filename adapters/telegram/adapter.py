@@ -136,6 +136,8 @@ class TelegramAdapter:
 
     platform = PLATFORM
     limits = TELEGRAM_LIMITS
+    dm_opt_in = True  # a bot may only write to users who started it
+    roles = False  # no roles to give (level rewards and "inactive" are not a thing here)
 
     def __init__(self, app: App, bot: Bot, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.app = app
@@ -364,6 +366,20 @@ class TelegramAdapter:
             return []
         user = user_ref(query.from_user)
         chat_id = str(message.chat.id)
+        if message.chat.type == ChatType.PRIVATE:  # a button on a DM ("stop these"): no group, no admin
+            return [
+                ButtonPressed(
+                    event_key=f"tg:cb:{query.id}",
+                    chat=ChatRef(PLATFORM, chat_id),
+                    user=user,
+                    is_admin=False,
+                    at=datetime.now(UTC),
+                    message_id=str(message.message_id),
+                    data=query.data,
+                    callback_id=query.id,
+                    direct=True,
+                )
+            ]
         return [
             ButtonPressed(
                 event_key=f"tg:cb:{query.id}",
