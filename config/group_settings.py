@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import typing
 from functools import cache
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -174,10 +175,69 @@ class NeedsSettings(Section):
     vote_points_cap: Annotated[int, Field(ge=0, le=10_000)] = 20  # paid votes per need
 
 
-class DormantSettings(Section):
+class LifecycleSettings(Section):
+    """新人 → 活跃 → 沉默 → 流失: the stage thresholds, in days."""
+
+    new_days: Annotated[int, Field(ge=1, le=90)] = 7
+    silent_days: Annotated[int, Field(ge=1, le=180)] = 7
+    lost_days: Annotated[int, Field(ge=2, le=365)] = 30
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LifecycleSettings:
+        if self.lost_days <= self.silent_days:
+            raise ValueError("lifecycle_order")
+        return self
+
+
+_CLOCK = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
+
+
+def _quiet(value: str) -> str:
+    """`22:00-08:00` (across midnight allowed) or `off`; stored as HH:MM-HH:MM."""
+    text = value.strip().lower().replace("—", "-").replace("–", "-").replace("~", "-").replace("：", ":")
+    if text in _FALSE or text == "none":
+        return "off"
+    start, sep, end = text.partition("-")
+    times = [_CLOCK.match(x.strip()) for x in (start, end)] if sep else []
+    if len(times) != 2 or not all(times):
+        raise ValueError("quiet hours look like 22:00-08:00, or off")
+    parts = [(int(m.group(1)), int(m.group(2))) for m in times if m]
+    if any(h > 23 or mi > 59 for h, mi in parts) or parts[0] == parts[1]:
+        raise ValueError("quiet hours look like 22:00-08:00, or off")
+    return "-".join(f"{h:02d}:{mi:02d}" for h, mi in parts)
+
+
+def in_quiet(quiet: str, hour: int, minute: int = 0) -> bool:
+    """Whether a local time falls inside quiet hours (`off`: never)."""
+    if quiet == "off":
+        return False
+    start, end = (int(a) * 60 + int(b) for a, b in (x.split(":") for x in quiet.split("-")))
+    now = hour * 60 + minute
+    return start <= now < end if start < end else now >= start or now < end
+
+
+class RecallSettings(Section):
+    """Dormant-member recall (沉默召回): off until an operator turns it on."""
+
     enabled: Flag = False
-    days: Annotated[int, Field(ge=1, le=365)] = 7
-    max_nudges: Annotated[int, Field(ge=0, le=10)] = 2
+    hour: Annotated[int, Field(ge=0, le=23)] = 20  # the daily scan, group time
+    quiet: Annotated[str, AfterValidator(_quiet)] = "22:00-08:00"  # no nudge inside these hours
+    every_days: Annotated[int, Field(ge=1, le=90)] = 7  # at most one nudge per member this often
+    max_per_episode: Annotated[int, Field(ge=1, le=10)] = 3  # per silent episode
+    holdout_percent: Annotated[int, Field(ge=0, le=50)] = 10  # deliberately not nudged, to measure
+    mentions_per_message: Annotated[int, Field(ge=1, le=20)] = 10  # in the one group message a day
+    max_per_day: Annotated[int, Field(ge=1, le=20_000)] = 5_000  # nudges a scan sends at most
+    return_days: Annotated[int, Field(ge=1, le=30)] = 7  # active within this after a nudge: returned
+    gift_points: Annotated[int, Field(ge=0, le=100_000)] = 20  # the return gift (回归礼包)
+    lost_action: Literal["none", "role", "kick"] = "none"
+    lost_role: Annotated[str, Field(min_length=1, max_length=100)] = "inactive"
+    lost_grace_days: Annotated[int, Field(ge=1, le=30)] = 3  # between the notice and the action
+
+    @model_validator(mode="after")
+    def _scan_outside_quiet(self) -> RecallSettings:
+        if in_quiet(self.quiet, self.hour):
+            raise ValueError("scan_in_quiet")
+        return self
 
 
 class CampaignSettings(Section):
@@ -200,7 +260,8 @@ class GroupSettings(Section):
     points: PointsSettings = PointsSettings()
     moderation: ModerationSettings = ModerationSettings()
     needs: NeedsSettings = NeedsSettings()
-    dormant: DormantSettings = DormantSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
+    recall: RecallSettings = RecallSettings()
     campaigns: CampaignSettings = CampaignSettings()
     reports: ReportSettings = ReportSettings()
 
@@ -232,7 +293,7 @@ def field_info(key: str) -> Any:
 
 def allowed_values(key: str) -> tuple[str, dict[str, Any]]:
     """How to describe the acceptable values of a key: an i18n key under `settings.allowed.` and its params."""
-    if key in ("timezone", "points.levels", "points.level_names", "moderation.ladder"):
+    if key in ("timezone", "points.levels", "points.level_names", "moderation.ladder", "recall.quiet"):
         return key.rsplit(".", 1)[-1], {}
     info = field_info(key)
     ann = info.annotation
@@ -252,6 +313,18 @@ def get_value(settings: GroupSettings, key: str) -> Any:
     for part in key.split("."):
         node = getattr(node, part)
     return node
+
+
+CONFLICTS = ("lifecycle_order", "scan_in_quiet")  # what a whole section refuses (i18n settings.conflict.*)
+
+
+def conflict_of(exc: ValidationError) -> str | None:
+    """The code of a section-level refusal (two settings that cannot hold together), if that is why."""
+    for err in exc.errors():
+        cause = str((err.get("ctx") or {}).get("error", ""))
+        if cause in CONFLICTS:
+            return cause
+    return None
 
 
 def apply_override(overrides: dict[str, Any], key: str, raw: str) -> tuple[GroupSettings, dict[str, Any]]:

@@ -9,11 +9,13 @@ def default_features() -> list[Feature]:
     from handlers.badges import BadgesFeature
     from handlers.checkin import CheckinFeature
     from handlers.help import HelpFeature
+    from handlers.lifecycle import LifecycleFeature
     from handlers.maintenance import MaintenanceFeature
     from handlers.moderation import ModerationFeature
     from handlers.needs import NeedsFeature
     from handlers.onboarding import OnboardingFeature
     from handlers.points import PointsFeature
+    from handlers.recall import RecallFeature
     from handlers.settings import SettingsFeature
     from handlers.shop import ShopFeature
     from handlers.verification import VerificationFeature
@@ -29,6 +31,8 @@ def default_features() -> list[Feature]:
         ShopFeature(),
         NeedsFeature(),
         BadgesFeature(),
+        LifecycleFeature(),
+        RecallFeature(),
         SettingsFeature(),
         HelpFeature(),
         MaintenanceFeature(),

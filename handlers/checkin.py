@@ -6,7 +6,7 @@ The check-in row, the streak and the ledger award are one transaction; the ledge
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -155,9 +155,16 @@ class CheckinFeature(Feature):
             await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.remind.usage")), ephemeral=True)
             return
         await CheckinRepo(ctx.app.db).set_remind(ctx.group.id, ctx.event.user.user_id, choice == "on")
+        await ctx.app.emit(ctx, "remind.changed", user_id=ctx.event.user.user_id, on=choice == "on")
         await ctx.reply(
             ctx.t(f"checkin.remind_{choice}", hour=ctx.settings.checkin.reminder_hour), ephemeral=True
         )
+
+    async def on_signal(self, ctx: Context, name: str, data: dict[str, Any]) -> None:
+        if name == "recall.missed" and data["user_id"] is not None:
+            best = await CheckinRepo(ctx.app.db).best_streak(ctx.group.id, data["user_id"])
+            if best >= AT_RISK_STREAK:  # a record worth beating again
+                data["lines"].append(ctx.t("checkin.missed_best", best=best))
 
     # --- streak protection: the evening reminder -----------------------------------------------------
 

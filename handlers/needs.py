@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict
 from rapidfuzz import fuzz, process
@@ -130,6 +130,24 @@ class NeedsFeature(Feature):
 
     def jobs(self) -> dict[str, JobFunc]:
         return {"half": self.deadline_job, "due": self.deadline_job}
+
+    async def on_signal(self, ctx: Context, name: str, data: dict[str, Any]) -> None:
+        if name != "recall.missed" or not ctx.settings.needs.enabled:
+            return
+        # A recall nudge: what the group asked for while they were away, and news of their own needs.
+        repo, user_id = NeedsRepo(ctx.app.db), data["user_id"]
+        if user_id is not None:
+            for need in await repo.changed_for(ctx.group.id, user_id, data["since_ms"], 2):
+                status = self.status_name(ctx, need.status)
+                data["lines"].append(
+                    ctx.t("needs.missed_changed", id=need.id, text=excerpt(need.text), status=status)
+                )
+        found, total = await repo.new_since(ctx.group.id, data["since_ms"], 2)
+        if found:
+            top = ("；" if ctx.lang == "zh-CN" else "; ").join(
+                f"#{n.id} {excerpt(n.text)} ({n.votes})" for n in found
+            )
+            data["lines"].append(ctx.t("needs.missed_new", count=total, top=top))
 
     # --- texts ---------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from bot.context import Context
 from bot.feature import Feature
 from bot.i18n import normalize_language
 from bot.parsing import REST
-from config.group_settings import all_keys, allowed_values, get_value
+from config.group_settings import all_keys, allowed_values, conflict_of, get_value
 from handlers.points import level_name, thresholds
 
 
@@ -83,7 +83,10 @@ class SettingsFeature(Feature):
             return
         try:
             settings = await ctx.set_setting(key, args.value.strip())
-        except ValidationError:
+        except ValidationError as exc:
+            if (conflict := conflict_of(exc)) is not None:
+                await ctx.reply(ctx.t(f"settings.conflict.{conflict}"))
+                return
             await ctx.reply(
                 ctx.t(
                     "settings.bad_value", key=key, value=args.value[:64], allowed=_describe_allowed(ctx, key)

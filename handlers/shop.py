@@ -7,7 +7,7 @@ the redemption is recorded. A cancelled redemption refunds through the ledger an
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,7 +19,7 @@ from bot.markup import mention
 from bot.parsing import REST, parse_int, tokenize
 from rules.normalize import compact
 from storage.db import Database
-from storage.points import InsufficientPoints
+from storage.points import InsufficientPoints, PointsRepo
 from storage.shop import AlreadyRedeemed, Item, ShopRepo, SoldOut
 
 MAX_NAME = 40
@@ -89,6 +89,20 @@ def shown_description(ctx: Context, item: Item) -> str:
 class ShopFeature(Feature):
     name = "shop"
     priority = 75
+
+    async def on_signal(self, ctx: Context, name: str, data: dict[str, Any]) -> None:
+        if name != "recall.missed":
+            return
+        # A recall nudge: new rewards, the ones this member can afford now when it is one member's.
+        user_id, shop = data["user_id"], ShopRepo(ctx.app.db)
+        balance = (
+            None if user_id is None else (await PointsRepo(ctx.app.db).balance(ctx.group.id, user_id)).balance
+        )
+        items = await shop.added_since(ctx.group.id, data["since_ms"], balance)
+        if items:
+            names = ("、" if ctx.lang == "zh-CN" else ", ").join(f"{i.name} ({i.cost})" for i in items)
+            key = "shop.missed_affordable" if balance is not None else "shop.missed_new"
+            data["lines"].append(ctx.t(key, items=names, balance=balance or 0))
 
     def commands(self) -> list[CommandSpec]:
         return [

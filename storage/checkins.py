@@ -228,6 +228,12 @@ class CheckinRepo:
             return 0
         return int(row[0])
 
+    async def best_streak(self, group_id: int, user_id: str) -> int:
+        found = await self._db.fetchval(
+            "SELECT best FROM checkin_streaks WHERE group_id = ? AND user_id = ?", group_id, user_id
+        )
+        return 0 if found is None else int(found)
+
     async def set_remind(self, group_id: int, user_id: str, on: bool) -> None:
         await self._db.execute(
             "INSERT INTO checkin_prefs (group_id, user_id, remind) VALUES (?, ?, ?) "

@@ -319,6 +319,34 @@ class NeedsRepo:
             top_open=top,
         )
 
+    async def new_since(self, group_id: int, since_ms: int, limit: int) -> tuple[list[Need], int]:
+        """Needs submitted after `since_ms`, most voted first, and how many there were."""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM needs WHERE group_id = ? AND created_at > ? ORDER BY votes DESC, id LIMIT ?",
+            group_id,
+            since_ms,
+            limit,
+        )
+        total = await self._db.fetchval(
+            "SELECT COUNT(*) FROM needs WHERE group_id = ? AND created_at > ?", group_id, since_ms
+        )
+        return [_need(r) for r in rows], int(total or 0)
+
+    async def changed_for(self, group_id: int, user_id: str, since_ms: int, limit: int) -> list[Need]:
+        """Needs this member submitted or voted for whose status changed after `since_ms`."""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM needs n WHERE n.group_id = ? "
+            "AND (n.user_id = ? OR EXISTS (SELECT 1 FROM need_votes v WHERE v.need_id = n.id AND v.user_id = ?)) "
+            "AND EXISTS (SELECT 1 FROM need_history h WHERE h.need_id = n.id AND h.at > ?) "
+            "ORDER BY n.id DESC LIMIT ?",
+            group_id,
+            user_id,
+            user_id,
+            since_ms,
+            limit,
+        )
+        return [_need(r) for r in rows]
+
 
 def _percentile(ordered: list[int], q: float) -> int | None:
     """The nearest-rank percentile: the smallest value with at least q of them at or below it."""

@@ -67,6 +67,17 @@ class ShopRepo:
         )
         return [_item(r) for r in rows]
 
+    async def added_since(self, group_id: int, since_ms: int, max_cost: int | None = None) -> list[Item]:
+        """Items on sale that were added after `since_ms` (and cost at most `max_cost`), cheapest first."""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM shop_items WHERE group_id = ? AND active = 1 AND created_at > ? "
+            "AND cost <= ? ORDER BY cost, id LIMIT 3",
+            group_id,
+            since_ms,
+            2**62 if max_cost is None else max_cost,
+        )
+        return [_item(r) for r in rows]
+
     async def add_item(
         self, group_id: int, name: str, cost: int, stock: int | None, description: str, kind: str, now_ms: int
     ) -> int:

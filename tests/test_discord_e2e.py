@@ -389,3 +389,33 @@ async def test_a_need_voted_and_answered_through_discord(bot: Bot) -> None:
     bot.post(CAROL, "/need 1 accepted 下周安排", roles=[F.ROLE_ADMIN])
     texts = await bot.said(3)
     assert any("你的需求 #1 已更新为「已受理」" in t for t in texts), texts
+
+
+async def test_recall_dm_refused_by_discord_falls_back_to_the_group_next_day(bot: Bot, db: Database) -> None:
+    """Discord DMs are tried; a 403 (closed DMs) is counted as refused and the member is named in the
+    group message of the next scan instead."""
+    from zoneinfo import ZoneInfo
+
+    # discord.py dates a message by its id: this one is from now (the fake's ids are from 2021)
+    now_id = discord.utils.time_snowflake(bot.clock.now())
+    bot.state.parse_message_create(F.message(now_id, ALICE, "大家好，我是 Alice"))
+    bot.post(CAROL, "/recall on", roles=[F.ROLE_ADMIN])
+    bot.post(CAROL, "/set recall.holdout_percent 0", roles=[F.ROLE_ADMIN])
+    await bot.said(2)
+    local = (bot.clock.now() + timedelta(days=7, minutes=1)).astimezone(ZoneInfo("Asia/Shanghai"))
+    scan = local.replace(hour=20, minute=0, second=0, microsecond=0)
+    scan = scan if scan > local else scan + timedelta(days=1)
+    await bot.app.scheduler.advance_to(scan - timedelta(minutes=1))  # the week's other jobs post first
+    bot.fake.fail_next(
+        "POST", "/messages", 403, {"code": 50007, "message": "Cannot send messages to this user"}
+    )
+    await bot.app.scheduler.advance_to(scan)
+    rows = "SELECT arm || ':' || status FROM recall_nudges WHERE user_id = '1001' ORDER BY day"
+    await eventually(lambda: _equals(db.fetchval(rows), "dm:failed"))
+    assert await db.fetchval("SELECT COUNT(*) FROM dm_refused WHERE user_id = '1001'") == 1
+    await bot.app.scheduler.advance_to(scan + timedelta(days=1))
+    texts = await bot.said(4)
+    nudge = [t for t in texts if "好久不见" in t and "<@1001>" in t]
+    assert len(nudge) == 1 and "<@1003>" not in nudge[0]
+    arms = [r[0] for r in await db.fetchall(rows)]
+    assert arms == ["dm:failed", "group:sent"]

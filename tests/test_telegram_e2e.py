@@ -491,3 +491,45 @@ async def test_need_cards_go_to_the_forum_topic_chosen_for_them(bot: Bot, fake: 
     [card] = [c for c in calls if c["text"].startswith("📌 需求 #1")]
     assert int(card["message_thread_id"]) == 77
     assert calls[-1]["text"] == "需求 #1 已发布到需求频道。"  # and the submitter is told where it went
+
+
+def _next_scan(after: datetime) -> datetime:
+    """The first 20:00 in the groups' default timezone (Asia/Shanghai) a week and more after `after`."""
+    from zoneinfo import ZoneInfo
+
+    local = (after + timedelta(days=7, minutes=1)).astimezone(ZoneInfo("Asia/Shanghai"))
+    at = local.replace(hour=20, minute=0, second=0, microsecond=0)
+    return at if at > local else at + timedelta(days=1)
+
+
+async def test_recall_by_dm_to_a_member_who_started_the_bot_and_in_the_group_for_the_rest(
+    bot: Bot, fake: FakeBotApi, db: Database
+) -> None:
+    """Bob started the bot: a DM with a stop button (pressed in the private chat). Alice never did:
+    the one group message names her. Carol is an admin: never nudged."""
+    private = {"id": 1002, "type": "private", "first_name": "Bob"}
+    start = {"message_id": 1, "date": int(datetime.now(UTC).timestamp()), "from": BOB, "text": "/start",
+             "chat": private, "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}  # fmt: skip
+    fake.push({"message": start})
+    say(fake, ALICE, "大家好，我是 Alice")
+    say(fake, BOB, "大家好，我是 Bob")
+    say(fake, CAROL, "/recall on")
+    say(fake, CAROL, "/set recall.holdout_percent 0")
+    await replies(fake, 3)
+    assert bot.app is not None
+    await bot.app.scheduler.advance_to(_next_scan(bot.clock.now()))
+    sent = await fake.wait_for("sendMessage", 5)
+    dm = [c for c in sent if str(c["chat_id"]) == "1002" and "好久不见" in c["text"]]
+    group_nudge = [c for c in sent if str(c["chat_id"]) == str(CHAT) and "好久不见" in c["text"]]
+    assert len(dm) == 1 and len(group_nudge) == 1
+    assert '<a href="tg://user?id=1001">Alice</a>' in group_nudge[0]["text"]
+    assert "1002" not in group_nudge[0]["text"] and "1003" not in group_nudge[0]["text"]
+    stop = dm[0]["reply_markup"]["inline_keyboard"][0][0]
+    assert stop["text"] == "🔕 不再提醒"
+    press = callback("cbq-stop", 1002, 50, BOB, stop["callback_data"])
+    press["callback_query"]["message"]["chat"] = private
+    fake.push(press)
+    [answer] = await fake.wait_for("answerCallbackQuery")
+    assert answer["text"].startswith("好的，本群不会再给你发召回提醒")
+    assert await db.fetchval("SELECT COUNT(*) FROM recall_optout WHERE user_id = '1002'") == 1
+    assert await db.fetchval("SELECT COUNT(*) FROM groups") == 1  # the private chat is no group
