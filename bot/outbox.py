@@ -68,6 +68,7 @@ class _Lane:
         # Evenly spaced, never a burst: a platform that counts per second sees at most its limit in any
         # second (a bucket of 30 lets 59 through in the first second after a quiet spell).
         self.overall = AsyncLimiter(1, 1 / limits.overall_per_second) if limits.overall_per_second else None
+        self.slot = 1 / limits.overall_per_second if limits.overall_per_second else 0.0
         self.foreground = 0  # foreground calls waiting for or holding a slot
         self.idle = asyncio.Event()  # set while none is: background sends may take a slot
         self.idle.set()
@@ -175,8 +176,13 @@ class Outbox:
     async def _acquire(self, lane: _Lane, action: Action, background: bool) -> None:
         if lane.overall is not None:
             if background:
-                while lane.foreground:
-                    await lane.idle.wait()
+                # Never queue inside the limiter (its waiters are served in order): take a slot only
+                # when one is free and no foreground call waits, else look again a slot later.
+                while lane.foreground or not lane.overall.has_capacity():
+                    if lane.foreground:
+                        await lane.idle.wait()
+                    else:
+                        await asyncio.sleep(lane.slot)  # real time, as the limiter counts it
                 await lane.overall.acquire()
             else:
                 lane.foreground += 1

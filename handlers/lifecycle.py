@@ -173,7 +173,8 @@ class LifecycleFeature(Feature):
         joined = member.joined_ms if member.joined_ms is not None else member.first_seen_ms
         lines = [
             ctx.t("lifecycle.whois_title", who=mention(uid, member.name or uid), stage=ctx.t(f"lifecycle.stage.{stage}")),
-            ctx.t("lifecycle.whois_joined", when=self.when(ctx, joined), ago=self.ago(ctx, joined)),
+            ctx.t("lifecycle.whois_joined" if member.joined_ms is not None else "lifecycle.whois_first_seen",
+                  when=self.when(ctx, joined), ago=self.ago(ctx, joined)),
             ctx.t("lifecycle.whois_seen", when=self.when(ctx, member.last_seen_ms), ago=self.ago(ctx, member.last_seen_ms)),
             ctx.t("lifecycle.whois_points", balance=balance.balance, earned=balance.earned, messages=member.message_count),
             ctx.t("lifecycle.whois_streak", streak=streak),

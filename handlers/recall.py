@@ -159,7 +159,9 @@ class RecallFeature(Feature):
         repo, day, c, now = RecallRepo(app.db), ctx.today(), cuts(ctx), ctx.now_ms()
         if await repo.scanned(gid, day):
             return 0
-        await ctx.settle()
+        # every earlier message counted, but this unit must not hold the write lock while the
+        # platform is asked who the admins are
+        await ctx.settle_apart()
         due = await repo.due(
             gid,
             now_ms=now,
@@ -184,6 +186,7 @@ class RecallFeature(Feature):
         ][: s.mentions_per_message]
         texts = {d.user_id: await self.dm_text(ctx, d) for d in dms}  # reads only, before the unit writes
         group_text = await self.group_text(ctx, in_group) if in_group else None
+        lost = await self.lost_to_notice(ctx)
         if not await repo.start_scan(gid, day, now, c.silent_before):
             return 0
         rows = (
@@ -203,7 +206,7 @@ class RecallFeature(Feature):
                 )
         if group_text is not None and any(d.user_id in ids for d in in_group):
             await ctx.send(group_text, keyboard([Button(ctx.t("recall.stop_button"), "recall:stop")]))
-        await self.lost(ctx)
+        await self.lost(ctx, lost)
         opened = {(gid, u) for u in ids}
         uow = unit.current()
         if uow is not None:  # a rollback must not leave members in the set
@@ -323,12 +326,27 @@ class RecallFeature(Feature):
 
     # --- lost members (流失): notice first, then a role, or a kick an admin confirms ------------------
 
-    async def lost(self, ctx: Context) -> None:
-        s, app, gid = ctx.settings.recall, ctx.app, ctx.group.id
-        if s.lost_action == "none" or (
-            s.lost_action == "role" and not app.outbox.has_roles(ctx.group.platform)
-        ):
+    def cleaning(self, ctx: Context) -> bool:
+        s = ctx.settings.recall
+        if s.lost_action == "role":
+            return ctx.app.outbox.has_roles(ctx.group.platform)
+        return s.lost_action == "kick"
+
+    async def lost_to_notice(self, ctx: Context) -> list[tuple[str, str, int]]:
+        """Lost members to tell today (admins left out, asked of the platform before the scan writes)."""
+        if not self.cleaning(ctx):
+            return []
+        s, app = ctx.settings.recall, ctx.app
+        found = await RecallRepo(app.db).lost_unnoticed(
+            ctx.group.id, cuts(ctx).lost_before, s.mentions_per_message + 20
+        )
+        return [m for m in found if not await app.outbox.is_admin(ctx.chat, m[0])][: s.mentions_per_message]
+
+    async def lost(self, ctx: Context, fresh: list[tuple[str, str, int]]) -> None:
+        """The clean-up's two steps: act on those told a grace period ago; tell today's lost."""
+        if not self.cleaning(ctx):
             return
+        s, app, gid = ctx.settings.recall, ctx.app, ctx.group.id
         repo, now = RecallRepo(app.db), ctx.now_ms()
         ready = await repo.lost_ready(gid, now - s.lost_grace_days * DAY_MS, LOST_LIST)
         if ready:
@@ -352,11 +370,6 @@ class RecallFeature(Feature):
                     "recall.kick_list", count=len(ready), names=names, days=ctx.settings.lifecycle.lost_days
                 )
                 await app.emit(ctx, "admins.notice", text=text, buttons=buttons)
-        fresh = [
-            m
-            for m in await repo.lost_unnoticed(gid, cuts(ctx).lost_before, s.mentions_per_message)
-            if not await app.outbox.is_admin(ctx.chat, m[0])
-        ]
         if fresh:
             await repo.notice_lost(gid, [(u, e) for u, _n, e in fresh], now)
             who = " ".join(mention(u, n or u) for u, n, _e in fresh)

@@ -109,3 +109,46 @@ async def test_an_adapter_bug_is_a_failure_not_a_crash(caplog) -> None:  # type:
     result = await outbox.deliver(send("x"))
     assert result.failure is A.Failure.INTERNAL and "parsing went wrong" in caplog.text
     assert (await outbox.deliver(send("y"))).ok
+
+
+class Timed(RecordingAdapter):
+    """Notes when each call reached the platform (the loop's clock, as aiolimiter's)."""
+
+    def __init__(self, limits: RateLimits) -> None:
+        super().__init__(limits)
+        self.at: list[float] = []
+
+    async def perform(self, action: A.Action) -> A.ActionResult:
+        self.at.append(asyncio.get_running_loop().time())
+        return await super().perform(action)
+
+
+async def test_the_overall_limit_holds_in_every_second_not_only_on_average() -> None:
+    """A bucket of 100 let 100 through at once and 100 more within the same second; evenly spaced
+    sends never put more than the limit into any one-second window."""
+    adapter = Timed(RateLimits(overall_per_second=100))
+    outbox = Outbox()
+    outbox.register(adapter)
+    await asyncio.gather(*(outbox.deliver(send(str(i), f"c{i}")) for i in range(150)))
+    assert len(adapter.at) == 150
+    for i, start in enumerate(adapter.at):
+        within = sum(1 for t in adapter.at[i:] if t - start < 1.0)
+        assert within <= 101, (i, within)  # the limit, and the one at the window's very edge
+
+
+async def test_background_sends_yield_to_answers() -> None:
+    """A job's DMs take a slot only while no answer waits: an answer asked for mid-way goes next."""
+    adapter = Timed(RateLimits(overall_per_second=200))
+    outbox = Outbox()
+    outbox.register(adapter)
+    dms = [A.DirectMessage(chat=ChatRef(PLATFORM, "g1"), user_id=f"u{i}", text=f"dm{i}") for i in range(60)]
+
+    job = asyncio.gather(*(outbox.deliver(dm, background=True) for dm in dms))  # all waiting at once
+    while len(adapter.actions) < 10:  # noqa: ASYNC110 - the count grows in other tasks
+        await asyncio.sleep(0.005)
+    before = len(adapter.actions)
+    await outbox.deliver(send("answer", "g2"))
+    order = [getattr(a, "text", "") for a in adapter.actions]
+    assert order.index("answer") <= before + 2  # not behind the fifty DMs still waiting
+    await job
+    assert len(adapter.actions) == 61

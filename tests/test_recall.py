@@ -100,7 +100,20 @@ async def test_the_daily_scan_nudges_at_the_group_hour_by_dm_or_one_group_messag
     h.take()
     await h.app.scheduler.advance_to(SCAN - timedelta(minutes=1))
     assert not _dms(h.adapter.actions) and not _sends(h.adapter.actions)  # nothing before the hour
+    await h.say("erin", "好久没说话了")  # erin, silent since T0, speaks just before: still in the batch
+    await h.app.db.execute(
+        "UPDATE members SET last_seen_at = ? WHERE user_id = 'erin'", _ms(h) - 8 * 86_400_000
+    )  # as the database saw her before this message
+    locked: list[bool] = []
+    asked = h.adapter.member_is_admin
+
+    async def is_admin(chat_id: str, user_id: str) -> bool:
+        locked.append(h.app.db.in_transaction())  # the platform is never asked with the lock held
+        return await asked(chat_id, user_id)
+
+    h.adapter.member_is_admin = is_admin  # type: ignore[method-assign]
     await h.app.scheduler.advance_to(SCAN)
+    assert locked and not any(locked)
     actions = h.take()
     dms = _dms(actions)
     assert [d.user_id for d in dms] == ["alice"]
@@ -112,7 +125,7 @@ async def test_the_daily_scan_nudges_at_the_group_hour_by_dm_or_one_group_messag
     mentioned = re.findall(r"@(m\d\d)", sends[0])
     assert len(mentioned) == 10 and "carol" not in sends[0]  # an admin is never nudged
     rows = await _rows(db, gid)
-    assert len(rows) == 11 and {r[2] for r in rows} == {"dm", "group"}
+    assert len(rows) == 11 and {r[2] for r in rows} == {"dm", "group"}  # not erin, who just spoke
     assert ("alice", "2026-11-29", "dm", "sent") in rows
     # the next day: the member left out by the mention cap, and nobody nudged yesterday
     await h.app.scheduler.advance_to(SCAN + DAY)
