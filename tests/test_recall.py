@@ -401,3 +401,42 @@ def test_the_feature_is_registered() -> None:
     from handlers import default_features
 
     assert any(isinstance(f, RecallFeature) for f in default_features())
+
+
+async def test_a_console_script_over_three_weeks(tmp_path: Path) -> None:
+    """The console drives the same code: turned on, a silent member nudged by DM at 20:00, the other
+    comes back and gets the gift, the figures say so; a restart in between changes nothing."""
+    import io
+    import json
+
+    from adapters.console.session import run_script
+
+    script = """
+@clock 2026-11-22T09:00:00+08:00
+@admin me
+alice: 大家好，我是 alice
+bob: 大家好，我是 bob
+me: /recall on
+me: /set recall.holdout_percent 0
+@advance 7d
+@advance 12h
+@restart
+bob: 我回来了
+me: /recall stats
+@advance 7d
+me: /recall stats
+"""
+    out = io.StringIO()
+    assert (
+        await run_script(script.strip().splitlines(), out, db_url=f"sqlite:///{tmp_path}/c.db", jsonl=True)
+        == 0
+    )
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    dms = [r for r in records if r.get("action") == "dm"]
+    assert sorted(d["user"] for d in dms[:2]) == ["alice", "bob"]  # the first scan, 2026-11-29 20:00
+    assert sum(1 for d in dms if d["user"] == "bob") == 1  # bob came back: not nudged again
+    replies = [r["text"] for r in records if r.get("action") == "reply"]
+    assert any("欢迎回来，bob！回归礼包 20 积分已到账" in t for t in replies)
+    stats = [t for t in replies if t.startswith("召回效果")]
+    assert "已提醒：1/1 人回归（100.0%）" in stats[0] and "仍在观察期：1" in stats[0]
+    assert "已提醒：1/2 人回归（50.0%）" in stats[1]  # alice's week went by without her
