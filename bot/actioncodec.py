@@ -21,6 +21,7 @@ _TYPES: dict[str, type[A.Action]] = {
         A.Reply,
         A.EditMessage,
         A.Delete,
+        A.Pin,
         A.Mute,
         A.Unmute,
         A.Kick,

@@ -60,6 +60,14 @@ class Delete(Action):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Pin(Action):
+    """Pin a message the bot sent (quietly), or unpin it (`pinned=False`)."""
+
+    message_id: str
+    pinned: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Mute(Action):
     user_id: str
     until: datetime

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from itertools import pairwise
+from itertools import islice, pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,7 +57,7 @@ class WhenError(ValueError):
     def __init__(self, code: str, fragment: str = "") -> None:
         super().__init__(code)
         self.code = code
-        self.fragment = fragment[:40]
+        self.fragment = fragment.strip()[:40]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,23 +80,23 @@ class Schedule:
             )
         return CronTrigger(timezone=tz, **args)
 
-    def next_fires(self, after: datetime, count: int) -> list[datetime]:
-        trigger, out, prev = self.trigger(), [], None
-        now = after
-        for _ in range(count):
-            nxt = trigger.get_next_fire_time(prev, now)
-            if nxt is None:
-                break
-            out.append(nxt)
+    def fires(self, after: datetime) -> Iterator[datetime]:
+        """Fire times after `after`, lazily (an interval of ten minutes has many)."""
+        trigger, prev, now = self.trigger(), None, after
+        while (nxt := trigger.get_next_fire_time(prev, now)) is not None:
+            yield nxt
             prev, now = nxt, nxt + timedelta(microseconds=1)
-        return out
+
+    def next_fires(self, after: datetime, count: int) -> list[datetime]:
+        return list(islice(self.fires(after), count))
 
     @property
     def repeats(self) -> bool:
         return self.kind != "date"
 
 
-def _clean(text: str) -> str:
+def normalize(text: str) -> str:
+    """What the parser reads: width folded (２０：００ is 20:00), capped."""
     return unicodedata.normalize("NFKC", text[:MAX_INPUT]).replace("：", ":")
 
 
@@ -173,8 +174,21 @@ def _cron_day(token: str, whole: str) -> int:
 
 
 def parse_when(raw: str, now: datetime, timezone: str) -> tuple[Schedule, str]:
-    """The schedule at the start of `raw`, and the rest of the text. Raises WhenError."""
-    text = _clean(raw).strip()
+    """The schedule at the start of `raw`, and the rest of the text as written (not width-folded: the
+    post keeps its full-width colons). Raises WhenError."""
+    original = raw.strip()[:MAX_INPUT]
+    pieces = [normalize(ch) for ch in original]  # per character, so a position maps back
+    text = "".join(pieces)
+    schedule, rest = _parse(text, now, timezone)
+    consumed, length = len(text) - len(rest), 0
+    for i, piece in enumerate(pieces):
+        if length >= consumed:
+            return schedule, original[i:]
+        length += len(piece)
+    return schedule, ""
+
+
+def _parse(text: str, now: datetime, timezone: str) -> tuple[Schedule, str]:
     low = text.lower()
     zone = ZoneInfo(timezone)
     local_now = now.astimezone(zone)

@@ -242,6 +242,9 @@ class RecallSettings(Section):
 
 class CampaignSettings(Section):
     enabled: Flag = True
+    grace_minutes: Annotated[int, Field(ge=0, le=1440)] = 60  # a fire missed by up to this is sent late
+    max_per_group: Annotated[int, Field(ge=1, le=500)] = 50
+    min_interval_minutes: Annotated[int, Field(ge=1, le=1440)] = 10  # a typo cannot flood the group
 
 
 class ReportSettings(Section):

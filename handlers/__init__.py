@@ -7,6 +7,7 @@ from bot.feature import Feature
 
 def default_features() -> list[Feature]:
     from handlers.badges import BadgesFeature
+    from handlers.campaigns import CampaignsFeature
     from handlers.checkin import CheckinFeature
     from handlers.help import HelpFeature
     from handlers.lifecycle import LifecycleFeature
@@ -33,6 +34,7 @@ def default_features() -> list[Feature]:
         BadgesFeature(),
         LifecycleFeature(),
         RecallFeature(),
+        CampaignsFeature(),
         SettingsFeature(),
         HelpFeature(),
         MaintenanceFeature(),

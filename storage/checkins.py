@@ -228,6 +228,12 @@ class CheckinRepo:
             return 0
         return int(row[0])
 
+    async def count_on(self, group_id: int, day: str) -> int:
+        found = await self._db.fetchval(
+            "SELECT n FROM checkin_day_counts WHERE group_id = ? AND day = ?", group_id, day
+        )
+        return 0 if found is None else int(found)
+
     async def best_streak(self, group_id: int, user_id: str) -> int:
         found = await self._db.fetchval(
             "SELECT best FROM checkin_streaks WHERE group_id = ? AND user_id = ?", group_id, user_id

@@ -103,6 +103,9 @@ class ConsoleAdapter:
                 self.emit(rec, f"[{g}] bot edited #{mid}: {text}{self._render_buttons(buttons)}")
             case A.Delete(message_id=mid):
                 self.emit({"action": "delete", "group": g, "message_id": _int(mid)}, f"[{g}] deleted #{mid}")
+            case A.Pin(message_id=mid, pinned=pinned):
+                kind = "pin" if pinned else "unpin"
+                self.emit({"action": kind, "group": g, "message_id": _int(mid)}, f"[{g}] {kind}ned #{mid}")
             case A.Mute(user_id=u, until=until):
                 self.emit(
                     {"action": "mute", "group": g, "user": u, "until": self.when(until)},

@@ -480,6 +480,9 @@ class DiscordAdapter:
                 )
             case A.Delete(message_id=mid):
                 await self._channel(action.chat, mid).get_partial_message(int(mid)).delete()
+            case A.Pin(message_id=mid, pinned=pinned):
+                message = self._channel(action.chat, mid).get_partial_message(int(mid))
+                await (message.pin() if pinned else message.unpin())
             case A.Mute(user_id=uid, until=until):
                 now = datetime.now(UTC)
                 member = await self._member(self._guild(action.chat), uid)
