@@ -419,3 +419,21 @@ async def test_recall_dm_refused_by_discord_falls_back_to_the_group_next_day(bot
     assert len(nudge) == 1 and "<@1003>" not in nudge[0]
     arms = [r[0] for r in await db.fetchall(rows)]
     assert arms == ["dm:failed", "group:sent"]
+
+
+async def test_a_campaign_pinned_and_replaced_through_discord(bot: Bot) -> None:
+    from zoneinfo import ZoneInfo
+
+    bot.post(CAROL, "/campaign add 每天 20:00 pin replace 今日话题", roles=[F.ROLE_ADMIN])
+    texts = await bot.said(1)
+    assert texts[0].startswith("活动 #1 已安排：每天 20:00")
+    local = bot.clock.now().astimezone(ZoneInfo("Asia/Shanghai"))
+    evening = local.replace(hour=20, minute=0, second=0, microsecond=0)
+    evening = evening if evening > local else evening + timedelta(days=1)
+    await bot.app.scheduler.advance_to(evening)
+    [pin] = await bot.calls("PUT", "/pins/")
+    await bot.app.scheduler.advance_to(evening + timedelta(days=1))
+    deletes = await bot.calls("DELETE", "/messages/")
+    assert deletes[0].path.endswith(pin.path.rsplit("/", 1)[1])  # the previous post, replaced
+    pins = await bot.calls("PUT", "/pins/", 2)
+    assert pins[-1].path != pin.path

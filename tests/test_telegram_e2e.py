@@ -533,3 +533,30 @@ async def test_recall_by_dm_to_a_member_who_started_the_bot_and_in_the_group_for
     assert answer["text"].startswith("好的，本群不会再给你发召回提醒")
     assert await db.fetchval("SELECT COUNT(*) FROM recall_optout WHERE user_id = '1002'") == 1
     assert await db.fetchval("SELECT COUNT(*) FROM groups") == 1  # the private chat is no group
+
+
+async def test_a_campaign_pinned_and_replaced_through_telegram(bot: Bot, fake: FakeBotApi) -> None:
+    """The post, pinned quietly; the next day the previous post deleted, the new one pinned."""
+    from zoneinfo import ZoneInfo
+
+    say(fake, CAROL, "/campaign add 每天 20:00 pin replace 今日话题：{weekday}")
+    [added] = await replies(fake, 1)
+    assert added.startswith("活动 #1 已安排：每天 20:00")
+    assert bot.app is not None
+    local = bot.clock.now().astimezone(ZoneInfo("Asia/Shanghai"))
+    evening = local.replace(hour=20, minute=0, second=0, microsecond=0)
+    evening = evening if evening > local else evening + timedelta(days=1)
+    await bot.app.scheduler.advance_to(evening)
+    [first_pin] = await fake.wait_for("pinChatMessage")
+    assert str(first_pin["chat_id"]) == str(CHAT) and first_pin["disable_notification"] in (
+        True,
+        "true",
+        "True",
+    )
+    posts = [c for c in fake.of("sendMessage") if c["text"].startswith("今日话题")]
+    assert len(posts) == 1
+    await bot.app.scheduler.advance_to(evening + timedelta(days=1))
+    [deleted] = await fake.wait_for("deleteMessage")
+    assert str(deleted["message_id"]) == str(first_pin["message_id"])
+    pins = await fake.wait_for("pinChatMessage", 2)
+    assert pins[-1]["message_id"] != first_pin["message_id"]
