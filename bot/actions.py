@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from bot.events import ChatRef
 
+URL_PREFIX = "url:"  # a Button whose data starts so is a link: it opens the URL and reaches no handler
+
 
 @dataclass(frozen=True, slots=True)
 class Button:

@@ -107,7 +107,25 @@ class Scheduler:
     def job_ids(self) -> list[str]:
         return sorted(self._jobs)
 
+    def armed(self, job_id: str) -> tuple[JobRecord, BaseTrigger] | None:
+        """The job as loaded (with when it last ran) and its trigger."""
+        return self._jobs.get(job_id)
+
     def _arm(self, job: JobRecord, trigger: BaseTrigger, now: datetime, *, restoring: bool) -> None:
+        if self._aps is not None and not isinstance(trigger, DateTrigger):
+            # APScheduler works out the first fire itself when it takes the job: computing it here too
+            # made a start with 10,000 campaigns a second slower
+            self._jobs[job.id] = (job, trigger)
+            self._aps.add_job(
+                self._fire,
+                trigger,
+                args=[job.id],
+                id=job.id,
+                replace_existing=True,
+                misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
+                coalesce=True,
+            )
+            return
         first = trigger.get_next_fire_time(None, now)
         if first is None:
             return

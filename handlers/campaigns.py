@@ -9,6 +9,7 @@ the admin log says so; many missed fires of one campaign become at most one.
 
 from __future__ import annotations
 
+import re
 import string
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot import actions as A
 from bot.actions import Button, keyboard
-from bot.clock import to_ms
+from bot.clock import from_ms, to_ms
 from bot.commands import CommandSpec
 from bot.context import Context
 from bot.events import ButtonPressed, Event
@@ -38,7 +39,8 @@ PLACEHOLDERS = ("date", "weekday", "group", "members", "top3", "checkins_today",
 MAX_TEXT = 2000
 FAILURES_TO_PAUSE = 3
 OPTION_WORDS = {"pin": "pin", "置顶": "pin", "replace": "replace", "替换": "replace", "checkin": "checkin",
-                "签到按钮": "checkin", "here": "here", "本频道": "here"}  # fmt: skip
+                "签到按钮": "checkin", "needs": "needs", "需求按钮": "needs", "here": "here", "本频道": "here"}  # fmt: skip
+LINK = re.compile(r"(?:link|链接)=(https?://[^\s<>\"']{1,200})$", re.I)
 # A staged campaign (预热 → 爆发 → 返场): stage, offset from the event, the template key.
 STAGES = (("warmup1", timedelta(days=-3)), ("warmup2", timedelta(days=-1)), ("peak", timedelta()),
           ("encore", timedelta(days=1)))  # fmt: skip
@@ -140,10 +142,15 @@ class CampaignsFeature(Feature):
         return schedule, written, rest.strip()
 
     def read_options(self, ctx: Context, rest: str) -> tuple[dict[str, Any], str]:
+        """Option words right after the time: pin, replace, checkin, needs, here, link=https://…"""
         options: dict[str, Any] = {}
         words = rest.split(" ")
-        while words and OPTION_WORDS.get(words[0].lower()):
-            option = OPTION_WORDS[words.pop(0).lower()]
+        while words and (OPTION_WORDS.get(words[0].lower()) or LINK.match(words[0])):
+            word = words.pop(0)
+            if m := LINK.match(word):
+                options["link"] = m.group(1)
+                continue
+            option = OPTION_WORDS[word.lower()]
             if option == "here":
                 if ctx.event is not None and ctx.event.channel:
                     options["channel"] = ctx.event.channel
@@ -285,6 +292,10 @@ class CampaignsFeature(Feature):
                 "campaign.stats_line", sent=st.sent, failed=st.failed, skipped=st.skipped, presses=st.presses
             )
         )
+        if c.options.get("checkin"):
+            lines.append(
+                ctx.t("campaign.stats_checkins", count=await CampaignRepo(ctx.app.db).checkins_after(c.id))
+            )
         if st.last_reason:
             lines.append(ctx.t("campaign.stats_reason", reason=st.last_reason))
         await ctx.reply("\n".join(lines))
@@ -325,8 +336,15 @@ class CampaignsFeature(Feature):
         c = await self.find(ctx, rest)
         if c is None:
             return
-        text = await self.render(ctx, c.text)
-        await ctx.reply(ctx.t("campaign.test", id=c.id, text=text), ephemeral=True)
+        assert ctx.event is not None
+        text = ctx.t("campaign.test", id=c.id, text=await self.render(ctx, c.text))
+        admin, platform = ctx.event.user.user_id, ctx.group.platform
+        reachable = await ctx.app.dms.reachable(platform, [admin], opt_in=ctx.app.outbox.dm_opt_in(platform))
+        if admin in reachable:  # "ephemeral" is an ordinary group message on Telegram: privately, if possible
+            await ctx.dm(admin, text, self.buttons(ctx, c.options))
+            await ctx.reply(ctx.t("campaign.test_sent"), ephemeral=True)
+        else:
+            await ctx.reply(text, self.buttons(ctx, c.options), ephemeral=True)
 
     async def edit(self, ctx: Context, rest: str) -> None:
         c = await self.find(ctx, rest)
@@ -470,8 +488,14 @@ class CampaignsFeature(Feature):
         now = app.clock.now()
         repo = CampaignRepo(app.db)
         for c in await repo.active():
-            if c.trigger_type == "date":
+            armed = app.scheduler.armed(job_id(c.id))
+            if c.trigger_type == "date" or armed is None:
                 continue  # a one-off is fired late by the scheduler itself
+            job, trigger = armed
+            since = from_ms(max(job.last_run_ms or 0, c.created_at))
+            following = trigger.get_next_fire_time(None, since + timedelta(seconds=1))
+            if following is None or following > now:
+                continue  # nothing was due since it last ran: one trigger computation, not a walk
             ctx = await app.context_for_group(c.group_id)
             if ctx is None:
                 continue
@@ -530,6 +554,16 @@ class CampaignsFeature(Feature):
             A.Send(chat=ctx.chat, text=text, buttons=buttons, channel=channel),
             remember=f"{self.name}:{post_id}",
         )
+
+    def buttons(self, ctx: Context, options: dict[str, Any]) -> A.Keyboard:
+        row = []
+        if options.get("checkin"):
+            row.append(Button(ctx.t("checkin.button"), "checkin:do"))
+        if options.get("needs") and ctx.app.has_feature("needs"):
+            row.append(Button(ctx.t("campaign.needs_button"), "needs:b"))
+        if options.get("link"):
+            row.append(Button(ctx.t("campaign.link_button"), A.URL_PREFIX + options["link"]))
+        return keyboard(row) if row else ()
 
     async def on_sent(self, app: App, payload: str, result: A.ActionResult) -> None:
         post_id = parse_int(payload, 1)

@@ -335,6 +335,10 @@ class NeedsFeature(Feature):
                 return
             await ctx.answer_button()
             await self.submit(ctx, text, owner, event.user.name, checked=True)
+        elif kind == "b":  # "the needs board" under a campaign post: the top open needs, to the presser
+            found, _total = await NeedsRepo(ctx.app.db).browse(ctx.group.id, "top", event.user.user_id, 3, 0)
+            lines = [f"#{n.id} {excerpt(n.text)} ({n.votes})" for n in found] or [ctx.t("needs.list_empty")]
+            await ctx.answer_button("\n".join(lines)[:190] + "\n/needs", alert=True)
         elif kind == "r" and (need_id := parse_int(rest, 1)) is not None:
             await self.respond_menu(ctx, need_id)
         elif kind == "s":

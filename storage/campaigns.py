@@ -223,6 +223,17 @@ class CampaignRepo:
         )
         return CampaignStats(int(row[0]), int(row[1]), int(row[2]), int(row[3]), reason)
 
+    async def checkins_after(self, campaign_id: int, within_ms: int = 3_600_000) -> int:
+        """Check-ins in the group within the hour after each of the campaign's posts (a reminder's effect)."""
+        found = await self._db.fetchval(
+            "SELECT COUNT(*) FROM campaign_posts p JOIN campaigns c ON c.id = p.campaign_id "
+            "JOIN checkins k ON k.group_id = c.group_id AND k.at >= p.fired_at AND k.at < p.fired_at + ? "
+            "WHERE p.campaign_id = ? AND p.status = 'sent' AND k.makeup = 0",
+            within_ms,
+            campaign_id,
+        )
+        return int(found or 0)
+
     async def posts_since(self, group_id: int, since_ms: int) -> tuple[int, int]:
         """(sent, failed) posts of the group's campaigns since then: for the weekly health digest."""
         row = await self._db.fetchone(

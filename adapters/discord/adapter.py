@@ -380,6 +380,10 @@ class DiscordAdapter:
         now_ms = to_ms(self.app.clock.now())
         for row_no, row in enumerate(buttons[:5]):
             for b in row[:5]:
+                if b.data.startswith(A.URL_PREFIX):  # a link opens in the browser; no interaction
+                    url = b.data[len(A.URL_PREFIX) :]
+                    view.add_item(discord.ui.Button(label=b.label[:80], url=url, row=row_no))
+                    continue
                 custom_id = await self.app.buttons.shorten(b.data, CUSTOM_ID_LIMIT, now_ms)
                 view.add_item(discord.ui.Button(label=b.label[:80], custom_id=custom_id, row=row_no))
         return view

@@ -456,7 +456,9 @@ class TelegramAdapter:
         for row in buttons:
             rows.append(
                 [
-                    InlineKeyboardButton(
+                    InlineKeyboardButton(b.label[:64], url=b.data[len(A.URL_PREFIX) :])
+                    if b.data.startswith(A.URL_PREFIX)
+                    else InlineKeyboardButton(
                         b.label[:64],
                         callback_data=await self.app.buttons.shorten(b.data, CALLBACK_DATA_BYTES, now_ms),
                     )
