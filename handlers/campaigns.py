@@ -229,9 +229,8 @@ class CampaignsFeature(Feature):
         )
 
     def options_text(self, ctx: Context, options: dict[str, Any]) -> str:
-        return "、".join(
-            ctx.t(f"campaign.option.{k}") for k in ("pin", "replace", "checkin", "channel") if options.get(k)
-        )
+        keys = ("pin", "replace", "checkin", "needs", "link", "channel")
+        return "、".join(ctx.t(f"campaign.option.{k}") for k in keys if options.get(k))
 
     async def find(self, ctx: Context, ref: str) -> Campaign | None:
         cid = parse_int(ref.split(" ")[0].removeprefix("#"), 1) if ref else None
@@ -277,6 +276,9 @@ class CampaignsFeature(Feature):
                 "campaign.stats_line", sent=st.sent, failed=st.failed, skipped=st.skipped, presses=st.presses
             ),
         ]
+        if c.options.get("checkin"):
+            checkins = await CampaignRepo(ctx.app.db).checkins_after(c.id)
+            lines.append(ctx.t("campaign.stats_checkins", count=checkins))
         if c.options:
             lines.append(ctx.t("campaign.options", options=self.options_text(ctx, c.options)))
         await ctx.reply("\n".join(lines))
@@ -545,9 +547,7 @@ class CampaignsFeature(Feature):
             return  # this scheduled time was posted already (a restart, a second fire)
         if c.options.get("replace") and c.last_message_id:
             await ctx.act(A.Delete(chat=ctx.chat, message_id=c.last_message_id))
-        buttons = (
-            keyboard([Button(ctx.t("checkin.button"), "checkin:do")]) if c.options.get("checkin") else ()
-        )
+        buttons = self.buttons(ctx, c.options)
         text = await self.render(ctx, c.text, when=due)
         channel = c.options.get("channel")
         await ctx.act(

@@ -222,3 +222,28 @@ async def _fire_run(path: Path, kill_at: int | None) -> int:
     await h2.stop()
     await db2.close()
     return points
+
+
+async def test_buttons_under_a_post_and_what_they_caused(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    reply = (
+        await _admin(h, "/campaign add 每天 20:00 checkin needs link=https://example.com/a 今晚签到了吗")
+    )[0]
+    assert "选项：签到按钮、需求榜按钮、链接按钮" in reply
+    assert (await _admin(h, "/campaign add 每天 21:00 link=javascript:alert(1) x"))[0].startswith("活动 #2")
+    h.take()
+    await h.app.scheduler.advance_to(EVENING)
+    [post] = [p for p in _posts(h.take()) if plain(p.text) == "今晚签到了吗"]
+    assert [b.data for b in post.buttons[0]] == ["checkin:do", "needs:b", "url:https://example.com/a"]
+    h.clock.advance(timedelta(minutes=5))
+    message_id = "10007"
+    await h.app.db.execute("UPDATE campaign_posts SET message_id = ? WHERE campaign_id = 1", message_id)
+    await h.press("alice", "checkin:do", message_id=message_id)
+    await h.press("bob", "needs:b", message_id=message_id)
+    answers = [a.text for a in h.take() if isinstance(a, A.AnswerButton)]
+    assert any("签到成功" in a for a in answers) and answers[-1].endswith("/needs")
+    shown = (await _admin(h, "/campaign show 1"))[0]
+    assert "按钮点击 2 次" in shown and "发布后一小时内的签到：1 次" in shown
+    # the javascript: link was no link option: it stayed in the text
+    assert "link=javascript:alert(1) x" in (await _admin(h, "/campaign show 2"))[0]
+    await h.stop()
