@@ -247,3 +247,33 @@ async def test_buttons_under_a_post_and_what_they_caused(db) -> None:  # type: i
     # the javascript: link was no link option: it stayed in the text
     assert "link=javascript:alert(1) x" in (await _admin(h, "/campaign show 2"))[0]
     await h.stop()
+
+
+async def test_a_console_week_of_posts(tmp_path: Path) -> None:
+    """The console drives the same code: a daily post and a weekly one over a week, with a restart."""
+    import io
+    import json
+
+    from adapters.console.session import run_script
+
+    script = """
+@clock 2026-11-22T09:00:00+08:00
+@admin me
+me: /campaign add 每天 20:00 晚安，今天是{weekday}
+me: /campaign add 每周一 09:00 本周干货分享
+@advance 3d
+@restart
+@advance 4d
+me: /calendar
+"""
+    out = io.StringIO()
+    code = await run_script(script.strip().splitlines(), out, db_url=f"sqlite:///{tmp_path}/c.db", jsonl=True)
+    assert code == 0
+    sends = [json.loads(line) for line in out.getvalue().splitlines()]
+    posts = [r["text"] for r in sends if r.get("action") == "send"]
+    assert [p for p in posts if p.startswith("晚安")] == [
+        f"晚安，今天是{d}" for d in ("周日", "周一", "周二", "周三", "周四", "周五", "周六")
+    ]
+    assert posts.count("本周干货分享") == 1
+    calendar = [r["text"] for r in sends if r.get("action") == "reply"][-1]
+    assert calendar.startswith("接下来 7 天的安排：") and "09:00 📣 #2 本周干货分享" in calendar
