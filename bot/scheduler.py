@@ -116,15 +116,7 @@ class Scheduler:
             # APScheduler works out the first fire itself when it takes the job: computing it here too
             # made a start with 10,000 campaigns a second slower
             self._jobs[job.id] = (job, trigger)
-            self._aps.add_job(
-                self._fire,
-                trigger,
-                args=[job.id],
-                id=job.id,
-                replace_existing=True,
-                misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
-                coalesce=True,
-            )
+            self._aps_add(job.id, trigger)
             return
         first = trigger.get_next_fire_time(None, now)
         if first is None:
@@ -137,17 +129,21 @@ class Scheduler:
             aps_trigger = DateTrigger(run_date=now)
         self._jobs[job.id] = (job, trigger)
         if self._aps is not None:
-            self._aps.add_job(
-                self._fire,
-                aps_trigger,
-                args=[job.id],
-                id=job.id,
-                replace_existing=True,
-                misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
-                coalesce=True,
-            )
+            self._aps_add(job.id, aps_trigger)
         else:
             self._next[job.id] = first
+
+    def _aps_add(self, job_id: str, trigger: BaseTrigger) -> None:
+        assert self._aps is not None
+        self._aps.add_job(
+            self._fire,
+            trigger,
+            args=[job_id],
+            id=job_id,
+            replace_existing=True,
+            misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
+            coalesce=True,
+        )
 
     async def _fire(self, job_id: str) -> None:
         entry = self._jobs.get(job_id)

@@ -8,6 +8,8 @@ Newline and tab are kept: they are how people write.
 
 from __future__ import annotations
 
+import string
+
 _KEEP = {"\n", "\t"}
 
 
@@ -39,3 +41,18 @@ def clean_text(text: str) -> str:
 
 def clean_optional(text: str | None) -> str | None:
     return None if text is None else clean_text(text)
+
+
+def placeholder_problem(template: str, allowed: tuple[str, ...]) -> str | None:
+    """The first placeholder an admin's template may not use, or None. Only plain {name} fields from
+    `allowed`: no attribute access, conversion or format spec (`{name.__class__}` must not run)."""
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError:
+        return "{"
+    for _literal, field, spec, conversion in fields:
+        if field is None:
+            continue
+        if field not in allowed or spec or conversion:
+            return "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+    return None

@@ -21,8 +21,9 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.scheduler import build_trigger
+from storage.jobs import JobRecord
 
 MAX_INPUT = 4096
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -69,16 +70,7 @@ class Schedule:
     words: tuple[str, ...] = ()  # (form, params...) for describe()
 
     def trigger(self) -> BaseTrigger:
-        args = dict(self.args)
-        tz = args.pop("timezone", "UTC")
-        if self.kind == "date":
-            return DateTrigger(run_date=datetime.fromisoformat(args["run_at"]), timezone=tz)
-        if self.kind == "interval":
-            start = args.pop("start", None)
-            return IntervalTrigger(
-                timezone=tz, start_date=datetime.fromisoformat(start) if start else None, **args
-            )
-        return CronTrigger(timezone=tz, **args)
+        return build_trigger(JobRecord("", "", self.kind, self.args))  # type: ignore[arg-type]
 
     def fires(self, after: datetime) -> Iterator[datetime]:
         """Fire times after `after`, lazily (an interval of ten minutes has many)."""

@@ -24,6 +24,7 @@ from bot.context import Context
 from bot.events import ButtonPressed, Event
 from bot.feature import Feature, JobFunc
 from bot.parsing import REST, parse_int
+from bot.text import placeholder_problem
 from bot.when import Schedule, WhenError, min_gap, normalize, parse_when
 from handlers.points import period_key
 from storage.campaigns import Campaign, CampaignRepo
@@ -67,17 +68,6 @@ def latest_fire(schedule: Schedule, at: datetime, lookback: timedelta) -> dateti
             break
         last = when
     return last
-
-
-def text_problem(text: str) -> str | None:
-    try:
-        fields = list(string.Formatter().parse(text))
-    except ValueError:
-        return "{"
-    for _literal, field, spec, conversion in fields:
-        if field is not None and (field not in PLACEHOLDERS or spec or conversion):
-            return "{" + field + "}"
-    return None
 
 
 class CampaignsFeature(Feature):
@@ -173,7 +163,7 @@ class CampaignsFeature(Feature):
         if len(text) > MAX_TEXT:
             await ctx.reply(ctx.t("campaign.too_long", limit=MAX_TEXT), ephemeral=True)
             return False
-        if (bad := text_problem(text)) is not None:
+        if (bad := placeholder_problem(text, PLACEHOLDERS)) is not None:
             allowed = " ".join("{" + p + "}" for p in PLACEHOLDERS)
             await ctx.reply(
                 ctx.t("campaign.bad_placeholder", placeholder=bad[:40], allowed=allowed), ephemeral=True

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import string
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,6 +28,7 @@ from bot.events import ButtonPressed, Event
 from bot.feature import Feature, JobFunc
 from bot.markup import mention
 from bot.parsing import REST, parse_int
+from bot.text import placeholder_problem
 from config.group_settings import in_quiet
 from handlers.lifecycle import DAY_MS, cuts
 from handlers.points import pay
@@ -57,20 +57,6 @@ def in_holdout(group_id: int, user_id: str, episode: int, percent: int) -> bool:
     """Stable across restarts and processes: a hash of (group, member, episode), not a random draw."""
     digest = hashlib.blake2b(f"{group_id}:{user_id}:{episode}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % 100 < percent
-
-
-def template_problem(template: str, allowed: tuple[str, ...]) -> str | None:
-    """The first placeholder a template may not use, or None (plain {name} fields only)."""
-    try:
-        fields = list(string.Formatter().parse(template))
-    except ValueError:
-        return "{"
-    for _literal, field, spec, conversion in fields:
-        if field is None:
-            continue
-        if field not in allowed or spec or conversion:
-            return "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
-    return None
 
 
 def fill(template: str, allowed: tuple[str, ...], **values: str) -> str:
@@ -517,7 +503,7 @@ class RecallFeature(Feature):
         if kind == "group" and "{mentions}" not in text:
             await ctx.reply(ctx.t("recall.template_needs_mentions"))
             return
-        bad = template_problem(text, allowed)
+        bad = placeholder_problem(text, allowed)
         if bad is not None:
             await ctx.reply(
                 ctx.t(

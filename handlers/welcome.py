@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import string
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,6 +17,7 @@ from bot.events import ButtonPressed, MemberJoined, MemberLeft
 from bot.feature import Feature, JobFunc
 from bot.markup import clean_name, mention
 from bot.parsing import REST
+from bot.text import placeholder_problem
 from storage.jobs import JobRecord
 from storage.welcome import GroupTexts, WelcomeRepo
 
@@ -36,17 +36,8 @@ STALE_GREETING = timedelta(hours=1)  # newcomers queued longer ago than this (do
 
 
 def template_problem(template: str) -> str | None:
-    """The first placeholder a template may not use, or None. Only plain {name}-style fields are allowed."""
-    try:
-        fields = list(string.Formatter().parse(template))
-    except ValueError:
-        return "{"
-    for _literal, field, spec, conversion in fields:
-        if field is None:
-            continue
-        if field not in PLACEHOLDERS or spec or conversion:
-            return "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
-    return None
+    """The first placeholder a welcome template may not use, or None."""
+    return placeholder_problem(template, PLACEHOLDERS)
 
 
 def fill(template: str, **values: str) -> str:
