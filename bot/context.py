@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,10 @@ class Context:
 
     def t(self, key: str, /, **params: Any) -> str:
         return t(self.lang, key, **params)
+
+    def join(self, items: Iterable[str]) -> str:
+        """A list as the group's language writes one (、 in Chinese, a comma in English)."""
+        return self.t("common.sep").join(items)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -220,7 +220,7 @@ class CampaignsFeature(Feature):
 
     def options_text(self, ctx: Context, options: dict[str, Any]) -> str:
         keys = ("pin", "replace", "checkin", "needs", "link", "channel")
-        return "、".join(ctx.t(f"campaign.option.{k}") for k in keys if options.get(k))
+        return ctx.join(ctx.t(f"campaign.option.{k}") for k in keys if options.get(k))
 
     async def find(self, ctx: Context, ref: str) -> Campaign | None:
         cid = parse_int(ref.split(" ")[0].removeprefix("#"), 1) if ref else None
@@ -609,7 +609,7 @@ class CampaignsFeature(Feature):
             for user_id, earned in top:
                 member = await ctx.app.members.get(ctx.group.id, user_id)
                 names.append(f"{member.name if member else user_id} ({earned})")
-            values["top3"] = "、".join(names) or ctx.t("campaign.nobody_yet")
+            values["top3"] = ctx.join(names) or ctx.t("campaign.nobody_yet")
         if "checkins_today" in fields:
             values["checkins_today"] = str(
                 await CheckinRepo(ctx.app.db).count_on(ctx.group.id, local.date().isoformat())

@@ -342,7 +342,7 @@ class RecallFeature(Feature):
                     await ctx.grant_role(user_id, s.lost_role)
             else:
                 await repo.lost_listed(gid, pairs, now)
-                names = ("、" if ctx.lang == "zh-CN" else ", ").join(n or u for u, n, _e in ready)
+                names = ctx.join(n or u for u, n, _e in ready)
                 ref = ";".join(f"{u},{e}" for u, e in pairs)
                 confirm = await app.buttons.shorten(f"recall:k:{gid}:{ref}", 64, now)
                 cancel = await app.buttons.shorten(f"recall:c:{gid}:{ref}", 64, now)

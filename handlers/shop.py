@@ -100,7 +100,7 @@ class ShopFeature(Feature):
         )
         items = await shop.added_since(ctx.group.id, data["since_ms"], balance)
         if items:
-            names = ("、" if ctx.lang == "zh-CN" else ", ").join(f"{i.name} ({i.cost})" for i in items)
+            names = ctx.join(f"{i.name} ({i.cost})" for i in items)
             key = "shop.missed_affordable" if balance is not None else "shop.missed_new"
             data["lines"].append(ctx.t(key, items=names, balance=balance or 0))
 
