@@ -126,6 +126,8 @@ class CampaignsFeature(Feature):
         schedule, rest = parse_when(text, ctx.now(), ctx.settings.timezone)
         cleaned = normalize(text).strip()
         written = cleaned[: len(cleaned) - len(rest)].strip()
+        if not schedule.next_fires(ctx.now(), 1):
+            raise WhenError("never", written)  # cron "0 20 31 2 *": there is no 31 February
         gap = min_gap(schedule, ctx.now())
         if gap is not None and gap < timedelta(minutes=ctx.settings.campaigns.min_interval_minutes):
             raise WhenError("too_often", written)

@@ -52,6 +52,7 @@ async def test_bad_input_is_refused_with_the_reason(db) -> None:  # type: ignore
     assert (await _admin(h, '/campaign add cron "0 25 * * *" hi'))[0].startswith(
         "「0 25 * * *」不是五段式 cron"
     )
+    assert "永远不会到来" in (await _admin(h, '/campaign add cron "0 20 31 2 *" hi'))[0]
     assert (await _admin(h, "/campaign add 每天 20:00 你好 {secret}"))[0].startswith(
         "{secret} 不是可用的占位符"
     )
