@@ -590,7 +590,7 @@ class CampaignsFeature(Feature):
 
     async def on_active(self, ctx: Context, event: Event) -> None:
         if isinstance(event, ButtonPressed) and event.message_id:
-            await CampaignRepo(ctx.app.db).pressed(event.message_id)
+            await CampaignRepo(ctx.app.db).pressed(ctx.group.id, event.message_id)
 
     # --- the post ------------------------------------------------------------------------------------
 

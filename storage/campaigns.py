@@ -199,11 +199,15 @@ class CampaignRepo:
             await tx.execute("UPDATE campaigns SET failures = failures + 1 WHERE id = ?", int(row[0]))
         return await self.by_id(int(row[0]))
 
-    async def pressed(self, message_id: str) -> bool:
-        """A button under a campaign's post was pressed: counted for its figures."""
+    async def pressed(self, group_id: int, message_id: str) -> bool:
+        """A button under one of this group's campaign posts was pressed: counted for its figures.
+        Scoped by group: Telegram numbers messages per chat, so another group has a message 123 too."""
         return (
             await self._db.execute_rowcount(
-                "UPDATE campaign_posts SET presses = presses + 1 WHERE message_id = ?", message_id
+                "UPDATE campaign_posts SET presses = presses + 1 WHERE message_id = ? AND campaign_id IN "
+                "(SELECT id FROM campaigns WHERE group_id = ?)",
+                message_id,
+                group_id,
             )
             > 0
         )

@@ -240,6 +240,7 @@ async def test_buttons_under_a_post_and_what_they_caused(db) -> None:  # type: i
     message_id = "10007"
     await h.app.db.execute("UPDATE campaign_posts SET message_id = ? WHERE campaign_id = 1", message_id)
     await h.press("alice", "checkin:do", message_id=message_id)
+    await h.press("erin", "tools:x", message_id=message_id, chat_id="g2")  # the same id in another group
     await h.press("bob", "needs:b", message_id=message_id)
     answers = [a.text for a in h.take() if isinstance(a, A.AnswerButton)]
     assert any("签到成功" in a for a in answers) and answers[-1].endswith("/needs")
