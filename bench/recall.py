@@ -36,7 +36,7 @@ from bot.events import ChatRef, MessagePosted, UserRef
 from bot.outbox import TELEGRAM_LIMITS, Outbox
 from handlers import default_features
 from storage.db import SqliteDatabase
-from storage.recall import RecallRepo
+from storage.recall import DUE_SQL, RecallRepo
 from tests.helpers import SHANGHAI
 
 DAY_MS = 86_400_000
@@ -151,13 +151,7 @@ async def selection(members: int) -> None:
 async def _due_scanning(db: SqliteDatabase, gid: int, a: dict[str, int]) -> list[object]:
     """RecallRepo.due's query with the members index out of play: what it costs without it."""
     return await db.fetchall(
-        "SELECT m.user_id, m.name, m.last_seen_at, s.episode, s.nudges, s.last_at FROM members m NOT INDEXED "
-        "LEFT JOIN recall_state s ON s.group_id = m.group_id AND s.user_id = m.user_id "
-        "WHERE m.group_id = ? AND m.last_seen_at < ? AND m.last_seen_at >= ? "
-        "AND m.left_at IS NULL AND m.is_bot = 0 AND COALESCE(m.joined_at, 0) < ? "
-        "AND (s.episode IS NULL OR s.episode <> m.last_seen_at OR s.due_at <= ?) "
-        "AND NOT EXISTS (SELECT 1 FROM recall_optout o WHERE o.group_id = m.group_id AND o.user_id = m.user_id) "
-        "ORDER BY m.last_seen_at DESC LIMIT ?",
+        DUE_SQL.replace("FROM members m ", "FROM members m NOT INDEXED ", 1),
         gid,
         a["silent_before"],
         a["lost_before"],

@@ -15,6 +15,16 @@ from storage.db import Database
 
 ARMS = ("dm", "group", "holdout")
 LIVE = ("queued", "sent", "held")  # a row a return can still settle (a failed DM reached nobody)
+# silent, not lost, joined before the cut, no opt-out, and nothing of this episode or a nudge due by now
+DUE_SQL = (
+    "SELECT m.user_id, m.name, m.last_seen_at, s.episode, s.nudges, s.last_at FROM members m "
+    "LEFT JOIN recall_state s ON s.group_id = m.group_id AND s.user_id = m.user_id "
+    "WHERE m.group_id = ? AND m.last_seen_at < ? AND m.last_seen_at >= ? "
+    "AND m.left_at IS NULL AND m.is_bot = 0 AND COALESCE(m.joined_at, 0) < ? "
+    "AND (s.episode IS NULL OR s.episode <> m.last_seen_at OR s.due_at <= ?) "
+    "AND NOT EXISTS (SELECT 1 FROM recall_optout o WHERE o.group_id = m.group_id AND o.user_id = m.user_id) "
+    "ORDER BY m.last_seen_at DESC LIMIT ?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +119,7 @@ class RecallRepo:
         `joined_before`, have not opted out, and whose episode has no nudge yet or a next one due by now.
         The most recently silent first: they are the likeliest to come back."""
         rows = await self._db.fetchall(
-            "SELECT m.user_id, m.name, m.last_seen_at, s.episode, s.nudges, s.last_at FROM members m "
-            "LEFT JOIN recall_state s ON s.group_id = m.group_id AND s.user_id = m.user_id "
-            "WHERE m.group_id = ? AND m.last_seen_at < ? AND m.last_seen_at >= ? "
-            "AND m.left_at IS NULL AND m.is_bot = 0 AND COALESCE(m.joined_at, 0) < ? "
-            "AND (s.episode IS NULL OR s.episode <> m.last_seen_at OR s.due_at <= ?) "
-            "AND NOT EXISTS (SELECT 1 FROM recall_optout o WHERE o.group_id = m.group_id AND o.user_id = m.user_id) "
-            "ORDER BY m.last_seen_at DESC LIMIT ?",
+            DUE_SQL,
             group_id,
             silent_before,
             lost_before,

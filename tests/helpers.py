@@ -230,3 +230,36 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) 
     async with asyncio.timeout(within):
         while not await check():  # noqa: ASYNC110 - the state lives in other tasks and the database: poll it
             await asyncio.sleep(0.02)
+
+
+async def kill_while_advancing(
+    h: Harness, target: datetime, kill_at: int | None
+) -> tuple[list[A.Action], int]:
+    """Advance `h` to `target`, dying at fault point `kill_at` (None: count the points instead), and
+    abandon the process as a kill would (no flush, no stop). Returns what was sent and the points passed."""
+    from bot import faults
+
+    if kill_at is None:
+        faults.count()
+    else:
+        faults.arm(kill_at)
+    try:
+        await h.app.scheduler.advance_to(target)
+    except faults.Killed:
+        pass
+    finally:
+        points = faults.disarm()
+    sent = h.take()
+    if h.app.writer._task is not None:
+        h.app.writer._task.cancel()
+    await h.db.close()
+    return sent, points
+
+
+async def restarted(h: Harness, db: Database, later: timedelta = timedelta()) -> Harness:
+    """The next process after a kill: the same platform (adapter, outbox) on the reopened database."""
+    again = Harness(db, start=h.clock.now() + later)
+    again.adapter, again.outbox = h.adapter, h.outbox
+    again.app.outbox = h.outbox
+    await again.start()
+    return again

@@ -6,10 +6,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot import actions as A
-from bot import faults
 from bot.markup import plain
 from storage.db import SqliteDatabase
-from tests.helpers import SHANGHAI, Harness
+from tests.helpers import SHANGHAI, Harness, kill_while_advancing, restarted
 
 DAY = timedelta(days=1)
 EVENING = datetime(2026, 11, 22, 20, 0, tzinfo=SHANGHAI)
@@ -197,25 +196,9 @@ async def _fire_run(path: Path, kill_at: int | None) -> int:
     await _admin(h, "/campaign add 每天 20:00 晚安")
     await h.app.scheduler.advance_to(EVENING - timedelta(minutes=1))
     h.take()
-    if kill_at is None:
-        faults.count()
-    else:
-        faults.arm(kill_at)
-    try:
-        await h.app.scheduler.advance_to(EVENING)
-    except faults.Killed:
-        pass
-    finally:
-        points = faults.disarm()
-    sent = h.take()
-    if h.app.writer._task is not None:
-        h.app.writer._task.cancel()
-    await db.close()
+    sent, points = await kill_while_advancing(h, EVENING, kill_at)
     db2 = await SqliteDatabase.open(str(path))
-    h2 = Harness(db2, start=h.clock.now() + timedelta(minutes=1))
-    h2.adapter, h2.outbox = h.adapter, h.outbox
-    h2.app.outbox = h.outbox
-    await h2.start()
+    h2 = await restarted(h, db2, timedelta(minutes=1))
     sent += h2.take()
     assert 1 <= len(_posts(sent, "晚安")) <= 2, (kill_at, len(_posts(sent, "晚安")))
     rows = await db2.fetchval("SELECT COUNT(*) FROM campaign_posts")

@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 
 from bot import actions as A
-from bot import faults
 from bot.events import ButtonPressed, UserRef
 from bot.markup import plain
 from handlers.recall import RecallFeature, in_holdout
 from storage.db import SqliteDatabase
 from storage.recall import NewNudge, RecallRepo
-from tests.helpers import PLATFORM, SHANGHAI, Harness
+from tests.helpers import PLATFORM, SHANGHAI, Harness, kill_while_advancing, restarted
 
 DAY = timedelta(days=1)
 SCAN = datetime(2026, 11, 29, 20, 0, tzinfo=SHANGHAI)  # the first scan that finds T0's speakers silent
@@ -362,27 +361,9 @@ async def _scan_run(path: Path, kill_at: int | None) -> int:
         await h.app.dms.opened(PLATFORM, user, 0)
     await h.app.scheduler.advance_to(SCAN - timedelta(minutes=1))
     h.take()
-    if kill_at is None:
-        faults.count()
-    else:
-        faults.arm(kill_at)
-    try:
-        await h.app.scheduler.advance_to(SCAN)
-    except faults.Killed:
-        pass
-    finally:
-        points = faults.disarm()
-    sent = h.take()
-    task = h.app.writer._task
-    if task is not None:
-        task.cancel()
-    await db.close()
+    sent, points = await kill_while_advancing(h, SCAN, kill_at)
     db2 = await SqliteDatabase.open(str(path))
-    h2 = Harness(db2, start=h.clock.now())
-    h2.adapter = h.adapter
-    h2.outbox = h.outbox
-    h2.app.outbox = h.outbox
-    await h2.start()  # resends what was committed, and runs a scan that never committed
+    h2 = await restarted(h, db2)  # resends what was committed, and runs a scan that never committed
     await h2.app.scheduler.advance_to(SCAN + timedelta(hours=1))
     sent += h2.take()
     gid = await _gid(h2)
