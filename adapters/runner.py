@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 async def run_platforms(settings: Settings) -> int:
     db = await open_database(settings.database_url)
-    app = App(db, SystemClock(), Outbox(), default_features())
+    app = App(db, SystemClock(), Outbox(), default_features(), files_dir=settings.files_dir)
     runners: list[Any] = []
     if settings.telegram_token:
         from adapters.telegram.runner import TelegramRunner

@@ -30,6 +30,7 @@ _TYPES: dict[str, type[A.Action]] = {
         A.GrantRole,
         A.AnswerButton,
         A.DirectMessage,
+        A.SendFile,
     )
 }
 

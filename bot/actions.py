@@ -122,6 +122,22 @@ class DirectMessage(Action):
     fallback: Send | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendFile(Action):
+    """A file (a chart, a CSV export) with a caption. `path` names a file the app wrote under its files
+    folder: the outbox stores the action, not the bytes, so a restart still finds it. `photo` asks for
+    an inline picture where the platform has one (Telegram sendPhoto); `user_id` makes it a DM, with
+    `fallback` sent instead when the platform refuses that DM."""
+
+    path: str
+    filename: str
+    caption: str = ""
+    photo: bool = False
+    user_id: str | None = None
+    channel: str | None = None
+    fallback: SendFile | None = None
+
+
 class Failure(StrEnum):
     """Why an action did not happen: facts handlers can act on, never exceptions."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot import actions as A
@@ -23,6 +24,7 @@ from bot.events import (
     MessagePosted,
 )
 from bot.feature import Feature, JobFunc
+from bot.files import FileStore
 from bot.i18n import DEFAULT_LANGUAGE, normalize_language, t
 from bot.outbox import Outbox
 from bot.scheduler import Scheduler
@@ -53,8 +55,10 @@ class App:
         *,
         manual_scheduler: bool = False,
         writer_interval: float = 0.25,
+        files_dir: str | Path | None = None,
     ) -> None:
         self.db = db
+        self.files = FileStore(files_dir)  # charts and exports, kept until the outbox has sent them
         self.clock = clock
         self.outbox = outbox
         self.features = sorted(features, key=lambda f: f.priority)
@@ -185,7 +189,10 @@ class App:
         elif isinstance(event, MemberLeft):
             await self.members.record_leave(gid, user.user_id, at_ms, ctx.today())
         else:
-            posted = isinstance(event, MessagePosted) and not event.edited
+            # a slash command is a message of its own on Discord (a typed command is one on Telegram)
+            posted = (isinstance(event, MessagePosted) and not event.edited) or isinstance(
+                event, CommandInvoked
+            )
             local = event.at.astimezone(ctx.zone) if posted else None
             await self.writer.touch(
                 gid,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from bot import actions as A
 from bot import unit
 from bot.clock import local_day, to_ms
-from bot.events import ButtonPressed, ChatRef, CommandInvoked, Event, MessagePosted
+from bot.events import Attachment, ButtonPressed, ChatRef, CommandInvoked, Event, MessagePosted
 from bot.i18n import t
 from bot.parsing import Mention
 from config.group_settings import GroupSettings, apply_override
@@ -227,6 +227,48 @@ class Context:
         return await self.act(
             A.DirectMessage(chat=self.chat, user_id=user_id, text=text, buttons=buttons, fallback=fallback)
         )
+
+    async def send_file(
+        self,
+        path: str,
+        filename: str,
+        caption: str = "",
+        *,
+        photo: bool = False,
+        chat: ChatRef | None = None,
+        channel: str | None = None,
+        user_id: str | None = None,
+        fallback: A.SendFile | None = None,
+    ) -> A.ActionResult:
+        """A file the app wrote under `app.files`: into this chat (the event's channel), another chat (the
+        admin log), or as a DM to `user_id` with `fallback` where the platform refuses it."""
+        if chat is None and channel is None and self.event is not None:
+            channel = self.event.channel
+        return await self.act(
+            A.SendFile(
+                chat=chat or self.chat,
+                path=path,
+                filename=filename,
+                caption=caption,
+                photo=photo,
+                user_id=user_id,
+                channel=channel,
+                fallback=fallback,
+            )
+        )
+
+    def attachments(self) -> tuple[Attachment, ...]:
+        """Files on the message being handled, else on the message it replies to."""
+        ev = self.event
+        if not isinstance(ev, MessagePosted):
+            return ()
+        if ev.attachments:
+            return ev.attachments
+        return ev.replied.attachments if ev.replied is not None else ()
+
+    async def read_file(self, attachment: Attachment, max_bytes: int) -> bytes:
+        """Download a member's file (FileRefused when too big or unavailable)."""
+        return await self.app.outbox.fetch_file(self.chat.platform, attachment, max_bytes)
 
     async def answer_button(self, text: str = "", *, alert: bool = False) -> A.ActionResult:
         if not isinstance(self.event, ButtonPressed):

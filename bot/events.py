@@ -51,12 +51,28 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file a member attached to a message. `ref` is the platform's handle for downloading it (a
+    Telegram file_id, a Discord CDN URL, a console path); the name and type are the sender's claim only."""
+
+    ref: str
+    name: str
+    size: int | None = None  # bytes, as the platform reports them before download
+    mime: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", clean_text(self.name)[:200])
+        object.__setattr__(self, "mime", clean_text(self.mime)[:100])
+
+
+@dataclass(frozen=True, slots=True)
 class Replied:
     """The message a message answers, as the platform delivered it with the reply (/report, /warn)."""
 
     message_id: str
     user: UserRef | None
     text: str = ""
+    attachments: tuple[Attachment, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", clean_text(self.text))
@@ -71,6 +87,7 @@ class MessagePosted(Event):
     edited: bool = False
     # Mentions the platform resolved in the text: token as written (e.g. "@alice") -> user.
     mentions: dict[str, UserRef] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()  # files sent with the message (a /filter import list)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", clean_text(self.text))

@@ -22,9 +22,11 @@ from bot.actions import (
     Failure,
     PermanentError,
     RetryAfter,
+    SendFile,
     TransientError,
 )
-from bot.events import ChatRef
+from bot.events import Attachment, ChatRef
+from bot.files import FileRefused
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ class Adapter(Protocol):
     async def perform(self, action: Action) -> ActionResult:
         """Carry the action out; raise RetryAfter, TransientError or PermanentError on failure."""
         ...
+
+    # Adapters may also have `async def fetch_file(attachment, max_bytes) -> bytes`: a member's file.
 
     async def member_is_admin(self, chat_id: str, user_id: str) -> bool:
         """What the platform says now (a cache of minutes at most): is this user an admin of that group?
@@ -127,12 +131,38 @@ class Outbox:
             log.exception("cannot ask %s whether %s is an admin of %s", chat.platform, user_id, chat.chat_id)
             return False
 
+    async def fetch_file(self, platform: str, attachment: Attachment, max_bytes: int) -> bytes:
+        """A member's attached file, at most `max_bytes` (checked before and while downloading);
+        raises FileRefused("too_big" | "unavailable") as a fact a handler can answer."""
+        if attachment.size is not None and attachment.size > max_bytes:
+            raise FileRefused("too_big")
+        lane = self._lanes.get(platform)
+        fetch = getattr(lane.adapter, "fetch_file", None) if lane is not None else None
+        if fetch is None:
+            raise FileRefused("unavailable")
+        for attempt in range(self._max_retries + 1):
+            try:
+                data = bytes(await fetch(attachment, max_bytes))
+                break
+            except FileRefused:
+                raise
+            except (RetryAfter, TransientError) as exc:
+                if attempt == self._max_retries:
+                    raise FileRefused("unavailable") from exc
+                await self._sleep(exc.seconds if isinstance(exc, RetryAfter) else self._backoff * 2**attempt)
+            except Exception as exc:
+                log.warning("cannot download %r from %s: %s", attachment.name, platform, exc)
+                raise FileRefused("unavailable") from exc
+        if len(data) > max_bytes:
+            raise FileRefused("too_big")
+        return data
+
     async def deliver(self, action: Action, *, background: bool = False) -> ActionResult:
         """Send under the limits. `background` (a scheduled job's sends: 5,000 recall DMs) takes a slot
         only while no foreground call (an answer to a member) waits for one, so a long campaign never
         makes a command in another group wait behind it."""
         result = await self._deliver(action, background)
-        if not result.ok and isinstance(action, DirectMessage) and action.fallback is not None:
+        if not result.ok and isinstance(action, DirectMessage | SendFile) and action.fallback is not None:
             fallback = await self._deliver(action.fallback, background)
             extra = {**fallback.extra, "dm_refused": result.failure or ""}
             return ActionResult(fallback.ok, fallback.message_id, fallback.failure, fallback.detail, extra)
@@ -193,7 +223,7 @@ class Outbox:
                     lane.foreground -= 1
                     if not lane.foreground:
                         lane.idle.set()
-        if not isinstance(action, DirectMessage):
+        if not isinstance(action, DirectMessage) and not (isinstance(action, SendFile) and action.user_id):
             chat = lane.chat_limiter(action.chat.chat_id)
             if chat is not None:
                 await chat.acquire()

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     discord_token: str | None = Field(None, validation_alias=AliasChoices("DISCORD_TOKEN", "discord_token"))
     discord_shards: int | None = None  # QUNBOT_DISCORD_SHARDS: run an AutoShardedClient with this many shards
     database_url: str = DEFAULT_DATABASE_URL
+    files_dir: str = "data/files"  # QUNBOT_FILES_DIR: charts and exports waiting to be sent (pruned weekly)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url")

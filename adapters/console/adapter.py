@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from pathlib import Path
 from typing import Any, TextIO
 
 from bot import actions as A
+from bot.events import Attachment
+from bot.files import FileRefused
 from bot.markup import plain
 from bot.outbox import RateLimits
 from bot.parsing import is_id
@@ -140,12 +144,39 @@ class ConsoleAdapter:
                     rec["buttons"] = self._labels(buttons)
                 self.emit(rec, f"[dm → {u}] bot #{mid}: {text}{self._render_buttons(buttons)}")
                 return A.ActionResult(ok=True, message_id=str(mid))
+            case A.SendFile(path=path, filename=name, caption=caption, user_id=u):
+                # The console has no upload: the file stays where the app wrote it, and its path is shown.
+                if not await asyncio.to_thread(Path(path).is_file):
+                    raise A.PermanentError(A.Failure.NOT_FOUND, f"file {name} is gone")
+                mid = await self.new_id()
+                where = f"dm → {u}" if u else g
+                rec = {
+                    "action": "file",
+                    "group": g,
+                    "message_id": mid,
+                    "name": name,
+                    "path": path,
+                    "text": caption,
+                }
+                if u:
+                    rec["user"] = u
+                self.emit(
+                    rec, f"[{where}] bot #{mid} 📎 {name}: {path}" + (f"\n{caption}" if caption else "")
+                )
+                return A.ActionResult(ok=True, message_id=str(mid))
             case _:
                 raise A.PermanentError(A.Failure.BAD_REQUEST, f"console cannot do {type(action).__name__}")
         return A.OK
 
     async def member_is_admin(self, chat_id: str, user_id: str) -> bool:
         return user_id in self.admins.get(chat_id, ())
+
+    async def fetch_file(self, attachment: Attachment, max_bytes: int) -> bytes:
+        """An `@attach`ed file is a path on the operator's own machine."""
+        try:
+            return await asyncio.to_thread(_read_at_most, Path(attachment.ref), max_bytes)
+        except OSError as exc:
+            raise FileRefused("unavailable") from exc
 
     def _remember(self, group: str, message_id: int, buttons: A.Keyboard) -> None:
         if buttons:
@@ -168,3 +199,9 @@ class ConsoleAdapter:
 
 def _int(value: str | None) -> int | str | None:
     return int(value) if value is not None and is_id(value) else value
+
+
+def _read_at_most(path: Path, max_bytes: int) -> bytes:
+    if path.stat().st_size > max_bytes:
+        raise FileRefused("too_big")
+    return path.read_bytes()

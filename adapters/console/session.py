@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,7 @@ from adapters.console.adapter import PLATFORM, ConsoleAdapter
 from bot.app import App
 from bot.clock import FakeClock
 from bot.events import (
+    Attachment,
     ButtonPressed,
     ChatRef,
     Event,
@@ -152,7 +154,9 @@ class ConsoleSession:
             raise ScriptError(lineno, "expected 'name: text' or an @directive")
         await self._say(user, text.replace("\\n", "\n"))
 
-    async def _say(self, user: str, text: str, reply_to: str | None = None) -> None:
+    async def _say(
+        self, user: str, text: str, reply_to: str | None = None, files: tuple[Attachment, ...] = ()
+    ) -> None:
         mid = await self.adapter.new_id()
         g = self.group.name
         record = {"event": "message", "group": g, "user": user, "message_id": mid, "text": text}
@@ -178,6 +182,7 @@ class ConsoleSession:
                 text=text,
                 reply_to=reply_to,
                 replied=replied,
+                attachments=files,
             )
         )
 
@@ -190,6 +195,15 @@ class ConsoleSession:
         if not is_id(target) or not m:
             raise ValueError("expected '@reply <message id> name: text'")
         await self._say(m.group(1), m.group(2).replace("\\n", "\n"), reply_to=target)
+
+    async def _do_attach(self, rest: str) -> None:
+        """`@attach words.txt alice: /filter import`: alice sends that file with the message."""
+        path, _, line = rest.partition(" ")
+        m = _SAY.match(line.strip())
+        if not path or not m:
+            raise ValueError("expected '@attach <file path> name: text'")
+        found = await asyncio.to_thread(_local_file, path)
+        await self._say(m.group(1), m.group(2).replace("\\n", "\n"), files=(found,))
 
     def _need_name(self, rest: str, what: str) -> str:
         name = rest.split(" ", 1)[0] if rest else ""
@@ -368,3 +382,10 @@ async def run_interactive(db_url: str, out: TextIO = sys.stdout) -> int:
 
 def jsonl_lines(text: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _local_file(path: str) -> Attachment:
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ValueError(f"no such file: {path}")
+    return Attachment(str(file.resolve()), file.name, file.stat().st_size)

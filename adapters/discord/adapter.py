@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import json
 import logging
 from collections import OrderedDict
@@ -25,6 +26,7 @@ from bot.app import App
 from bot.clock import to_ms
 from bot.events import (
     MAX_TEXT,
+    Attachment,
     ButtonPressed,
     ChatRef,
     CommandInvoked,
@@ -35,6 +37,7 @@ from bot.events import (
     Replied,
     UserRef,
 )
+from bot.files import FileRefused
 from bot.i18n import t
 from bot.markup import mentioned_ids, plain, split
 from bot.outbox import DISCORD_LIMITS
@@ -85,6 +88,10 @@ def user_ref(user: discord.abc.User, *, webhook: bool = False) -> UserRef:
 def is_admin(member: Any) -> bool:
     perms = getattr(member, "guild_permissions", None)
     return bool(perms and (perms.administrator or perms.manage_guild))
+
+
+def attachments_of(message: discord.Message) -> tuple[Attachment, ...]:
+    return tuple(Attachment(a.url, a.filename, a.size, a.content_type or "") for a in message.attachments)
 
 
 def clip(text: str) -> str:
@@ -222,7 +229,12 @@ class DiscordAdapter:
         reply_to = message.reference.message_id if message.reference else None
         resolved = message.reference.resolved if message.reference else None
         replied = (
-            Replied(str(resolved.id), user_ref(resolved.author), resolved.content[:MAX_TEXT])
+            Replied(
+                str(resolved.id),
+                user_ref(resolved.author),
+                resolved.content[:MAX_TEXT],
+                attachments=attachments_of(resolved),
+            )
             if isinstance(resolved, discord.Message)
             else None
         )
@@ -238,6 +250,7 @@ class DiscordAdapter:
             replied=replied,
             edited=edited,
             mentions=mentions,
+            attachments=attachments_of(message),
             channel=str(message.channel.id),
         )
         await self._deliver(guild.id, event)
@@ -519,9 +532,47 @@ class DiscordAdapter:
             case A.DirectMessage(user_id=uid, text=text, buttons=buttons):
                 user = self.client.get_user(int(uid)) or await self.client.fetch_user(int(uid))
                 return await self._send(user, text, buttons)
+            case A.SendFile():
+                return await self._send_file(action)
             case _:
                 return A.ActionResult(ok=False, failure=A.Failure.UNSUPPORTED, detail=type(action).__name__)
         return A.OK
+
+    async def _send_file(self, action: A.SendFile) -> A.ActionResult:
+        """A message with one attachment (multipart upload); a DM when `user_id` is set."""
+        target: discord.abc.Messageable
+        if action.user_id and is_id(action.user_id):
+            uid = int(action.user_id)
+            target = self.client.get_user(uid) or await self.client.fetch_user(uid)
+        elif action.channel and is_id(action.channel):
+            target = self.client.get_partial_messageable(
+                int(action.channel), guild_id=int(action.chat.chat_id)
+            )
+        else:
+            target = self._channel(action.chat)
+        try:
+            data = await asyncio.to_thread(_read, action.path)
+        except OSError as exc:
+            raise A.PermanentError(A.Failure.NOT_FOUND, f"file {action.filename}: {exc}") from exc
+        upload = discord.File(io.BytesIO(data), filename=action.filename)
+        sent = await target.send(
+            clip(action.caption) if action.caption else None,
+            file=upload,
+            allowed_mentions=allowed(action.caption),
+        )
+        self._channels.remember(str(sent.id), sent.channel.id)
+        return A.ActionResult(ok=True, message_id=str(sent.id))
+
+    async def fetch_file(self, attachment: Attachment, max_bytes: int) -> bytes:
+        """The attachment from Discord's CDN (its URL came in the message payload, not from a member)."""
+        if attachment.size is not None and attachment.size > max_bytes:
+            raise FileRefused("too_big")
+        try:
+            return await self.client.http.get_from_cdn(attachment.ref)
+        except discord.NotFound as exc:
+            raise FileRefused("unavailable") from exc
+        except (discord.DiscordServerError, aiohttp.ClientError, TimeoutError) as exc:
+            raise A.TransientError(str(exc)) from exc
 
     async def _grant_role(self, action: A.GrantRole, user_id: str, role_ref: str) -> A.ActionResult:
         guild = self._guild(action.chat)
@@ -539,3 +590,8 @@ class DiscordAdapter:
         member = await self._member(guild, user_id)
         await member.add_roles(role)
         return A.OK
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()

@@ -22,6 +22,7 @@ from telegram import (
     ChatPermissions,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     Message,
     MessageEntity,
     ReplyParameters,
@@ -36,6 +37,7 @@ from bot.app import App
 from bot.clock import to_ms
 from bot.events import (
     MAX_TEXT,
+    Attachment,
     ButtonPressed,
     ChatRef,
     DirectOpened,
@@ -46,6 +48,7 @@ from bot.events import (
     Replied,
     UserRef,
 )
+from bot.files import FileRefused
 from bot.i18n import LANGUAGES, t
 from bot.markup import plain, split
 from bot.outbox import TELEGRAM_LIMITS
@@ -56,6 +59,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 CALLBACK_DATA_BYTES = 64
 MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "chat_member", "my_chat_member"]
 ADMIN_TTL = 600.0  # seconds an admin list is trusted; a chat_member change drops it sooner
 JOIN_WINDOW = 120.0  # a join seen through both update paths within this window is one join
@@ -113,14 +117,14 @@ def _html(text: str) -> str:
     return "".join(parts)
 
 
-def render(text: str) -> str:
+def render(text: str, limit: int = MESSAGE_LIMIT) -> str:
     """Handlers write plain text (plus mentions): escape it for HTML parse mode, within Telegram's limit."""
     out = _html(text)
-    if len(out) > MESSAGE_LIMIT:  # cut the plain form; mentions beyond the limit become names
+    if len(out) > limit:  # cut the plain form; mentions beyond the limit become names
         flat = plain(text)
         out = html.escape(flat, quote=False)
-        while len(out) > MESSAGE_LIMIT:
-            flat = flat[: len(flat) - (len(out) - MESSAGE_LIMIT) - 1]
+        while len(out) > limit:
+            flat = flat[: len(flat) - (len(out) - limit) - 1]
             out = html.escape(flat, quote=False) + "…"
     return out
 
@@ -257,7 +261,10 @@ class TelegramAdapter:
         if original is not None:
             author = user_ref(original.from_user) if original.from_user is not None else None
             replied = Replied(
-                str(original.message_id), author, (original.text or original.caption or "")[:MAX_TEXT]
+                str(original.message_id),
+                author,
+                (original.text or original.caption or "")[:MAX_TEXT],
+                attachments=self._attachments(original),
             )
         events.append(
             MessagePosted(
@@ -272,6 +279,7 @@ class TelegramAdapter:
                 replied=replied,
                 edited=edited,
                 mentions=self._mentions(message),
+                attachments=self._attachments(message),
                 # a forum topic is the chat's "channel": what is sent there goes back into it
                 channel=str(message.message_thread_id)
                 if message.is_topic_message and message.message_thread_id
@@ -292,6 +300,29 @@ class TelegramAdapter:
             return None, False
         user = user_ref(message.from_user)
         return user, await self.is_admin(str(message.chat.id), user.user_id)
+
+    @staticmethod
+    def _attachments(message: Message) -> tuple[Attachment, ...]:
+        """A document sent with the message (photos and voice are not files a command reads)."""
+        doc = message.document
+        if doc is None:
+            return ()
+        return (Attachment(doc.file_id, doc.file_name or "file", doc.file_size, doc.mime_type or ""),)
+
+    async def fetch_file(self, attachment: Attachment, max_bytes: int) -> bytes:
+        """getFile, then the download (the Bot API serves files of up to 20 MB)."""
+        try:
+            file = await self.bot.get_file(attachment.ref)
+        except tg_error.BadRequest as exc:
+            raise FileRefused("unavailable") from exc
+        except (tg_error.TimedOut, tg_error.NetworkError) as exc:
+            raise A.TransientError(str(exc)) from exc
+        if file.file_size is not None and file.file_size > max_bytes:
+            raise FileRefused("too_big")
+        try:
+            return bytes(await file.download_as_bytearray())
+        except (tg_error.TimedOut, tg_error.NetworkError) as exc:
+            raise A.TransientError(str(exc)) from exc
 
     def _own_command(self, text: str) -> str:
         """`/cmd@ThisBot args` → `/cmd args`; `/cmd@OtherBot` stays, and the core leaves it alone."""
@@ -567,11 +598,31 @@ class TelegramAdapter:
                     reply_markup=await self._markup(buttons),
                 )
                 return A.ActionResult(ok=True, message_id=str(sent.message_id))
+            case A.SendFile():
+                return await self._send_file(action, chat_id)
             case A.GrantRole():
                 return A.ActionResult(ok=False, failure=A.Failure.UNSUPPORTED, detail="Telegram has no roles")
             case _:
                 return A.ActionResult(ok=False, failure=A.Failure.UNSUPPORTED, detail=type(action).__name__)
         return A.OK
+
+    async def _send_file(self, action: A.SendFile, chat_id: int) -> A.ActionResult:
+        """sendPhoto (a chart, shown inline) or sendDocument (a CSV), uploaded as multipart."""
+        target = int(action.user_id) if action.user_id and is_id(action.user_id) else chat_id
+        thread = (
+            int(action.channel) if action.channel and is_id(action.channel) and not action.user_id else None
+        )
+        try:
+            data = await asyncio.to_thread(_read, action.path)
+        except OSError as exc:
+            raise A.PermanentError(A.Failure.NOT_FOUND, f"file {action.filename}: {exc}") from exc
+        upload = InputFile(data, filename=action.filename)
+        caption = render(action.caption, CAPTION_LIMIT) if action.caption else None
+        send = self.bot.send_photo if action.photo else self.bot.send_document
+        sent = await send(
+            target, upload, caption=caption, parse_mode=ParseMode.HTML, message_thread_id=thread
+        )
+        return A.ActionResult(ok=True, message_id=str(sent.message_id))
 
     async def _chat_permissions(self, chat_id: int) -> ChatPermissions:
         """The group's default permissions, which an unmuted member gets back."""
@@ -593,3 +644,8 @@ class TelegramAdapter:
         except tg_error.TelegramError as exc:
             log.warning("Telegram call failed: %s", exc)
             return None
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()

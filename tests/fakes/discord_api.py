@@ -229,6 +229,7 @@ class Call:
 class FakeDiscordApi:
     calls: list[Call] = field(default_factory=list)
     failures: list[tuple[str, str, int, dict[str, Any]]] = field(default_factory=list)
+    cdn: dict[str, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -248,8 +249,30 @@ class FakeDiscordApi:
             ) from None
 
     async def start(self) -> str:
-        self._runner, self.base_url = await serve("/api/v10/{tail:.*}", self._handle)
+        self._runner, self.base_url = await serve("/{tail:.*}", self._route)
         return self.base_url
+
+    async def _route(self, request: web.Request) -> web.Response:
+        tail = request.match_info["tail"]
+        if tail.startswith("attachments/"):  # the CDN: a file a member attached
+            data = self.cdn.get(tail.removeprefix("attachments/"))
+            return web.Response(body=data) if data is not None else web.Response(status=404)
+        if not tail.startswith("api/v10/"):
+            return web.Response(status=404)
+        return await self._handle(request, "/" + tail.removeprefix("api/v10/"))
+
+    def attach(self, name: str, data: bytes) -> dict[str, Any]:
+        """A file on the fake CDN, as a message's attachment object."""
+        key = f"{snowflake()}/{name}"
+        self.cdn[key] = data
+        return {
+            "id": key.split("/")[0],
+            "filename": name,
+            "size": len(data),
+            "url": f"{self.base_url}/attachments/{key}",
+            "proxy_url": f"{self.base_url}/attachments/{key}",
+            "content_type": "text/plain; charset=utf-8",
+        }
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -279,8 +302,7 @@ class FakeDiscordApi:
             "components": body.get("components", []),
         }
 
-    async def _handle(self, request: web.Request) -> web.Response:
-        path = "/" + request.match_info["tail"]
+    async def _handle(self, request: web.Request, path: str) -> web.Response:
         body: Any = None
         if request.can_read_body:
             raw = await request.read()
@@ -289,6 +311,11 @@ class FakeDiscordApi:
             elif request.content_type.startswith("multipart"):
                 form = await request.post()
                 body = json.loads(str(form.get("payload_json", "{}")))
+                for key, value in form.items():  # the uploaded files, as Discord receives them
+                    if isinstance(value, web.FileField):
+                        body.setdefault("_files", []).append(
+                            {"field": key, "filename": value.filename, "data": value.file.read()}
+                        )
         self.calls.append(Call(request.method, path, body, dict(request.query)))
         self._called.set()
         for i, (method, part, status, payload) in enumerate(self.failures):

@@ -93,6 +93,7 @@ class FakeBotApi:
     _next_update: int = 1
     _next_message: int = 5000
     _closing: bool = False
+    files: dict[str, bytes] = field(default_factory=dict)  # file_id -> content, served by getFile
 
     def __post_init__(self) -> None:
         self._changed = asyncio.Event()
@@ -103,8 +104,25 @@ class FakeBotApi:
     # --- control -------------------------------------------------------------------------------------
 
     async def start(self) -> str:
-        self._runner, self.base_url = await serve("/bot{token}/{method}", self._handle)
+        self._runner, self.base_url = await serve("/{tail:.*}", self._route)
         return self.base_url
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
+        tail = request.match_info["tail"]
+        if tail.startswith("file/bot"):  # a file download: /file/bot<token>/<file_path>
+            token, _, path = tail.removeprefix("file/bot").partition("/")
+            if token != self.token:
+                return web.Response(status=401)
+            data = self.files.get(path.removeprefix("files/"))
+            return web.Response(body=data) if data is not None else web.Response(status=404)
+        if not tail.startswith("bot"):
+            return web.Response(status=404)
+        token, _, method = tail.removeprefix("bot").partition("/")
+        return await self._handle(request, token, method)
+
+    def add_file(self, file_id: str, data: bytes) -> None:
+        """A file members can send (a document's file_id); getFile and the download serve it."""
+        self.files[file_id] = data
 
     async def stop(self) -> None:
         self._closing = True
@@ -151,9 +169,16 @@ class FakeBotApi:
     async def _params(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
             return dict(await request.json())
-        form = await request.post()
+        form = await request.post()  # form-encoded, or multipart when PTB uploads a file
         params: dict[str, Any] = {}
         for key, value in form.items():
+            if isinstance(value, web.FileField):
+                params[key] = {
+                    "filename": value.filename,
+                    "content_type": value.content_type,
+                    "data": value.file.read(),
+                }
+                continue
             text = str(value)
             try:
                 params[key] = json.loads(text) if text[:1] in "[{" or text in ("true", "false") else text
@@ -161,12 +186,11 @@ class FakeBotApi:
                 params[key] = text
         return params
 
-    async def _handle(self, request: web.Request) -> web.Response:
-        if request.match_info["token"] != self.token:
+    async def _handle(self, request: web.Request, token: str, method: str) -> web.Response:
+        if token != self.token:
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
             )
-        method = request.match_info["method"]
         params = await self._params(request)
         if method != "getUpdates":
             self.calls.append(Call(method, params))
@@ -215,6 +239,34 @@ class FakeBotApi:
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._message(params)
+
+    async def _m_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {**self._message(params), "document": self._uploaded(params.get("document"))}
+
+    async def _m_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
+        up = self._uploaded(params.get("photo"))
+        return {**self._message(params), "photo": [{**up, "width": 1200, "height": 630}]}
+
+    @staticmethod
+    def _uploaded(part: Any) -> dict[str, Any]:
+        size = len(part["data"]) if isinstance(part, dict) else 0
+        return {"file_id": "up-1", "file_unique_id": "u1", "file_size": size}
+
+    async def _m_getFile(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params["file_id"])
+        if file_id not in self.files:
+            raise web.HTTPBadRequest(
+                text=json.dumps(
+                    {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}
+                ),
+                content_type="application/json",
+            )
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": len(self.files[file_id]),
+            "file_path": f"files/{file_id}",
+        }
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._message(params)
@@ -266,6 +318,39 @@ def text_message(
         length = len(text.split(" ", 1)[0])
         msg["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
     msg.update(extra)
+    return {"message": msg}
+
+
+def document_message(
+    chat_id: int,
+    message_id: int,
+    sender: dict[str, Any],
+    file_id: str,
+    name: str,
+    size: int,
+    caption: str = "",
+    mime: str = "text/plain",
+) -> dict[str, Any]:
+    """A member's message carrying a document (and, as a caption, perhaps a command)."""
+    msg: dict[str, Any] = {
+        "message_id": message_id,
+        "date": int(time.time()),
+        "chat": group(chat_id),
+        "from": sender,
+        "document": {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_name": name,
+            "mime_type": mime,
+            "file_size": size,
+        },
+    }
+    if caption:
+        msg["caption"] = caption
+        if caption.startswith("/"):
+            msg["caption_entities"] = [
+                {"type": "bot_command", "offset": 0, "length": len(caption.split(" ", 1)[0])}
+            ]
     return {"message": msg}
 
 
