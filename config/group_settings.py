@@ -247,10 +247,13 @@ class CampaignSettings(Section):
     min_interval_minutes: Annotated[int, Field(ge=1, le=1440)] = 10  # a typo cannot flood the group
 
 
-class ReportSettings(Section):
-    enabled: Flag = True
-    weekly_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+class DigestSettings(Section):
+    """The weekly health digest (社群健康度报告) and /stats."""
+
+    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"  # group time
     hour: Annotated[int, Field(ge=0, le=23)] = 9
+    target: Literal["log", "group", "off"] = "log"  # the admin log (the group until one is set), or off
+    public_stats: Flag = False  # members may ask /stats for a short public version
 
 
 class GroupSettings(Section):
@@ -266,7 +269,7 @@ class GroupSettings(Section):
     lifecycle: LifecycleSettings = LifecycleSettings()
     recall: RecallSettings = RecallSettings()
     campaigns: CampaignSettings = CampaignSettings()
-    reports: ReportSettings = ReportSettings()
+    digest: DigestSettings = DigestSettings()
 
 
 GENERAL_KEYS = ("language", "timezone")

@@ -9,6 +9,8 @@ def default_features() -> list[Feature]:
     from handlers.badges import BadgesFeature
     from handlers.campaigns import CampaignsFeature
     from handlers.checkin import CheckinFeature
+    from handlers.digest import DigestFeature
+    from handlers.exports import ExportsFeature
     from handlers.help import HelpFeature
     from handlers.lifecycle import LifecycleFeature
     from handlers.maintenance import MaintenanceFeature
@@ -35,6 +37,8 @@ def default_features() -> list[Feature]:
         LifecycleFeature(),
         RecallFeature(),
         CampaignsFeature(),
+        DigestFeature(),
+        ExportsFeature(),
         SettingsFeature(),
         HelpFeature(),
         MaintenanceFeature(),

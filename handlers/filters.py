@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from bot.actions import Button, keyboard
 from bot.context import Context
+from bot.files import FileRefused, decode_text
 from bot.i18n import duration
 from bot.parsing import parse_duration, parse_int, tokenize
 from rules import segment
@@ -43,9 +44,9 @@ PAGE = 30
 MAX_RULES = 100_000  # per group: a 64,000-term lexicon fits with room (≈9 MB of matcher per 10,000 terms)
 LINT_SHOWN = 12
 HELD_MAX = 2000  # risky terms kept behind an "add them anyway" button at most
-EXPORT_CHUNK = 3500  # characters per message (Telegram allows 4,096, Discord 2,000: the adapter splits)
-EXPORT_MESSAGES = 5
+EXPORT_CHUNK = 3500  # characters a list may have to be shown as a message; longer ones go as a file
 ERRORS_SHOWN = 10
+MAX_FILE = 5_000_000  # bytes of an uploaded word list: the 64,000-term lexicon is 0.9 MB
 _DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}$")
 
 
@@ -259,6 +260,11 @@ async def _import(feature: ModerationFeature, ctx: Context, rest: str) -> None:
     force = bool(options & {"force", "强制"})
     if not body.strip() and first.strip() and not options <= {*ACTIONS, "force", "强制"}:
         body = first  # "/filter import a" on one line
+    if not body.strip() and ctx.attachments():
+        text = await read_list(ctx)
+        if text is None:
+            return
+        body = text
     if not body.strip():
         await ctx.reply(ctx.t("filter.import_how"), ephemeral=True)
         return
@@ -267,6 +273,24 @@ async def _import(feature: ModerationFeature, ctx: Context, rest: str) -> None:
     risky = {f.term for f in found}
     held = [p for p in parsed if p.pattern in risky]
     await import_rows(feature, ctx, [p for p in parsed if p.pattern not in risky], errors, held, found)
+
+
+async def read_list(ctx: Context) -> str | None:
+    """The word list in the file sent with (or replied to by) `/filter import`: a .txt or .csv of UTF-8
+    text up to MAX_FILE bytes. Anything else is refused with the reason, in the admin's language."""
+    file = ctx.attachments()[0]
+    suffix = file.name.lower().rsplit(".", 1)[-1] if "." in file.name else ""
+    if suffix not in ("txt", "csv"):
+        await ctx.reply(ctx.t("filter.file.type", name=file.name[:60]), ephemeral=True)
+        return None
+    try:
+        data = await ctx.read_file(file, MAX_FILE)
+        return decode_text(data)
+    except FileRefused as exc:
+        await ctx.reply(
+            ctx.t(f"filter.file.{exc.reason}", name=file.name[:60], mb=MAX_FILE // 1_000_000), ephemeral=True
+        )
+        return None
 
 
 def _lint(parsed: list[Parsed]) -> list[Lint]:
@@ -348,21 +372,19 @@ async def _export(feature: ModerationFeature, ctx: Context, rest: str) -> None:
     if not rules:
         await ctx.reply(ctx.t("filter.empty"))
         return
-    as_csv = rest.strip().lower() == "csv" or any(r.kind != "literal" or r.action != "warn" for r in rules)
+    options = {w.lower() for w in rest.split()}
+    as_csv = "csv" in options or any(r.kind != "literal" or r.action != "warn" for r in rules)
     body = export_csv(rules) if as_csv else export_text(rules)
-    chunks: list[str] = []
-    current = ""
-    for line in body.splitlines():
-        if len(current) + len(line) + 1 > EXPORT_CHUNK:
-            chunks.append(current)
-            current = ""
-        current += line + "\n"
-    if current:
-        chunks.append(current)
-    for chunk in chunks[:EXPORT_MESSAGES]:
-        await ctx.reply(chunk.rstrip("\n"))
-    if len(chunks) > EXPORT_MESSAGES:
-        await ctx.reply(ctx.t("filter.export_cut", shown=EXPORT_MESSAGES, total=len(chunks)))
+    if len(body) > EXPORT_CHUNK or options & {"file", "文件"}:
+        # a long list is one file, not a wall of messages; /filter import reads it back as it is
+        suffix = ".csv" if as_csv else ".txt"
+        path = ctx.app.files.new_path(f"filter-{ctx.group.id}", suffix)
+        await asyncio.to_thread(path.write_bytes, body.encode("utf-8-sig"))
+        await ctx.send_file(
+            str(path), f"qunbot-filter-{ctx.today()}{suffix}", ctx.t("filter.export_file", count=len(rules))
+        )
+        return
+    await ctx.reply(body.rstrip("\n"))
 
 
 async def _except(feature: ModerationFeature, ctx: Context, rest: str) -> None:

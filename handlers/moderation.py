@@ -58,6 +58,7 @@ class Finding:
     rule_id: int | None = None
     mute_seconds: int = 0
     shadow: bool = False
+    kind: str = "manual"  # what found it, for the digest: word | link | flood | repeat | contact | mentions
 
 
 @dataclass
@@ -288,9 +289,9 @@ class ModerationFeature(Feature):
             found += await self._link_findings(ctx, user_id, links)
         if s.contacts != "off":
             for c in detectors.contacts(text)[:1]:
-                found.append(Finding(s.contacts, ctx.t("mod.reason.contact"), c.text))
+                found.append(Finding(s.contacts, ctx.t("mod.reason.contact"), c.text, kind="contact"))
         if s.mass_mentions and detectors.mention_count(text) >= s.mass_mentions:
-            found.append(Finding("warn", ctx.t("mod.reason.mentions"), excerpt_of(text)))
+            found.append(Finding("warn", ctx.t("mod.reason.mentions"), excerpt_of(text), kind="mentions"))
         if track and not edited:
             gid, uid, at = ctx.group.id, user_id, ctx.now_ms()
             if s.flood_messages and self._flood.flooding(
@@ -302,10 +303,11 @@ class ModerationFeature(Feature):
                         ctx.t("mod.reason.flood"),
                         excerpt_of(text),
                         mute_seconds=s.flood_mute_minutes * 60,
+                        kind="flood",
                     )
                 )
             if s.repeats and self._flood.repeating(gid, uid, text, at, max_repeats=s.repeats):
-                found.append(Finding("delete", ctx.t("mod.reason.repeat"), excerpt_of(text)))
+                found.append(Finding("delete", ctx.t("mod.reason.repeat"), excerpt_of(text), kind="repeat"))
         return found
 
     def _from_rule(self, ctx: Context, hit: RuleHit) -> Finding:
@@ -321,6 +323,7 @@ class ModerationFeature(Feature):
             rule.id,
             rule.mute_seconds,
             rule.shadow or hit.shadow or ctx.settings.moderation.shadow,
+            kind="word",
         )
 
     async def _link_findings(self, ctx: Context, user_id: str, links: list[detectors.Found]) -> list[Finding]:
@@ -328,10 +331,10 @@ class ModerationFeature(Feature):
         out = []
         invite = next((f for f in links if f.kind == "invite"), None)
         if invite is not None and s.invites != "off":
-            out.append(Finding(s.invites, ctx.t("mod.reason.invite"), invite.text))
+            out.append(Finding(s.invites, ctx.t("mod.reason.invite"), invite.text, kind="link"))
         plain = next((f for f in links if f.kind == "link"), None)
         if plain is not None and s.links != "off":
-            out.append(Finding(s.links, ctx.t("mod.reason.link"), plain.text))
+            out.append(Finding(s.links, ctx.t("mod.reason.link"), plain.text, kind="link"))
         if s.newcomer_links != "off" and s.newcomer_hours:
             member = await ctx.app.members.get(ctx.group.id, user_id)
             joined = member.joined_ms if member else None
@@ -341,6 +344,7 @@ class ModerationFeature(Feature):
                         s.newcomer_links,
                         ctx.t("mod.reason.newcomer_link", hours=s.newcomer_hours),
                         links[0].text,
+                        kind="link",
                     )
                 )
         return out
@@ -386,6 +390,7 @@ class ModerationFeature(Feature):
                 actor,
                 now,
                 rule_id=finding.rule_id,
+                kind=finding.kind,
                 excerpt=excerpt_of(finding.excerpt),
                 message_id=message_id,
                 source_key=source_key,
@@ -564,6 +569,7 @@ class ModerationFeature(Feature):
                 "auto",
                 ctx.now_ms(),
                 rule_id=finding.rule_id,
+                kind=finding.kind,
                 # a rule's hit is its own context; a detector's alert shows the admins the whole message
                 excerpt=excerpt_of(finding.excerpt if shadow or finding.rule_id else event.text),
                 message_id=event.message_id,
@@ -1038,6 +1044,7 @@ class ModerationFeature(Feature):
                     excerpt=excerpt_of(replied.text),
                     message_id=replied.message_id,
                     source_key=f"report:{ctx.group.id}:{replied.message_id}:{count}",
+                    kind="report",
                 ),
                 warn=False,
             )

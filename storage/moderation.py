@@ -84,6 +84,7 @@ class NewCase:
     until_ms: int | None = None
     shadow: bool = False
     source_key: str | None = None
+    kind: str = "manual"  # word | link | flood | repeat | contact | mentions | report | manual
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +193,7 @@ class ModerationRepo:
         async with self._db.transaction() as tx:
             row = await tx.fetchone(
                 "INSERT INTO mod_cases (group_id, user_id, user_name, action, reason, rule_id, excerpt, message_id, "
-                "actor, until_at, shadow, source_key, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "actor, until_at, shadow, source_key, at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 f"ON CONFLICT (source_key) DO NOTHING RETURNING {_CASE_COLUMNS}",
                 case.group_id,
                 case.user_id,
@@ -207,6 +208,7 @@ class ModerationRepo:
                 int(case.shadow),
                 case.source_key,
                 case.at_ms,
+                case.kind,
             )
             if row is None:
                 return None

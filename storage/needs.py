@@ -277,12 +277,17 @@ class NeedsRepo:
             channel,
         )
 
-    async def stats(self, group_id: int, since_ms: int, now_ms: int, deadline_ms: int) -> NeedStats:
-        """The closed-loop figures for needs submitted since `since_ms` (the weekly digest reads them too)."""
+    async def stats(
+        self, group_id: int, since_ms: int, now_ms: int, deadline_ms: int, *, until_ms: int | None = None
+    ) -> NeedStats:
+        """The closed-loop figures for needs submitted since `since_ms` (and before `until_ms`: the weekly
+        digest's week)."""
         rows = await self._db.fetchall(
-            "SELECT created_at, first_response_at, status FROM needs WHERE group_id = ? AND created_at >= ?",
+            "SELECT created_at, first_response_at, status FROM needs WHERE group_id = ? AND created_at >= ? "
+            "AND created_at < ?",
             group_id,
             since_ms,
+            2**62 if until_ms is None else until_ms,
         )
         waits = sorted(int(r[1]) - int(r[0]) for r in rows if r[1] is not None)
         n = len(rows)
