@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from itertools import count
+from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -17,8 +18,18 @@ from bot.app import App
 from bot.clock import FakeClock
 from bot.commands import CommandSpec
 from bot.context import Context
-from bot.events import ButtonPressed, ChatRef, MemberJoined, MemberLeft, MessagePosted, Replied, UserRef
+from bot.events import (
+    Attachment,
+    ButtonPressed,
+    ChatRef,
+    MemberJoined,
+    MemberLeft,
+    MessagePosted,
+    Replied,
+    UserRef,
+)
 from bot.feature import Feature
+from bot.files import FileRefused
 from bot.markup import plain
 from bot.outbox import Outbox, RateLimits
 from handlers import default_features
@@ -44,6 +55,13 @@ class RecordingAdapter:
 
     async def member_is_admin(self, chat_id: str, user_id: str) -> bool:
         return user_id in self.admins.get(chat_id, set())
+
+    async def fetch_file(self, attachment: Attachment, max_bytes: int) -> bytes:
+        """A test's attachment is a local file (its `ref` is the path)."""
+        path = Path(attachment.ref)
+        if path.stat().st_size > max_bytes:
+            raise FileRefused("too_big")
+        return path.read_bytes()
 
     async def perform(self, action: A.Action) -> A.ActionResult:
         self.attempts += 1

@@ -295,3 +295,23 @@ def test_the_prompt_says_what_is_wrong_without_a_line_number(tmp_path: Path) -> 
     proc = _prompt(tmp_path, "hello\n@press me nothing\n")
     assert "(#" in proc.stdout  # the typed message's id
     assert "@press: no bot message" in proc.stdout and "line 2" not in proc.stdout
+
+
+async def test_files_in_the_console_attach_a_list_and_print_the_chart_paths(tmp_path: Path) -> None:
+    """`@attach` sends a local file with a message; a file the bot sends is written and its path shown."""
+    listing = tmp_path / "words.txt"
+    listing.write_text("办证\n代开发票\n", encoding="utf-8")
+    script = [
+        "@admin carol",
+        f"@attach {listing} carol: /filter import force",
+        "alice: 大家好，今天聊点什么",
+        "carol: /stats",
+    ]
+    out = io.StringIO()
+    code = await run_script(script, out, db_url=f"sqlite:///{tmp_path / 'c.db'}", jsonl=True)
+    assert code == 0
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert any("2" in str(r.get("text", "")) and "导入" in str(r.get("text", "")) for r in records)
+    files = [r for r in records if r.get("action") == "file"]
+    assert [f["name"] for f in files] == ["peak-hours.png", "daily.png"]
+    assert all(Path(f["path"]).read_bytes().startswith(b"\x89PNG") for f in files)

@@ -437,3 +437,31 @@ async def test_a_campaign_pinned_and_replaced_through_discord(bot: Bot) -> None:
     assert deletes[0].path.endswith(pin.path.rsplit("/", 1)[1])  # the previous post, replaced
     pins = await bot.calls("PUT", "/pins/", 2)
     assert pins[-1].path != pin.path
+
+
+async def test_files_both_ways_through_discord_py(bot: Bot, db: Database) -> None:
+    """A list attached to a message is read from the CDN; /stats posts two PNG attachments and /export a
+    CSV by DM, each a multipart upload the fake parses."""
+    words = "\n".join(["办证", "代开发票", "刷单兼职"]).encode()
+    now_id = discord.utils.time_snowflake(datetime.now(UTC))  # a message of today, not of 2021
+    payload = F.message(now_id, CAROL, "/filter import force", roles=[F.ROLE_ADMIN])
+    payload["attachments"] = [bot.fake.attach("words.txt", words)]
+    bot.state.parse_message_create(payload)
+    await eventually(lambda: _equals(db.fetchval("SELECT COUNT(*) FROM mod_rules"), 3))
+
+    bot.post(CAROL, "/stats", roles=[F.ROLE_ADMIN])
+    channel = f"/channels/{F.CHANNEL_ID}/messages"
+    await bot.fake.wait_until(lambda: len(_uploads(bot.fake.of("POST", channel))) >= 2)
+    uploads = _uploads(bot.fake.of("POST", channel))
+    assert [f["filename"] for f in uploads] == ["peak-hours.png", "daily.png"]
+    assert all(f["data"].startswith(b"\x89PNG") for f in uploads)
+
+    bot.post(CAROL, "/export members", roles=[F.ROLE_ADMIN])
+    await bot.fake.wait_until(lambda: any(f["filename"].endswith(".csv") for f in _uploads(bot.fake.calls)))
+    assert bot.fake.of("POST", "/users/@me/channels")  # by DM
+    [csv_file] = [f for f in _uploads(bot.fake.calls) if f["filename"].endswith(".csv")]
+    assert csv_file["data"].startswith(b"\xef\xbb\xbf") and "Carol" in csv_file["data"].decode("utf-8-sig")
+
+
+def _uploads(calls: list[F.Call]) -> list[dict[str, Any]]:
+    return [f for c in calls if isinstance(c.body, dict) for f in c.body.get("_files", [])]

@@ -22,6 +22,7 @@ from tests.fakes.telegram_api import (
     FakeBotApi,
     callback,
     chat_member_update,
+    document_message,
     group,
     join_message,
     member,
@@ -560,3 +561,53 @@ async def test_a_campaign_pinned_and_replaced_through_telegram(bot: Bot, fake: F
     assert str(deleted["message_id"]) == str(first_pin["message_id"])
     pins = await fake.wait_for("pinChatMessage", 2)
     assert pins[-1]["message_id"] != first_pin["message_id"]
+
+
+async def test_files_both_ways_through_the_real_bot_api(bot: Bot, fake: FakeBotApi, db: Database) -> None:
+    """A word list arrives as a document (getFile, then the download); /stats answers with two photos and
+    /export with a document, each a multipart upload the fake parses."""
+    words = "\n".join(["办证", "代开发票", "刷单兼职", "网赚项目"]).encode()
+    fake.add_file("doc-1", words)
+    mid = fake.new_message_id()
+    fake.push(
+        document_message(CHAT, mid, CAROL, "doc-1", "words.txt", len(words), caption="/filter import force")
+    )
+    [imported] = await replies(fake, 1)
+    assert "4" in imported and await db.fetchval("SELECT COUNT(*) FROM mod_rules") == 4
+    assert fake.of("getFile")[0]["file_id"] == "doc-1"
+
+    say(fake, CAROL, "/stats")
+    photos = await fake.wait_for("sendPhoto", 2)
+    assert [p["photo"]["filename"] for p in photos] == ["peak-hours.png", "daily.png"]
+    assert all(p["photo"]["data"].startswith(b"\x89PNG") and p["chat_id"] == str(CHAT) for p in photos)
+    assert "高峰" in photos[0]["caption"]
+
+    private = {"message_id": fake.new_message_id(), "date": int(datetime.now(UTC).timestamp()),
+               "chat": {"id": CAROL["id"], "type": "private", "first_name": "Carol"}, "from": CAROL,
+               "text": "/start", "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}  # fmt: skip
+    fake.push({"message": private})
+    await replies(fake, 3)  # the /stats text, and the greeting in the private chat
+    say(fake, CAROL, "/export members")
+    [doc] = await fake.wait_for("sendDocument", 1)
+    assert doc["chat_id"] == str(CAROL["id"]) and doc["document"]["filename"].endswith(".csv")
+    assert doc["document"]["data"].startswith(b"\xef\xbb\xbf")
+    rows = doc["document"]["data"].decode("utf-8-sig").splitlines()
+    assert rows[0].startswith("用户ID,名称") and any(r.startswith("1003,Carol") for r in rows)
+
+
+async def test_an_oversized_or_binary_list_is_refused_with_the_reason(
+    bot: Bot, fake: FakeBotApi, db: Database
+) -> None:
+    fake.add_file("bin-1", b"\x00\x01\x02binary")
+    fake.push(
+        document_message(CHAT, fake.new_message_id(), CAROL, "bin-1", "list.txt", 9, caption="/filter import")
+    )
+    fake.push(
+        document_message(
+            CHAT, fake.new_message_id(), CAROL, "huge", "big.txt", 9_000_000, caption="/filter import"
+        )
+    )
+    texts = await replies(fake, 2)
+    assert any("不是文本文件" in t for t in texts) and any("太大" in t for t in texts)
+    assert len(fake.of("getFile")) == 1  # the size on the message was enough to refuse the big one
+    assert await db.fetchval("SELECT COUNT(*) FROM mod_rules") == 0

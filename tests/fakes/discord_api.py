@@ -305,10 +305,7 @@ class FakeDiscordApi:
     async def _handle(self, request: web.Request, path: str) -> web.Response:
         body: Any = None
         if request.can_read_body:
-            raw = await request.read()
-            if request.content_type == "application/json" and raw:
-                body = json.loads(raw)
-            elif request.content_type.startswith("multipart"):
+            if request.content_type.startswith("multipart"):  # parsed from the stream, not read first
                 form = await request.post()
                 body = json.loads(str(form.get("payload_json", "{}")))
                 for key, value in form.items():  # the uploaded files, as Discord receives them
@@ -316,6 +313,10 @@ class FakeDiscordApi:
                         body.setdefault("_files", []).append(
                             {"field": key, "filename": value.filename, "data": value.file.read()}
                         )
+            else:
+                raw = await request.read()
+                if request.content_type == "application/json" and raw:
+                    body = json.loads(raw)
         self.calls.append(Call(request.method, path, body, dict(request.query)))
         self._called.set()
         for i, (method, part, status, payload) in enumerate(self.failures):
