@@ -288,7 +288,7 @@ class DigestFeature(Feature):
             r.members_before = await repo.members(gid, before, r.members.at_start)
         if "activity" in wanted:
             r.activity = await repo.activity(gid, period)
-            r.activity_before = await repo.activity(gid, before)
+            r.activity_before = await repo.activity(gid, before, mau_days=None)
         if "rituals" in wanted:
             r.rituals = await repo.rituals(gid, period, TOP)
             r.rituals_before = await repo.rituals(gid, before, 0)

@@ -13,7 +13,7 @@ import asyncio
 import csv
 from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, time, timedelta
-from typing import IO, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
@@ -23,7 +23,7 @@ from bot.clock import from_ms
 from bot.commands import CommandSpec
 from bot.context import Context
 from bot.events import ChatRef
-from bot.feature import Feature
+from bot.feature import Feature, JobFunc
 from bot.parsing import REST, tokenize
 from storage.exports import (
     ACTIVITY_COLUMNS,
@@ -34,7 +34,11 @@ from storage.exports import (
     TIME_COLUMNS,
     ExportRepo,
 )
+from storage.jobs import JobRecord
 from storage.moderation import ModerationRepo
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 KINDS = {
     "members": "members",
@@ -80,6 +84,9 @@ class ExportsFeature(Feature):
     name = "exports"
     priority = 98
 
+    def jobs(self) -> dict[str, JobFunc]:
+        return {"run": self.run_job}
+
     def commands(self) -> list[CommandSpec]:
         return [
             CommandSpec(
@@ -108,7 +115,25 @@ class ExportsFeature(Feature):
         if not by_dm and log_target is None:
             await ctx.reply(ctx.t("export.nowhere_telegram" if platform == "telegram" else "export.nowhere"))
             return
-        await ctx.settle()
+        # The file is written by a job of its own: a 1,000,000-row ledger takes seconds, and the group's
+        # other messages must not wait behind it. The job is stored, so a restart still delivers.
+        payload = {"kind": kind, "days": days, "user": uid, "dm": by_dm}
+        job_id = f"export:{ctx.group.id}:{ctx.event.event_key}"
+        await app.scheduler.add(
+            JobRecord(
+                job_id, f"{self.name}.run", "date", {"run_at": ctx.now().isoformat()}, ctx.group.id, payload
+            )
+        )
+        await ctx.reply(
+            ctx.t("export.started_dm" if by_dm else "export.started_log", kind=ctx.t(f"export.kind.{kind}"))
+        )
+
+    async def run_job(self, app: App, ctx: Context | None, job: JobRecord) -> None:
+        if ctx is None:
+            return
+        kind, days, uid = str(job.payload["kind"]), job.payload["days"], str(job.payload["user"])
+        log_target = await ModerationRepo(app.db).log_target(ctx.group.id)
+        await app.writer.flush()
         path = app.files.new_path(f"{kind}-{ctx.group.id}", ".csv")
         rows = await self.write(ctx, kind, days, str(path))
         window = (
@@ -126,7 +151,7 @@ class ExportsFeature(Feature):
         name = f"qunbot-{kind}-{ctx.today()}.csv"
         log_file = (
             A.SendFile(
-                chat=ChatRef(platform, log_target.chat_id),
+                chat=ChatRef(ctx.group.platform, log_target.chat_id),
                 path=str(path),
                 filename=name,
                 caption=caption,
@@ -135,13 +160,10 @@ class ExportsFeature(Feature):
             if log_target is not None
             else None
         )
-        if by_dm:
+        if job.payload.get("dm"):
             await ctx.send_file(str(path), name, caption, user_id=uid, fallback=log_file)
-            await ctx.reply(ctx.t("export.sent_dm", kind=ctx.t(f"export.kind.{kind}"), rows=rows))
-        else:
-            assert log_file is not None
+        elif log_file is not None:
             await ctx.act(log_file)
-            await ctx.reply(ctx.t("export.sent_log", kind=ctx.t(f"export.kind.{kind}"), rows=rows))
 
     async def write(self, ctx: Context, kind: str, days: int | None, path: str) -> int:
         """Stream the rows into a UTF-8 (BOM) CSV at `path`; returns how many data rows it holds."""

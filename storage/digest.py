@@ -218,7 +218,8 @@ class DigestRepo:
 
     # --- activity ------------------------------------------------------------------------------------
 
-    async def activity(self, group_id: int, p: Period, *, mau_days: int = 30) -> ActivityFigures:
+    async def activity(self, group_id: int, p: Period, *, mau_days: int | None = 30) -> ActivityFigures:
+        """`mau_days=None` skips the monthly figure (the week before needs none: it is not shown)."""
         hourly = await self._db.fetchall(
             "SELECT day, hour, messages FROM activity_hourly WHERE group_id = ? AND day >= ? AND day <= ?",
             group_id,
@@ -239,8 +240,10 @@ class DigestRepo:
         ):
             dau[day] = int(n)
         active = await self._distinct_posters(group_id, p.first, p.last)
-        mau_first = (date.fromisoformat(p.last) - timedelta(days=mau_days - 1)).isoformat()
-        mau = await self._distinct_posters(group_id, mau_first, p.last)
+        mau = 0
+        if mau_days is not None:
+            mau_first = (date.fromisoformat(p.last) - timedelta(days=mau_days - 1)).isoformat()
+            mau = await self._distinct_posters(group_id, mau_first, p.last)
         return ActivityFigures(sum(by_day.values()), active, dau, by_day, mau, heat)
 
     async def daily_active(self, group_id: int, p: Period) -> dict[str, int]:
@@ -291,16 +294,19 @@ class DigestRepo:
             p.last,
         )
         assert money is not None
-        leaders = await self._db.fetchall(
-            "SELECT l.user_id, COALESCE(MAX(m.name), ''), SUM(l.delta) AS earned FROM points_ledger l "
-            "LEFT JOIN members m ON m.group_id = l.group_id AND m.user_id = l.user_id "
-            "WHERE l.group_id = ? AND l.day >= ? AND l.day <= ? AND l.kind = 'earn' "
-            "GROUP BY l.user_id HAVING SUM(l.delta) > 0 ORDER BY earned DESC, l.user_id LIMIT ?",
-            group_id,
-            p.first,
-            p.last,
-            top,
-        )
+        leaders = []
+        if top:  # summed first, named after: the join touches `top` rows, not the week's ledger
+            leaders = await self._db.fetchall(
+                "SELECT t.user_id, COALESCE(m.name, ''), t.earned FROM (SELECT user_id, SUM(delta) AS earned "
+                "FROM points_ledger WHERE group_id = ? AND day >= ? AND day <= ? AND kind = 'earn' "
+                "GROUP BY user_id HAVING SUM(delta) > 0 ORDER BY earned DESC, user_id LIMIT ?) AS t "
+                "LEFT JOIN members m ON m.group_id = ? AND m.user_id = t.user_id ORDER BY t.earned DESC, t.user_id",
+                group_id,
+                p.first,
+                p.last,
+                top,
+                group_id,
+            )
         return RitualFigures(
             checkins,
             checkers,

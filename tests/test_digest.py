@@ -9,16 +9,19 @@ import dataclasses
 import io
 import logging
 import warnings
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot import actions as A
 from bot import charts
 from bot.events import Attachment
 from bot.markup import plain
-from handlers.digest import DigestFeature, Report
+from handlers.digest import WEEKDAYS, DigestFeature, Report, last_fire, week_before
+from handlers.exports import cell
 from storage.digest import Period
 from storage.moderation import LogTarget, ModerationRepo
 from tests.helpers import PLATFORM, SHANGHAI, Harness
@@ -289,18 +292,26 @@ async def test_export_goes_by_dm_or_to_the_log_never_to_the_group(db) -> None:  
     assert "不能发在群里" in no_route[0]
     await ModerationRepo(db).set_log_target(await _gid(h), LogTarget("admins", None), "carol", 0)
     await h.app.handle(h.message("carol", "/export members", admin=True))
-    out = h.take()
-    files = [a for a in out if isinstance(a, A.SendFile)]
+    started = h.take()
+    assert not [a for a in started if isinstance(a, A.SendFile)]  # written by a job of its own, not inline
+    assert "发到管理日志" in next(plain(a.text) for a in started if isinstance(a, A.Reply))
+    await h.app.scheduler.run_due()
+    files = _csv_files(h.take())  # (the Monday digest's charts went out on this run too)
     assert len(files) == 1 and files[0].chat.chat_id == "admins" and files[0].user_id is None
-    assert "已发到管理日志" in next(plain(a.text) for a in out if isinstance(a, A.Reply))
+    assert "8 行" in files[0].caption  # a b carol n1 n2 n3 n4 x
     await h.app.dms.opened(PLATFORM, "carol", 0)
     await h.app.handle(h.message("carol", "/export ledger 90d", admin=True))
     out = h.take()
-    dm = next(a for a in out if isinstance(a, A.SendFile))
+    await h.app.scheduler.run_due()
+    [dm] = _csv_files(h.take())
     assert dm.user_id == "carol" and dm.fallback is not None and dm.fallback.chat.chat_id == "admins"
     assert "私信" in next(plain(a.text) for a in out if isinstance(a, A.Reply))
     assert "用法" in (await h.say("carol", "/export everything", admin=True))[0]
     await h.stop()
+
+
+def _csv_files(actions: list[A.Action]) -> list[A.SendFile]:
+    return [a for a in actions if isinstance(a, A.SendFile) and a.filename.endswith(".csv")]
 
 
 async def test_csv_round_trip_with_chinese_names_and_no_formulas(db) -> None:  # type: ignore[no-untyped-def]
@@ -312,7 +323,8 @@ async def test_csv_round_trip_with_chinese_names_and_no_formulas(db) -> None:  #
     exported = {}
     for kind in ("members", "ledger", "needs", "cases", "activity"):
         await h.app.handle(h.message("carol", f"/export {kind} 30d", admin=True))
-        file = next(a for a in h.take() if isinstance(a, A.SendFile))
+        await h.app.scheduler.run_due()
+        [file] = _csv_files(h.take())
         raw = Path(file.path).read_bytes()
         assert raw.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs to read UTF-8
         exported[kind] = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
@@ -382,3 +394,26 @@ def test_period_bounds_follow_the_group_timezone() -> None:
     assert p.before().first == "2026-11-09" and p.before().end_ms == p.start_ms
     ny = Period.of_days(datetime(2026, 10, 29).date(), 7, "America/New_York")  # across the end of DST
     assert ny.end_ms - ny.start_ms == (7 * 24 + 1) * 3_600_000
+
+
+@given(
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(SHANGHAI)),
+    st.sampled_from(["Asia/Shanghai", "America/New_York", "Europe/London", "Asia/Kolkata", "UTC"]),
+    st.sampled_from(WEEKDAYS),
+    st.integers(0, 23),
+)
+def test_the_last_digest_hour_is_the_latest_such_moment_before_now(now, zone, day, hour) -> None:  # type: ignore[no-untyped-def]
+    fire = last_fire(now, zone, day, hour)
+    assert fire <= now < fire + timedelta(days=7, hours=1)  # an hour of slack for a DST change
+    assert fire.weekday() == WEEKDAYS.index(day) and fire.hour in (hour, (hour + 1) % 24)
+    week = week_before(fire, zone)
+    assert week.days == 7 and date.fromisoformat(week.last) == fire.date() - timedelta(days=1)
+
+
+@given(st.text(max_size=60))
+def test_no_exported_cell_can_run_as_a_formula(text: str) -> None:
+    out = io.StringIO()
+    csv.writer(out).writerow([cell(text)])
+    [[back]] = list(csv.reader(io.StringIO(out.getvalue())))
+    assert not back.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert back == ("'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text)  # nothing else changed

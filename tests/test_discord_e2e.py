@@ -457,6 +457,8 @@ async def test_files_both_ways_through_discord_py(bot: Bot, db: Database) -> Non
     assert all(f["data"].startswith(b"\x89PNG") for f in uploads)
 
     bot.post(CAROL, "/export members", roles=[F.ROLE_ADMIN])
+    await bot.fake.wait_until(lambda: any("私信" in t for t in bot._texts()))
+    await bot.app.scheduler.run_due()  # the export's own job (the scheduler is manual here)
     await bot.fake.wait_until(lambda: any(f["filename"].endswith(".csv") for f in _uploads(bot.fake.calls)))
     assert bot.fake.of("POST", "/users/@me/channels")  # by DM
     [csv_file] = [f for f in _uploads(bot.fake.calls) if f["filename"].endswith(".csv")]

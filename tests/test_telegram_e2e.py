@@ -588,6 +588,10 @@ async def test_files_both_ways_through_the_real_bot_api(bot: Bot, fake: FakeBotA
     fake.push({"message": private})
     await replies(fake, 3)  # the /stats text, and the greeting in the private chat
     say(fake, CAROL, "/export members")
+    started = await replies(fake, 4)
+    assert "私信" in started[-1]
+    assert bot.app is not None
+    await bot.app.scheduler.run_due()  # the export's own job (the scheduler is manual here)
     [doc] = await fake.wait_for("sendDocument", 1)
     assert doc["chat_id"] == str(CAROL["id"]) and doc["document"]["filename"].endswith(".csv")
     assert doc["document"]["data"].startswith(b"\xef\xbb\xbf")

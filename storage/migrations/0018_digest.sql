@@ -10,8 +10,9 @@ UPDATE mod_cases SET kind = 'report' WHERE action = 'report';
 UPDATE mod_cases SET kind = 'other' WHERE actor = 'auto' AND rule_id IS NULL AND action <> 'report';
 CREATE INDEX mod_cases_at ON mod_cases (group_id, at);
 
--- Points issued and spent per group day (the ledger was indexed by member only).
-CREATE INDEX points_ledger_day ON points_ledger (group_id, day);
+-- Points issued and spent per group day, and the week's top earners, read from the index alone (the
+-- ledger was indexed by member only).
+CREATE INDEX points_ledger_day ON points_ledger (group_id, day, kind, user_id, delta);
 
 -- Verifications started per group and time (pass rate of the week's newcomers).
 CREATE INDEX verifications_created ON verifications (group_id, created_at);
