@@ -24,12 +24,24 @@ async def _console(args: argparse.Namespace, settings: Settings, lines: list[str
     from adapters.console.session import run_interactive, run_script
 
     if lines is None:
-        return await run_interactive(_db_url(args.db, settings))
+        return await run_interactive(_db_url(args.db, settings), files_dir=settings.files_dir)
     if args.db is not None:
-        return await run_script(lines, sys.stdout, db_url=_db_url(args.db, settings), jsonl=args.jsonl)
+        return await run_script(
+            lines,
+            sys.stdout,
+            db_url=_db_url(args.db, settings),
+            jsonl=args.jsonl,
+            files_dir=settings.files_dir,
+        )
     # A script gets a fresh database of its own, so the same script always gives the same output.
     with tempfile.TemporaryDirectory(prefix="qunbot-") as tmp:
-        return await run_script(lines, sys.stdout, db_url=f"sqlite:///{tmp}/script.db", jsonl=args.jsonl)
+        return await run_script(
+            lines,
+            sys.stdout,
+            db_url=f"sqlite:///{tmp}/script.db",
+            jsonl=args.jsonl,
+            files_dir=settings.files_dir,
+        )
 
 
 async def _migrate(settings: Settings) -> int:

@@ -43,6 +43,7 @@ from storage.processed import ProcessedEvents
 log = logging.getLogger(__name__)
 
 PROCESSED_EVENTS_KEPT = timedelta(days=7)
+UNIT_ATTEMPTS = 3  # an event's unit is run again after a transient database failure (a deadlock)
 
 
 class App:
@@ -55,10 +56,11 @@ class App:
         *,
         manual_scheduler: bool = False,
         writer_interval: float = 0.25,
-        files_dir: str | Path | None = None,
+        files_dir: str | Path | FileStore | None = None,
     ) -> None:
         self.db = db
-        self.files = FileStore(files_dir)  # charts and exports, kept until the outbox has sent them
+        # charts and exports, kept until the outbox has sent them
+        self.files = files_dir if isinstance(files_dir, FileStore) else FileStore(files_dir)
         self.clock = clock
         self.outbox = outbox
         self.features = sorted(features, key=lambda f: f.priority)
@@ -139,14 +141,21 @@ class App:
         # A plain message opens its transaction only if it writes or acts; anything else is a unit from
         # the start (its first reads then see every earlier message's batched rows).
         eager = not isinstance(event, MessagePosted)
-        try:
-            async with unit(self, event.event_key, now_ms, eager=eager):
-                await self._dispatch(event, now_ms)
-        except Exception:
-            self.processed.forget(event.event_key)
-            raise
+        for attempt in range(UNIT_ATTEMPTS):
+            try:
+                async with unit(self, event.event_key, now_ms, eager=eager):
+                    await self._dispatch(event, now_ms, again=attempt > 0)
+                return
+            except Exception as exc:
+                self.processed.forget(event.event_key)
+                self.groups.forget(event.chat.platform, event.chat.chat_id)
+                # PostgreSQL may pick this unit as a deadlock's victim (two units upserting the same hot
+                # rows in different orders): it rolled back whole, so it is run again, as PostgreSQL advises.
+                if attempt + 1 == UNIT_ATTEMPTS or not self.db.is_transient(exc):
+                    raise
+                log.warning("unit of %s rolled back (%s); running it again", event.event_key, exc)
 
-    async def _dispatch(self, event: Event, now_ms: int) -> None:
+    async def _dispatch(self, event: Event, now_ms: int, *, again: bool = False) -> None:
         if isinstance(event, DirectOpened):
             await self._on_direct_opened(event, now_ms)
             return
@@ -155,7 +164,10 @@ class App:
             return
         group = await self.groups.ensure(event.chat.platform, event.chat.chat_id, event.chat.title, now_ms)
         ctx = Context(self, group, await self.groups.settings(group.id), event)
-        await self._record_activity(ctx, event)
+        if not again or isinstance(event, MemberJoined | MemberLeft):
+            # a run again finds its activity still pending in the batch (the rollback put it back);
+            # a join or leave is written in the unit itself and was rolled back with it
+            await self._record_activity(ctx, event)
         if event.user.is_bot:
             return
         if not isinstance(event, MemberJoined | MemberLeft):

@@ -23,7 +23,7 @@ matplotlib.use("Agg")
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
 FALLBACK_FAMILY = "DejaVu Sans"
@@ -90,6 +90,8 @@ def render_heatmap(heat: list[list[int]], labels: HeatmapLabels) -> bytes:
                 if peak and n >= peak * 0.6:
                     ax.text(h, d, _short(n), ha="center", va="center", fontsize=7, color="white")
         bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+        bar.locator = MaxNLocator(integer=True)  # counts: no 0.5 of a message
+        bar.update_ticks()
         bar.set_label(labels.messages)
         return _png(fig)
 
@@ -107,11 +109,13 @@ def render_daily(
         ax.bar(xs, [-n for n in leaves], color="#E57373", label=labels.leaves, width=0.7)
         ax.axhline(0, color="#888888", linewidth=0.8)
         ax.set_ylabel(f"{labels.joins} / {labels.leaves}")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{abs(v):g}"))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{abs(v):g}"))  # leaves drawn down
         ax2 = ax.twinx()
         ax2.plot(xs, active, color="#1E88E5", marker="o", markersize=3, linewidth=2, label=labels.active)
         ax2.set_ylim(bottom=0, top=max([*active, 1]) * 1.15)
         ax2.set_ylabel(labels.active)
+        ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
         step = max(1, len(days) // 7)
         ticks = xs[::step]
         ax.set_xticks(ticks, [_md(days[i]) for i in ticks])
@@ -119,9 +123,9 @@ def render_daily(
         handles = [*ax.get_legend_handles_labels()[0], *ax2.get_legend_handles_labels()[0]]
         names = [*ax.get_legend_handles_labels()[1], *ax2.get_legend_handles_labels()[1]]
         ax.legend(handles, names, loc="upper left", fontsize=9, frameon=False, ncols=3)
-        low = min([-n for n in leaves] + [0])
         high = max([*joins, 1])
-        ax.set_ylim(low * 1.3 - 0.5, high * 1.6 + 0.5)
+        low = max([*leaves, 1])
+        ax.set_ylim(-low * 1.3, high * 1.6)
         return _png(fig)
 
 

@@ -31,13 +31,20 @@ def safe_name(name: str, default: str = "file") -> str:
 
 
 class FileStore:
-    def __init__(self, root: str | Path | None = None) -> None:
+    """`sequential` names files stem-1, stem-2, … (console scripts: the same script prints the same paths);
+    otherwise a random part keeps two processes sharing the folder from ever writing the same file."""
+
+    def __init__(self, root: str | Path | None = None, *, sequential: bool = False) -> None:
         self.root = Path(root) if root is not None else Path(tempfile.gettempdir()) / "qunbot-files"
+        self._sequential = sequential
+        self._count = 0
 
     def new_path(self, stem: str, suffix: str) -> Path:
-        """A fresh path for a file to be written (never an existing one)."""
+        """A fresh path for a file to be written."""
         self.root.mkdir(parents=True, exist_ok=True)
-        return self.root / f"{safe_name(stem)}-{secrets.token_hex(6)}{suffix}"
+        self._count += 1
+        tail = str(self._count) if self._sequential else secrets.token_hex(6)
+        return self.root / f"{safe_name(stem)}-{tail}{suffix}"
 
     def prune(self, keep_seconds: float = KEEP_SECONDS, now: float | None = None) -> int:
         """Delete files older than `keep_seconds`; returns how many went."""

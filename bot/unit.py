@@ -175,10 +175,12 @@ async def unit(
             await uow.begin()
         try:
             yield uow
+            pending = await uow.commit()
         except BaseException as exc:
+            # a failure while committing (the last batch, the outbox rows, the commit itself) must end
+            # the transaction too: left open, it would hold its connection and locks for good
             await uow.rollback(exc)
             raise
-        pending = await uow.commit()
     finally:
         unit_opener.reset(opener)
         _current.reset(token)

@@ -433,22 +433,25 @@ class DigestFeature(Feature):
     def _newcomers(self, ctx: Context, r: Report) -> list[str]:
         n = r.newcomers
         assert n is not None
-        if not (n.joined_before or n.joined or n.verified or n.verify_failed):
-            return []
-        return [
-            ctx.t(
-                "digest.newcomers",
-                before=n.joined_before,
-                retained=n.retained,
-                retention=pct(n.retention),
-                passed=n.verified,
-                tried=n.verified + n.verify_failed,
-                pass_rate=pct(n.pass_rate),
-                onboarded=n.onboarded,
-                joined=n.joined,
-                onboarding=pct(n.onboarding_rate),
+        parts = []
+        if n.joined_before:
+            parts.append(
+                ctx.t("digest.retention", before=n.joined_before, retained=n.retained, rate=pct(n.retention))
             )
-        ]
+        if n.verified or n.verify_failed:
+            parts.append(
+                ctx.t(
+                    "digest.verified",
+                    passed=n.verified,
+                    tried=n.verified + n.verify_failed,
+                    rate=pct(n.pass_rate),
+                )
+            )
+        if n.joined and ctx.app.has_feature("onboarding"):
+            parts.append(
+                ctx.t("digest.onboarded", done=n.onboarded, joined=n.joined, rate=pct(n.onboarding_rate))
+            )
+        return [ctx.t("digest.newcomers", parts=" · ".join(parts))] if parts else []
 
     def _order(self, ctx: Context, r: Report) -> list[str]:
         o, b = r.order, r.order_before

@@ -58,6 +58,14 @@ class GroupRepo(Generic[S]):
         self._groups[key] = group
         return group
 
+    def forget(self, platform: str, chat_id: str) -> None:
+        """Drop what is cached of a chat: a unit that created its group may have rolled back (its id is
+        then no row), and the next event must insert it again."""
+        group = self._groups.pop((platform, chat_id), None)
+        if group is not None:
+            self._overrides.pop(group.id, None)
+            self._settings.pop(group.id, None)
+
     async def get(self, platform: str, chat_id: str) -> Group | None:
         group = self._groups.get((platform, chat_id))
         if group is not None:

@@ -98,6 +98,12 @@ async def known_week(db) -> Harness:  # type: ignore[no-untyped-def]
         "VALUES (?, '晚安', 'cron', '{}', '每天 20:00', 'carol', 0)",
         gid,
     )
+    for user, status in (("v1", "passed"), ("v2", "timeout"), ("v3", "left")):  # a left one is no outcome
+        await db.execute(
+            "INSERT INTO verifications (group_id, user_id, name, kind, answer, tries_left, deadline, status, "
+            "created_at) VALUES (?, ?, ?, 'button', '', 3, 0, ?, ?)",
+            gid, user, user, status, int(at(17, 10).timestamp() * 1000),
+        )  # fmt: skip
     cid = await db.fetchval("SELECT MAX(id) FROM campaigns")
     for day, status, presses in ((16, "sent", 3), (17, "sent", 1), (18, "failed", 0), (12, "sent", 9)):
         ms = int(at(day, 20).timestamp() * 1000)
@@ -141,7 +147,7 @@ async def test_every_figure_of_a_known_week(db) -> None:  # type: ignore[no-unty
     n = r.newcomers
     assert n is not None
     assert (n.joined_before, n.retained, n.joined, n.onboarded) == (4, 2, 1, 0)  # n1 and n2 posted
-    assert n.retention == 0.5 and n.pass_rate is None
+    assert n.retention == 0.5 and (n.verified, n.verify_failed, n.pass_rate) == (1, 1, 0.5)
     o = r.order
     assert o is not None and o.cases == 1 and o.by_kind["word"] == 1 and o.by_action["warn"] == 1
     assert (o.reports, o.reports_handled) == (0, 0)
@@ -158,7 +164,7 @@ async def test_every_figure_of_a_known_week(db) -> None:  # type: ignore[no-unty
     text = plain(_feature(h).text(ctx, r, weekly=True))
     for figure in ("6 人（净增 +0）", "加入 1", "退群率 17%", "消息 10", "发言成员 6", "日活均值 1.3",
                    "月活 6", "21:00–22:00、10:00–11:00、15:00–16:00", "11/18（周三）（3 条）", "签到 2 次",
-                   "平均连签 1.0 天", "积分发放 45", "1. b +25", "次周留存 50%", "处理 1 起", "违禁词 1",
+                   "平均连签 1.0 天", "积分发放 45", "1. b +25", "次周留存 50%", "入群验证通过 1/2（50%）", "处理 1 起", "违禁词 1",
                    "警告 1", "首次回应中位用时 4 小时", "闭环率 0%", "回归 1 人（100%）", "发出 2 条",
                    "失败 1 条", "按钮点击 4 次"):  # fmt: skip
         assert figure in text, figure
@@ -416,4 +422,6 @@ def test_no_exported_cell_can_run_as_a_formula(text: str) -> None:
     csv.writer(out).writerow([cell(text)])
     [[back]] = list(csv.reader(io.StringIO(out.getvalue())))
     assert not back.startswith(("=", "+", "-", "@", "\t", "\r"))
-    assert back == ("'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text)  # nothing else changed
+    assert back == (
+        "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
+    )  # nothing else changed

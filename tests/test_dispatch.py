@@ -149,3 +149,38 @@ async def test_groups_are_isolated(db) -> None:  # type: ignore[no-untyped-def]
     assert (await h.say("alice", "/help", chat_id="g1"))[0].startswith("Commands you can use")
     assert (await h.say("alice", "/help", chat_id="g2"))[0].startswith("可用命令")
     await h.stop()
+
+
+class Deadlocked(Exception):
+    """Stands for PostgreSQL's DeadlockDetectedError: the unit was chosen as the victim and rolled back."""
+
+
+async def test_a_unit_rolled_back_by_a_deadlock_runs_again_and_counts_once(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    monkeypatch.setattr(h.app.db, "is_transient", lambda exc: isinstance(exc, Deadlocked))
+    failures = {"join": 1, "commit": 1}
+    record_join, add = h.app.members.record_join, h.app.outbox_repo.add
+
+    async def flaky_join(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if failures["join"]:
+            failures["join"] -= 1
+            raise Deadlocked
+        return await record_join(*args, **kwargs)
+
+    async def flaky_add(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if failures["commit"]:
+            failures["commit"] -= 1
+            raise Deadlocked
+        return await add(*args, **kwargs)
+
+    monkeypatch.setattr(h.app.members, "record_join", flaky_join)
+    await h.join("dave")
+    assert await db.fetchval("SELECT COUNT(*) FROM membership_events WHERE user_id = 'dave'") == 1
+    assert await db.fetchval("SELECT COUNT(*) FROM members WHERE user_id = 'dave'") == 1
+    monkeypatch.setattr(h.app.outbox_repo, "add", flaky_add)
+    assert len(await h.say("alice", "签到")) == 1
+    await h.app.writer.flush()
+    assert failures == {"join": 0, "commit": 0}
+    assert await db.fetchval("SELECT COUNT(*) FROM checkins WHERE user_id = 'alice'") == 1
+    assert await db.fetchval("SELECT SUM(messages) FROM activity_daily WHERE user_id = 'alice'") == 1
+    await h.stop()

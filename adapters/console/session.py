@@ -40,6 +40,7 @@ from bot.events import (
     UserRef,
 )
 from bot.feature import Feature
+from bot.files import FileStore
 from bot.outbox import Outbox
 from bot.parsing import is_id, parse_duration
 from handlers import default_features
@@ -75,8 +76,10 @@ class ConsoleSession:
         echo: bool = True,
         start: datetime = DEFAULT_START,
         features: Callable[[], list[Feature]] = default_features,
+        files_dir: str | None = None,
     ) -> None:
         self.db = db
+        self.files = FileStore(files_dir, sequential=True)
         self._features = features
         self.clock = FakeClock(start)
         tz = start.tzinfo if start.tzinfo is not None else ZoneInfo("Asia/Shanghai")
@@ -96,7 +99,9 @@ class ConsoleSession:
         self._lock = asyncio.Lock()
 
     def _new_app(self) -> App:
-        return App(self.db, self.clock, self.outbox, self._features(), manual_scheduler=True)
+        return App(
+            self.db, self.clock, self.outbox, self._features(), manual_scheduler=True, files_dir=self.files
+        )
 
     async def start(self) -> None:
         await self.app.start()
@@ -319,11 +324,12 @@ async def run_script(
     jsonl: bool = False,
     start: datetime = DEFAULT_START,
     features: Callable[[], list[Feature]] = default_features,
+    files_dir: str | None = None,
 ) -> int:
     """Play a script; returns 0, or 2 after printing the line that stopped it."""
     db = await open_database(db_url)
     try:
-        session = ConsoleSession(db, out, jsonl=jsonl, start=start, features=features)
+        session = ConsoleSession(db, out, jsonl=jsonl, start=start, features=features, files_dir=files_dir)
     except BaseException:
         await db.close()
         raise
@@ -340,13 +346,13 @@ async def run_script(
         await db.close()
 
 
-async def run_interactive(db_url: str, out: TextIO = sys.stdout) -> int:
+async def run_interactive(db_url: str, out: TextIO = sys.stdout, files_dir: str | None = None) -> int:
     """A prompt: plain lines are said by `me` (an admin of the current group); directives work as in scripts."""
     from bot.clock import SystemClock
 
     db = await open_database(db_url)
     start = SystemClock().now().astimezone(ZoneInfo("Asia/Shanghai"))
-    session = ConsoleSession(db, out, echo=False, start=start)
+    session = ConsoleSession(db, out, echo=False, start=start, files_dir=files_dir)
     session.group.admins.add("me")
     await session.start()
     print(
