@@ -352,7 +352,23 @@ def apply_override(overrides: dict[str, Any], key: str, raw: str) -> tuple[Group
     return settings, merged
 
 
+def _renamed(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Sections renamed since they were stored: `reports` (weekly_day, hour, enabled) is now `digest`."""
+    old = overrides.get("reports")
+    if not isinstance(old, dict) or "digest" in overrides:
+        return overrides
+    digest: dict[str, Any] = {}
+    if "weekly_day" in old:
+        digest["day"] = old["weekly_day"]
+    if "hour" in old:
+        digest["hour"] = old["hour"]
+    if old.get("enabled") is False:
+        digest["target"] = "off"
+    return {**{k: v for k, v in overrides.items() if k != "reports"}, "digest": digest}
+
+
 def from_overrides(overrides: dict[str, Any]) -> GroupSettings:
+    overrides = _renamed(overrides)
     try:
         return GroupSettings.model_validate(overrides)
     except ValidationError:

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
@@ -150,6 +150,8 @@ class DigestFeature(Feature):
     # --- the weekly push -----------------------------------------------------------------------------
 
     async def tick_job(self, app: App, _ctx: Context | None, _job: JobRecord) -> None:
+        if app.clock.now().astimezone(UTC).hour == 0:  # once a day: charts and exports a week old go
+            await asyncio.to_thread(app.files.prune)
         for group_id in await app.groups.ids():
             ctx = await app.context_for_group(group_id)
             if ctx is None:

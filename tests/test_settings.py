@@ -119,3 +119,10 @@ def test_bad_process_settings_are_named(tmp_path, monkeypatch) -> None:  # type:
         load_settings()
     with pytest.raises(FileNotFoundError):
         load_settings(tmp_path / "missing.toml")
+
+
+def test_the_old_reports_section_is_read_as_the_digest() -> None:
+    from config.group_settings import from_overrides
+
+    s = from_overrides({"reports": {"weekly_day": "fri", "hour": 18, "enabled": False}, "language": "en"})
+    assert (s.digest.day, s.digest.hour, s.digest.target, s.language) == ("fri", 18, "off", "en")
