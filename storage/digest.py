@@ -231,14 +231,7 @@ class DigestRepo:
         for day, hour, n in hourly:
             heat[date.fromisoformat(day).weekday()][int(hour)] += int(n)
             by_day[day] = by_day.get(day, 0) + int(n)
-        dau = dict.fromkeys(p.day_list(), 0)
-        for day, n in await self._db.fetchall(
-            "SELECT day, COUNT(*) FROM activity_daily WHERE group_id = ? AND day >= ? AND day <= ? GROUP BY day",
-            group_id,
-            p.first,
-            p.last,
-        ):
-            dau[day] = int(n)
+        dau = await self.daily_active(group_id, p)
         active = await self._distinct_posters(group_id, p.first, p.last)
         mau = 0
         if mau_days is not None:
@@ -320,15 +313,7 @@ class DigestRepo:
 
     async def newcomers(self, group_id: int, p: Period, tasks: int) -> NewcomerFigures:
         prev = p.before()
-        joined_before = int(
-            await self._db.fetchval(
-                "SELECT COUNT(DISTINCT user_id) FROM membership_events "
-                "WHERE group_id = ? AND kind = 'join' AND at >= ? AND at < ?",
-                group_id,
-                prev.start_ms,
-                prev.end_ms,
-            )
-        )
+        joined_before = await self._joined(group_id, prev)
         retained = int(
             await self._db.fetchval(
                 "SELECT COUNT(DISTINCT e.user_id) FROM membership_events e "
@@ -351,15 +336,7 @@ class DigestRepo:
             p.end_ms,
         )
         assert row is not None
-        joined = int(
-            await self._db.fetchval(
-                "SELECT COUNT(DISTINCT user_id) FROM membership_events "
-                "WHERE group_id = ? AND kind = 'join' AND at >= ? AND at < ?",
-                group_id,
-                p.start_ms,
-                p.end_ms,
-            )
-        )
+        joined = await self._joined(group_id, p)
         onboarded = 0
         if tasks:
             onboarded = int(
@@ -376,6 +353,18 @@ class DigestRepo:
                 )
             )
         return NewcomerFigures(joined_before, retained, int(row[0]), int(row[1]), joined, onboarded)
+
+    async def _joined(self, group_id: int, p: Period) -> int:
+        """Members who joined in the period (one who joined twice counts once)."""
+        return int(
+            await self._db.fetchval(
+                "SELECT COUNT(DISTINCT user_id) FROM membership_events "
+                "WHERE group_id = ? AND kind = 'join' AND at >= ? AND at < ?",
+                group_id,
+                p.start_ms,
+                p.end_ms,
+            )
+        )
 
     # --- order ---------------------------------------------------------------------------------------
 

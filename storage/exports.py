@@ -53,51 +53,39 @@ class ExportRepo:
             yield [tuple(r) for r in rows]
             last = rows[-1][0]
 
-    async def ledger(self, group_id: int, since_day: str) -> AsyncIterator[list[tuple[Any, ...]]]:
-        last = 0
-        while True:
-            rows = await self._db.fetchall(
-                "SELECT l.id, l.at, l.day, l.user_id, COALESCE(m.name, ''), l.delta, l.kind, l.reason, "
-                "COALESCE(l.actor, '') FROM points_ledger l "
-                "LEFT JOIN members m ON m.group_id = l.group_id AND m.user_id = l.user_id "
-                f"WHERE l.group_id = ? AND l.id > ? AND l.day >= ? ORDER BY l.id LIMIT {self._page}",
-                group_id,
-                last,
-                since_day,
-            )
-            if not rows:
-                return
-            yield [tuple(r) for r in rows]
-            last = int(rows[-1][0])
+    def ledger(self, group_id: int, since_day: str) -> AsyncIterator[list[tuple[Any, ...]]]:
+        return self._by_id(
+            "SELECT l.id, l.at, l.day, l.user_id, COALESCE(m.name, ''), l.delta, l.kind, l.reason, "
+            "COALESCE(l.actor, '') FROM points_ledger l "
+            "LEFT JOIN members m ON m.group_id = l.group_id AND m.user_id = l.user_id "
+            "WHERE l.group_id = ? AND l.day >= ? AND l.id > ? ORDER BY l.id",
+            group_id,
+            since_day,
+        )
 
-    async def needs(self, group_id: int, since_ms: int) -> AsyncIterator[list[tuple[Any, ...]]]:
-        last = 0
-        while True:
-            rows = await self._db.fetchall(
-                "SELECT n.id, n.created_at, n.user_id, COALESCE(m.name, ''), n.status, n.votes, "
-                "n.first_response_at, n.closed_at, n.text, COALESCE(n.reply, '') FROM needs n "
-                "LEFT JOIN members m ON m.group_id = n.group_id AND m.user_id = n.user_id "
-                f"WHERE n.group_id = ? AND n.id > ? AND n.created_at >= ? ORDER BY n.id LIMIT {self._page}",
-                group_id,
-                last,
-                since_ms,
-            )
-            if not rows:
-                return
-            yield [tuple(r) for r in rows]
-            last = int(rows[-1][0])
+    def needs(self, group_id: int, since_ms: int) -> AsyncIterator[list[tuple[Any, ...]]]:
+        return self._by_id(
+            "SELECT n.id, n.created_at, n.user_id, COALESCE(m.name, ''), n.status, n.votes, "
+            "n.first_response_at, n.closed_at, n.text, COALESCE(n.reply, '') FROM needs n "
+            "LEFT JOIN members m ON m.group_id = n.group_id AND m.user_id = n.user_id "
+            "WHERE n.group_id = ? AND n.created_at >= ? AND n.id > ? ORDER BY n.id",
+            group_id,
+            since_ms,
+        )
 
-    async def cases(self, group_id: int, since_ms: int) -> AsyncIterator[list[tuple[Any, ...]]]:
+    def cases(self, group_id: int, since_ms: int) -> AsyncIterator[list[tuple[Any, ...]]]:
+        return self._by_id(
+            "SELECT id, at, user_id, user_name, kind, action, reason, actor, shadow, undone_at, "
+            "COALESCE(undone_by, '') FROM mod_cases WHERE group_id = ? AND at >= ? AND id > ? ORDER BY id",
+            group_id,
+            since_ms,
+        )
+
+    async def _by_id(self, sql: str, group_id: int, since: Any) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Pages of `sql` (its first column the row id, its last parameter the keyset's `id > ?`)."""
         last = 0
         while True:
-            rows = await self._db.fetchall(
-                "SELECT id, at, user_id, user_name, kind, action, reason, actor, shadow, undone_at, "
-                "COALESCE(undone_by, '') FROM mod_cases "
-                f"WHERE group_id = ? AND id > ? AND at >= ? ORDER BY id LIMIT {self._page}",
-                group_id,
-                last,
-                since_ms,
-            )
+            rows = await self._db.fetchall(f"{sql} LIMIT {self._page}", group_id, since, last)
             if not rows:
                 return
             yield [tuple(r) for r in rows]
