@@ -63,10 +63,11 @@ class Delete(Action):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pin(Action):
-    """Pin a message the bot sent (quietly), or unpin it (`pinned=False`)."""
+    """Pin a message (quietly, unless `notify`: Telegram tells the members then), or unpin it."""
 
     message_id: str
     pinned: bool = True
+    notify: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,6 +21,7 @@ def default_features() -> list[Feature]:
     from handlers.recall import RecallFeature
     from handlers.settings import SettingsFeature
     from handlers.shop import ShopFeature
+    from handlers.tools import ToolsFeature
     from handlers.verification import VerificationFeature
     from handlers.welcome import WelcomeFeature
 
@@ -39,6 +40,7 @@ def default_features() -> list[Feature]:
         CampaignsFeature(),
         DigestFeature(),
         ExportsFeature(),
+        ToolsFeature(),
         SettingsFeature(),
         HelpFeature(),
         MaintenanceFeature(),

@@ -38,6 +38,7 @@ from rules.ladder import Rung, next_rung, parse_ladder, step_for
 from rules.lists import shipped_allow
 from storage.members import Member
 from storage.moderation import Case, LogTarget, ModerationRepo, NewCase
+from storage.trust import TrustRepo
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +351,10 @@ class ModerationFeature(Feature):
         return out
 
     async def _trusted(self, ctx: Context, user_id: str) -> bool:
-        """Members at the trusted level or above are exempt (read only when something was found)."""
+        """Members an admin trusted (/trust) or at the trusted level are exempt (read only when something
+        was found)."""
+        if await TrustRepo(ctx.app.db).is_trusted(ctx.group.id, user_id):
+            return True
         level = ctx.settings.moderation.trusted_level
         if not level:
             return False

@@ -562,8 +562,8 @@ class TelegramAdapter:
                 )
             case A.Delete(message_id=mid):
                 await bot.delete_message(chat_id, int(mid))
-            case A.Pin(message_id=mid, pinned=True):
-                await bot.pin_chat_message(chat_id, int(mid), disable_notification=True)
+            case A.Pin(message_id=mid, pinned=True, notify=notify):
+                await bot.pin_chat_message(chat_id, int(mid), disable_notification=not notify)
             case A.Pin(message_id=mid, pinned=False):
                 await bot.unpin_chat_message(chat_id, int(mid))
             case A.Mute(user_id=uid, until=until):

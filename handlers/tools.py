@@ -1,0 +1,146 @@
+"""Everyday group tools for admins: /pin and /unpin, /del, and /trust for members who skip the automatic
+checks. Each acts on the message the command replies to (or the member it names) and says plainly what
+the platform refused.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict
+
+from bot import actions as A
+from bot.commands import CommandSpec
+from bot.context import Context
+from bot.events import MessagePosted
+from bot.feature import Feature
+from bot.markup import mention
+from bot.parsing import REST, parse_mention, tokenize
+from storage.members import Member
+from storage.trust import TrustRepo
+
+QUIET = {"silent", "quiet", "静默", "安静"}
+LOUD = {"loud", "notify", "通知"}
+
+
+class Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rest: Annotated[str, REST] = ""
+
+
+def replied_id(ctx: Context) -> str | None:
+    event = ctx.event
+    if isinstance(event, MessagePosted) and event.replied is not None:
+        return event.replied.message_id
+    return None
+
+
+class ToolsFeature(Feature):
+    name = "tools"
+    priority = 99
+
+    def commands(self) -> list[CommandSpec]:
+        spec = CommandSpec
+        return [
+            spec("pin", self.pin_cmd, Args, aliases=("置顶",), admin_only=True, feature=self.name),
+            spec("unpin", self.unpin_cmd, aliases=("取消置顶",), admin_only=True, feature=self.name),
+            spec("del", self.del_cmd, aliases=("删除",), admin_only=True, feature=self.name),
+            spec("trust", self.trust_cmd, Args, aliases=("信任",), admin_only=True, feature=self.name),
+            spec(
+                "untrust", self.untrust_cmd, Args, aliases=("取消信任",), admin_only=True, feature=self.name
+            ),
+            spec("trusted", self.trusted_cmd, aliases=("信任名单",), admin_only=True, feature=self.name),
+        ]
+
+    # --- pin, unpin, del -----------------------------------------------------------------------------
+
+    async def pin_cmd(self, ctx: Context, args: Args) -> None:
+        target = replied_id(ctx)
+        words = {t.text.lower() for t in tokenize(args.rest)}
+        if target is None or not words <= QUIET | LOUD:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.pin.usage")), ephemeral=True)
+            return
+        # Pinning is idempotent on the platform: sent now, so a refusal can be told in this reply.
+        result = await ctx.act_now(A.Pin(chat=ctx.chat, message_id=target, notify=not (words & QUIET)))
+        if not result.ok:
+            await ctx.reply(self.refused(ctx, result, "tools.pin_failed"))
+
+    async def unpin_cmd(self, ctx: Context, _args: object) -> None:
+        target = replied_id(ctx)
+        if target is None:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.unpin.usage")), ephemeral=True)
+            return
+        result = await ctx.act_now(A.Pin(chat=ctx.chat, message_id=target, pinned=False))
+        if not result.ok:
+            await ctx.reply(self.refused(ctx, result, "tools.unpin_failed"))
+
+    async def del_cmd(self, ctx: Context, _args: object) -> None:
+        target = replied_id(ctx)
+        event = ctx.event
+        if target is None or not isinstance(event, MessagePosted):
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.del.usage")), ephemeral=True)
+            return
+        result = await ctx.act_now(A.Delete(chat=ctx.chat, message_id=target))
+        if result.ok:
+            await ctx.delete(event.message_id)  # the /del itself goes too: nothing is left to read
+        else:
+            await ctx.reply(self.refused(ctx, result, "tools.del_failed"))
+
+    def refused(self, ctx: Context, result: A.ActionResult, key: str) -> str:
+        why = {
+            A.Failure.FORBIDDEN: "tools.why.rights",
+            A.Failure.NOT_FOUND: "tools.why.gone",
+        }.get(result.failure or A.Failure.BAD_REQUEST, "tools.why.other")
+        return ctx.t(key, why=ctx.t(why))
+
+    # --- trust ---------------------------------------------------------------------------------------
+
+    async def member(self, ctx: Context, rest: str, usage: str) -> Member | None:
+        """The member named first, else the author of the replied message; answers when there is none."""
+        await ctx.settle()
+        tokens = tokenize(rest)
+        found: Member | None = None
+        if tokens:
+            try:
+                found = await ctx.resolve_member(parse_mention(tokens[0].text))
+            except ValueError:
+                found = None
+            if found is None:
+                await ctx.reply(ctx.t("common.member_not_found", who=tokens[0].text[:40]), ephemeral=True)
+                return None
+        else:
+            event = ctx.event
+            if (
+                isinstance(event, MessagePosted)
+                and event.replied is not None
+                and event.replied.user is not None
+            ):
+                found = await ctx.app.members.get(ctx.group.id, event.replied.user.user_id)
+            if found is None:
+                await ctx.reply(ctx.t("common.usage", usage=ctx.t(usage)), ephemeral=True)
+        return found
+
+    async def trust_cmd(self, ctx: Context, args: Args) -> None:
+        m = await self.member(ctx, args.rest, "cmd.trust.usage")
+        if m is None:
+            return
+        assert ctx.event is not None
+        added = await TrustRepo(ctx.app.db).trust(ctx.group.id, m.user_id, ctx.event.user.name, ctx.now_ms())
+        key = "tools.trusted" if added else "tools.trusted_already"
+        await ctx.reply(ctx.t(key, who=mention(m.user_id, m.name or m.user_id)))
+
+    async def untrust_cmd(self, ctx: Context, args: Args) -> None:
+        m = await self.member(ctx, args.rest, "cmd.untrust.usage")
+        if m is None:
+            return
+        removed = await TrustRepo(ctx.app.db).untrust(ctx.group.id, m.user_id)
+        key = "tools.untrusted" if removed else "tools.not_trusted"
+        await ctx.reply(ctx.t(key, who=m.name or m.user_id))
+
+    async def trusted_cmd(self, ctx: Context, _args: object) -> None:
+        listed = await TrustRepo(ctx.app.db).listed(ctx.group.id)
+        if not listed:
+            await ctx.reply(ctx.t("tools.trusted_none"))
+            return
+        names = ctx.join((name or uid)[:40] for uid, name in listed)
+        await ctx.reply(ctx.t("tools.trusted_list", count=len(listed), names=names))

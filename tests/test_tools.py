@@ -1,0 +1,82 @@
+"""Everyday admin tools: /pin, /unpin, /del and /trust, on both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot import actions as A
+from bot.markup import plain
+from tests.helpers import Harness
+
+
+async def _setup(db) -> Harness:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    h.adapter.admins["g1"] = {"carol"}
+    return h
+
+
+async def test_pin_unpin_and_del_act_on_the_replied_message(db) -> None:  # type: ignore[no-untyped-def]
+    h = await _setup(db)
+    notice = h.message("bob", "周六晚上八点直播，别错过")
+    await h.app.handle(notice)
+    h.take()
+    await h.app.handle(h.message("carol", "/pin", admin=True, reply_to=notice))
+    await h.app.handle(h.message("carol", "/置顶 silent", admin=True, reply_to=notice))
+    await h.app.handle(h.message("carol", "/unpin", admin=True, reply_to=notice))
+    pins = [(a.message_id, a.pinned, a.notify) for a in h.take() if isinstance(a, A.Pin)]
+    assert pins == [
+        (notice.message_id, True, True),
+        (notice.message_id, True, False),
+        (notice.message_id, False, False),
+    ]
+    spam = h.message("bob", "a message to remove")
+    await h.app.handle(spam)
+    command = h.message("carol", "/del", admin=True, reply_to=spam)
+    await h.app.handle(command)
+    assert [a.message_id for a in h.take() if isinstance(a, A.Delete)] == [
+        spam.message_id,
+        command.message_id,
+    ]
+    assert "用法" in (await h.say("carol", "/pin", admin=True))[0]  # nothing replied to
+    assert "用法" in (await h.say("carol", "/pin sideways", admin=True, reply_to=notice))[0]
+    assert (await h.say("bob", "/pin", reply_to=notice)) == ["/pin 仅限管理员使用。"]
+    await h.stop()
+
+
+async def test_what_the_platform_refuses_is_said_plainly(db) -> None:  # type: ignore[no-untyped-def]
+    h = await _setup(db)
+    old = h.message("bob", "an old message")
+    await h.app.handle(old)
+    h.take()
+    h.adapter.failures = [A.PermanentError(A.Failure.NOT_FOUND, "message to delete not found")]
+    command = h.message("carol", "/del", admin=True, reply_to=old)
+    await h.app.handle(command)
+    out = h.take()
+    assert not [a for a in out if isinstance(a, A.Delete)]  # the command stays: its answer explains
+    [text] = [plain(a.text) for a in out if isinstance(a, A.Reply)]
+    assert text.startswith("没能删除") and "48 小时" in text
+    h.adapter.failures = [A.PermanentError(A.Failure.FORBIDDEN, "not enough rights")]
+    said = await h.say("carol", "/pin", admin=True, reply_to=old)
+    assert said[0].startswith("没能置顶") and "权限" in said[0]
+    await h.stop()
+
+
+async def test_trusted_members_skip_the_automatic_checks_and_trust_survives_a_restart(db) -> None:  # type: ignore[no-untyped-def]
+    h = await _setup(db)
+    await h.say("carol", "/filter add 办证 delete", admin=True)
+    await h.say("dave", "大家好")
+    await h.app.handle(h.message("dave", "办证找我"))
+    assert any(isinstance(a, A.Delete) for a in h.take())  # not trusted: the word list acts
+    assert "已设为受信任成员" in (await h.say("carol", "/trust @dave", admin=True))[0]
+    assert "已经是" in (await h.say("carol", "/trust @dave", admin=True))[0]
+    await h.restart()
+    h.clock.advance(timedelta(minutes=1))
+    await h.app.handle(h.message("dave", "办证找我，正规渠道"))
+    assert not any(isinstance(a, A.Delete) for a in h.take())
+    assert "dave" in (await h.say("carol", "/trusted", admin=True))[0]
+    assert "已取消" in (await h.say("carol", "/untrust @dave", admin=True))[0]
+    assert "不在" in (await h.say("carol", "/untrust @dave", admin=True))[0]
+    assert "还没有" in (await h.say("carol", "/trusted", admin=True))[0]
+    assert "@nobody" in (await h.say("carol", "/trust @nobody", admin=True))[0]
+    assert "用法" in (await h.say("carol", "/trust", admin=True))[0]
+    await h.stop()
