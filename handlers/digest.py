@@ -173,13 +173,13 @@ class DigestFeature(Feature):
     async def push(self, ctx: Context, period: Period) -> bool:
         """Compute, render, then claim and queue in one unit; False if this week's digest went already."""
         app = ctx.app
-        await app.writer.flush()
-        report = await self.compute(ctx, period, SECTIONS)
-        text = self.text(ctx, report, weekly=True)
         where = await self.target(ctx)
         if where is None:
             return False  # no admin log yet: nowhere private to push to (/stats still answers)
         target, channel = where
+        await app.writer.flush()
+        report = await self.compute(ctx, period, SECTIONS)
+        text = self.text(ctx, report, weekly=True)
         files = await self.render(ctx, report)
         claimed = False
         async with unit(
