@@ -116,6 +116,12 @@ class Outbox:
         lane = self._lanes.get(platform)
         return lane is not None and bool(getattr(lane.adapter, "roles", True))
 
+    def private_answers(self, platform: str) -> bool:
+        """Whether a button can be answered with a text only its presser sees (a Discord ephemeral
+        message); Telegram's answer is a 200-character toast, so features edit the message instead."""
+        lane = self._lanes.get(platform)
+        return lane is not None and bool(getattr(lane.adapter, "private_answers", False))
+
     def dm_opt_in(self, platform: str) -> bool:
         lane = self._lanes.get(platform)
         return True if lane is None else bool(getattr(lane.adapter, "dm_opt_in", True))

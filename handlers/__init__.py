@@ -11,6 +11,7 @@ def default_features() -> list[Feature]:
     from handlers.checkin import CheckinFeature
     from handlers.digest import DigestFeature
     from handlers.exports import ExportsFeature
+    from handlers.faq import FaqFeature
     from handlers.help import HelpFeature
     from handlers.lifecycle import LifecycleFeature
     from handlers.maintenance import MaintenanceFeature
@@ -41,6 +42,7 @@ def default_features() -> list[Feature]:
         DigestFeature(),
         ExportsFeature(),
         ToolsFeature(),
+        FaqFeature(),
         SettingsFeature(),
         HelpFeature(),
         MaintenanceFeature(),

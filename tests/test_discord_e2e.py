@@ -467,3 +467,16 @@ async def test_files_both_ways_through_discord_py(bot: Bot, db: Database) -> Non
 
 def _uploads(calls: list[F.Call]) -> list[dict[str, Any]]:
     return [f for c in calls if isinstance(c.body, dict) for f in c.body.get("_files", [])]
+
+
+async def test_a_faq_button_answers_only_the_presser(bot: Bot) -> None:
+    bot.post(CAROL, "/faq add 怎么签到 | 在群里发送“签到”即可。", roles=[F.ROLE_ADMIN])
+    bot.post(ALICE, "/faq")
+    await bot.fake.wait_until(lambda: len(bot.fake.of("POST", "/messages")) >= 2)
+    listing = bot.fake.of("POST", "/messages")[1]
+    custom_id = listing.body["components"][0]["components"][0]["custom_id"]
+    bot.state.parse_interaction_create(
+        F.button(custom_id, ALICE, F.message(F.snowflake(), F.BOT_USER, "faq"))
+    )
+    [answer] = await bot.calls("POST", "/interactions/")
+    assert answer.body["data"]["content"].startswith("❓ 怎么签到") and answer.body["data"]["flags"] & 64

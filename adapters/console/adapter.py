@@ -32,6 +32,7 @@ class ConsoleAdapter:
     platform = PLATFORM
     limits = RateLimits()  # nothing to protect: no limits, so scripts replay instantly
     dm_opt_in = False  # the console prints every DM
+    private_answers = True  # a button answer is printed as such
 
     def __init__(self, out: TextIO, *, jsonl: bool, display_tz: tzinfo, ids: IdBlock) -> None:
         self.out = out

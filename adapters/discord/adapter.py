@@ -131,6 +131,7 @@ class _Remembered(OrderedDict[str, Any]):
 
 class DiscordAdapter:
     platform = PLATFORM
+    private_answers = True  # a component interaction can be answered ephemerally
     limits = DISCORD_LIMITS
     dm_opt_in = False  # DMs are tried; a member with closed DMs makes the API answer 403
 

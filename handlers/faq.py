@@ -1,0 +1,204 @@
+"""Saved answers to common questions (常见问题, Rose-style notes): admins save them once, members pull them.
+
+`/faq` lists the questions as buttons; pressing one shows its answer to the presser (privately where
+the platform can answer a button privately, else the list message turns into the answer, with a way
+back, instead of a new message each press). `/faq <keyword>` and a message that is only `#keyword`
+show one entry. Keys are the question folded as moderation folds text (width, traditional → simplified,
+case, separators), so 「怎麼簽到」 finds 「怎么签到」.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict
+from rapidfuzz import fuzz, process
+
+from bot.actions import Button, Keyboard, keyboard
+from bot.commands import CommandSpec
+from bot.context import Context
+from bot.events import ButtonPressed, MessagePosted
+from bot.feature import Feature
+from bot.parsing import REST, parse_int, tokenize
+from rules.normalize import compact
+from storage.faq import Entry, FaqRepo
+
+MAX_QUESTION = 200
+MAX_ANSWER = 3000
+MAX_ENTRIES = 200
+LISTED = 24  # buttons under /faq (Telegram and Discord both take this many comfortably)
+FUZZY_CUTOFF = 80
+_HASH = re.compile(r"^[#＃](\S{1,40})$")
+_SPLIT = re.compile(r"\s*[|｜]\s*")
+
+
+class Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rest: Annotated[str, REST] = ""
+
+
+class FaqFeature(Feature):
+    name = "faq"
+    button_prefix = "faq"
+    priority = 80
+
+    def commands(self) -> list[CommandSpec]:
+        return [CommandSpec("faq", self.faq_cmd, Args, aliases=("常见问题", "问答"), feature=self.name)]
+
+    # --- members -------------------------------------------------------------------------------------
+
+    async def faq_cmd(self, ctx: Context, args: Args) -> None:
+        tokens = tokenize(args.rest)
+        verb = tokens[0].text.lower() if tokens else ""
+        rest = args.rest[tokens[0].end :].strip() if tokens else ""
+        admin_verbs = {"add": self.add, "edit": self.edit, "remove": self.remove, "del": self.remove}
+        if verb in admin_verbs:
+            if not ctx.is_admin:
+                await ctx.reply(ctx.t("common.admin_only", name=f"faq {verb}"), ephemeral=True)
+                return
+            await admin_verbs[verb](ctx, rest)
+        elif not tokens or verb == "list":
+            await self.show_list(ctx)
+        else:
+            await self.lookup(ctx, args.rest.strip(), quiet=False)
+
+    async def on_message(self, ctx: Context, event: MessagePosted) -> bool:
+        m = _HASH.match(event.text.strip())
+        if m is None or event.edited:
+            return False
+        return await self.lookup(ctx, m.group(1), quiet=True)  # a hashtag that names no entry is chat
+
+    async def lookup(self, ctx: Context, keyword: str, *, quiet: bool) -> bool:
+        entries = await FaqRepo(ctx.app.db).entries(ctx.group.id)
+        found = self.find(entries, keyword)
+        if len(found) == 1:
+            await ctx.reply(self.answer_text(ctx, found[0]), self.more(ctx))
+            return True
+        if found:
+            await ctx.reply(ctx.t("faq.several", keyword=keyword[:40]), self.buttons(found))
+            return True
+        if not quiet:
+            await ctx.reply(ctx.t("faq.not_found", keyword=keyword[:40]), self.more(ctx) if entries else ())
+        return False
+
+    def find(self, entries: list[Entry], keyword: str) -> list[Entry]:
+        """The entry whose question is the keyword; else those containing it; else the closest one."""
+        key = compact(keyword)
+        if not key or not entries:
+            return []
+        exact = [e for e in entries if e.key == key]
+        if exact:
+            return exact
+        if len(key) >= 2:
+            containing = [e for e in entries if key in e.key]
+            if containing:
+                return containing[:LISTED]
+        best = process.extractOne(
+            key, {e.id: e.key for e in entries}, scorer=fuzz.WRatio, score_cutoff=FUZZY_CUTOFF
+        )
+        return [] if best is None else [e for e in entries if e.id == best[2]]
+
+    async def show_list(self, ctx: Context) -> None:
+        entries = await FaqRepo(ctx.app.db).entries(ctx.group.id)
+        if not entries:
+            await ctx.reply(ctx.t("faq.empty_admin" if ctx.is_admin else "faq.empty"))
+            return
+        lines = [ctx.t("faq.list_title", count=len(entries))]
+        if ctx.is_admin:  # admins also get the ids they edit by
+            lines += [f"#{e.id} {e.question[:60]}" for e in entries]
+            lines.append(ctx.t("faq.admin_hint"))
+        await ctx.reply("\n".join(lines), self.buttons(entries))
+
+    def buttons(self, entries: list[Entry]) -> Keyboard:
+        return keyboard(*[[Button(e.question[:40], f"faq:{e.id}")] for e in entries[:LISTED]])
+
+    def more(self, ctx: Context) -> Keyboard:
+        return keyboard([Button(ctx.t("faq.more"), "faq:list")])
+
+    def answer_text(self, ctx: Context, e: Entry) -> str:
+        return ctx.t("faq.answer", question=e.question, answer=e.answer)
+
+    async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
+        repo = FaqRepo(ctx.app.db)
+        if payload == "list":
+            entries = await repo.entries(ctx.group.id)
+            await ctx.answer_button()
+            text = ctx.t("faq.list_title", count=len(entries)) if entries else ctx.t("faq.empty")
+            await ctx.edit(event.message_id, text, self.buttons(entries))
+            return
+        entry_id = parse_int(payload, 1)
+        entry = None if entry_id is None else await repo.get(ctx.group.id, entry_id)
+        if entry is None:
+            await ctx.answer_button(ctx.t("faq.gone"), alert=True)
+            return
+        if ctx.app.outbox.private_answers(ctx.chat.platform):
+            await ctx.answer_button(self.answer_text(ctx, entry))  # only the presser sees it
+        else:
+            await ctx.answer_button()
+            await ctx.edit(event.message_id, self.answer_text(ctx, entry), self.more(ctx))
+
+    # --- admins --------------------------------------------------------------------------------------
+
+    def parse(self, ctx: Context, text: str) -> tuple[str, str] | str:
+        """(question, answer) from `question | answer`, or the text of why not."""
+        parts = _SPLIT.split(text.strip(), maxsplit=1)
+        if len(parts) != 2:
+            return ctx.t("common.usage", usage=ctx.t("cmd.faq.usage"))
+        question, answer = parts[0].strip(), parts[1].strip()
+        if not compact(question) or len(question) > MAX_QUESTION or "\n" in question:
+            return ctx.t("faq.bad_question", max=MAX_QUESTION)
+        if not answer:
+            return ctx.t("faq.empty_answer")
+        if len(answer) > MAX_ANSWER:
+            return ctx.t("faq.long_answer", max=MAX_ANSWER, length=len(answer))
+        return question, answer
+
+    async def add(self, ctx: Context, rest: str) -> None:
+        parsed = self.parse(ctx, rest)
+        if isinstance(parsed, str):
+            await ctx.reply(parsed, ephemeral=True)
+            return
+        question, answer = parsed
+        repo = FaqRepo(ctx.app.db)
+        if len(await repo.entries(ctx.group.id)) >= MAX_ENTRIES:
+            await ctx.reply(ctx.t("faq.full", max=MAX_ENTRIES), ephemeral=True)
+            return
+        assert ctx.event is not None
+        new_id = await repo.add(
+            ctx.group.id, question, answer, compact(question), ctx.event.user.name, ctx.now_ms()
+        )
+        if new_id is None:
+            await ctx.reply(ctx.t("faq.duplicate", question=question[:60]), ephemeral=True)
+            return
+        await ctx.reply(ctx.t("faq.added", id=new_id, question=question[:60]))
+
+    async def edit(self, ctx: Context, rest: str) -> None:
+        ref, _, body = rest.partition(" ")
+        entry_id = parse_int(ref.lstrip("#"), 1)
+        parsed = (
+            self.parse(ctx, body)
+            if entry_id is not None
+            else ctx.t("common.usage", usage=ctx.t("cmd.faq.usage"))
+        )
+        if isinstance(parsed, str):
+            await ctx.reply(parsed, ephemeral=True)
+            return
+        question, answer = parsed
+        repo = FaqRepo(ctx.app.db)
+        assert entry_id is not None
+        if await repo.get(ctx.group.id, entry_id) is None:
+            await ctx.reply(ctx.t("faq.no_entry", id=entry_id), ephemeral=True)
+        elif not await repo.edit(ctx.group.id, entry_id, question, answer, compact(question), ctx.now_ms()):
+            await ctx.reply(ctx.t("faq.duplicate", question=question[:60]), ephemeral=True)
+        else:
+            await ctx.reply(ctx.t("faq.edited", id=entry_id))
+
+    async def remove(self, ctx: Context, rest: str) -> None:
+        entry_id = parse_int(rest.strip().lstrip("#"), 1)
+        if entry_id is None:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.faq.usage")), ephemeral=True)
+        elif await FaqRepo(ctx.app.db).remove(ctx.group.id, entry_id):
+            await ctx.reply(ctx.t("faq.removed", id=entry_id))
+        else:
+            await ctx.reply(ctx.t("faq.no_entry", id=entry_id), ephemeral=True)

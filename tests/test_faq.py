@@ -1,0 +1,74 @@
+"""Saved answers to common questions (the notes half of issue 19; automatic answers are still to come):
+adding with refusals, /faq <keyword>, #keyword, the list's buttons, and a restart. Both databases."""
+
+from __future__ import annotations
+
+from bot import actions as A
+from bot.events import ButtonPressed
+from bot.markup import plain
+from tests.helpers import Harness
+
+CHECKIN = "/faq add 怎么签到 | 在群里发送“签到”即可，每天一次。\n连续签到有额外奖励。"
+
+
+async def _admin(h: Harness, text: str) -> list[str]:
+    h.adapter.admins.setdefault("g1", set()).add("carol")
+    return await h.say("carol", text, admin=True)
+
+
+async def test_admins_save_answers_and_members_find_them(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    assert (await _admin(h, CHECKIN))[0].startswith("✅ 已添加 #1")
+    await _admin(h, "/faq add 积分有什么用 | 可以在 /shop 兑换礼品。")
+    await _admin(h, "/faq add 群规在哪里看 | 发送 /rules 查看群规。")
+    said = await h.say("alice", "/faq 怎麼簽到")  # traditional characters find the simplified question
+    assert said == ["❓ 怎么签到\n在群里发送“签到”即可，每天一次。\n连续签到有额外奖励。"]
+    assert (await h.say("alice", "#积分"))[0].startswith("❓ 积分有什么用")
+    assert await h.say("alice", "#周末快乐") == []  # a hashtag that names no entry is plain chat
+    assert "没有找到" in (await h.say("alice", "/faq 退款"))[0]
+    await h.restart()
+    assert (await h.say("bob", "/常见问题 群规"))[0].startswith("❓ 群规在哪里看")
+    await h.stop()
+
+
+async def test_bad_entries_are_refused_with_the_reason(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    await _admin(h, CHECKIN)
+    assert (
+        "已经有这个问题" in (await _admin(h, "/faq add 怎么 签到？ | 另一个答案"))[0]
+    )  # same question, other spelling
+    assert "答案不能为空" in (await _admin(h, "/faq add 新问题 | "))[0]
+    assert "太长" in (await _admin(h, "/faq add 长答案 | " + "字" * 10_000))[0]
+    assert "用法" in (await _admin(h, "/faq add 没有分隔符的问题"))[0]
+    assert (await h.say("alice", "/faq add 我的问题 | 我的答案")) == ["/faq add 仅限管理员使用。"]
+    assert "没有编号" in (await _admin(h, "/faq remove 99"))[0]
+    assert "已修改 #1" in (await _admin(h, "/faq edit 1 怎么签到 | 发送“签到”或 /checkin。"))[0]
+    assert (await h.say("alice", "/faq 签到"))[0].endswith("发送“签到”或 /checkin。")
+    assert "已删除 #1" in (await _admin(h, "/faq remove #1"))[0]
+    assert "没有找到" in (await h.say("alice", "/faq 签到"))[0]
+    await h.stop()
+
+
+async def test_the_list_is_buttons_and_a_press_turns_it_into_the_answer(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    await _admin(h, CHECKIN)
+    await _admin(h, "/faq add 积分有什么用 | 可以在 /shop 兑换礼品。")
+    await h.app.handle(h.message("alice", "/faq"))
+    [listing] = [a for a in h.take() if isinstance(a, A.Reply)]
+    labels = [b.label for row in listing.buttons for b in row]
+    assert labels == ["怎么签到", "积分有什么用"] and "#1" not in listing.text  # members see no ids
+    await h.press("alice", listing.buttons[1][0].data, message_id="10000")
+    edits = [a for a in h.take() if isinstance(a, A.EditMessage)]
+    assert len(edits) == 1 and plain(edits[0].text).startswith("❓ 积分有什么用")  # no new message
+    assert edits[0].buttons[0][0].data == "faq:list"
+    await h.press("alice", "faq:list", message_id="10000")
+    back = [a for a in h.take() if isinstance(a, A.EditMessage)]
+    assert [b.label for row in back[0].buttons for b in row] == labels
+    await _admin(h, "/faq remove 2")
+    await h.app.handle(
+        ButtonPressed(
+            **h._event_base("bob", "g1", "cb"), message_id="10000", data="faq:2", callback_id="cb-x"
+        )
+    )
+    assert any(isinstance(a, A.AnswerButton) and "已被删除" in a.text for a in h.take())
+    await h.stop()
