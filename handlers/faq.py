@@ -64,6 +64,9 @@ class FaqFeature(Feature):
             await self.lookup(ctx, args.rest.strip(), quiet=False)
 
     async def on_message(self, ctx: Context, event: MessagePosted) -> bool:
+        head = event.text[:2]
+        if "#" not in head and "＃" not in head:  # every message passes here: a look at two characters
+            return False
         m = _HASH.match(event.text.strip())
         if m is None or event.edited:
             return False
