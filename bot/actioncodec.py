@@ -31,6 +31,7 @@ _TYPES: dict[str, type[A.Action]] = {
         A.AnswerButton,
         A.DirectMessage,
         A.SendFile,
+        A.Purge,
     )
 }
 

@@ -71,6 +71,19 @@ class Pin(Action):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Purge(Action):
+    """Delete a run of recent messages: from `from_message_id` up to `until_message_id` (both included),
+    or the `count` messages before `until_message_id` and it. Adapters do it natively (Telegram:
+    deleteMessages over the id range; Discord: the channel's history, bulk-deleted) and answer with
+    `extra`: "deleted" (what was asked to go) and "too_old" (what the platform's window kept)."""
+
+    until_message_id: str | None  # None: up to the latest (a Discord slash command has no message)
+    from_message_id: str | None = None
+    count: int = 0
+    channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Mute(Action):
     user_id: str
     until: datetime

@@ -73,6 +73,7 @@ class Replied:
     user: UserRef | None
     text: str = ""
     attachments: tuple[Attachment, ...] = ()
+    at: datetime | None = None  # when it was sent, where the platform says (a purge's age check)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", clean_text(self.text))

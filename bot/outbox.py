@@ -11,6 +11,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from aiolimiter import AsyncLimiter
@@ -121,6 +122,11 @@ class Outbox:
         message); Telegram's answer is a 200-character toast, so features edit the message instead."""
         lane = self._lanes.get(platform)
         return lane is not None and bool(getattr(lane.adapter, "private_answers", False))
+
+    def delete_window(self, platform: str) -> timedelta | None:
+        """How old a message may be for the bot to delete it (Telegram: 48 hours); None: any age."""
+        lane = self._lanes.get(platform)
+        return None if lane is None else getattr(lane.adapter, "delete_window", None)
 
     def dm_opt_in(self, platform: str) -> bool:
         lane = self._lanes.get(platform)

@@ -15,11 +15,12 @@ from bot.context import Context
 from bot.events import MessagePosted
 from bot.feature import Feature
 from bot.markup import mention
-from bot.parsing import REST, parse_mention, tokenize
+from bot.parsing import REST, parse_int, parse_mention, tokenize
 from storage.members import Member
 from storage.trust import TrustRepo
 
 QUIET = {"silent", "quiet", "静默", "安静"}
+PURGE_MAX = 500  # messages one /purge takes at most
 LOUD = {"loud", "notify", "通知"}
 
 
@@ -45,6 +46,7 @@ class ToolsFeature(Feature):
             spec("pin", self.pin_cmd, Args, aliases=("置顶",), admin_only=True, feature=self.name),
             spec("unpin", self.unpin_cmd, aliases=("取消置顶",), admin_only=True, feature=self.name),
             spec("del", self.del_cmd, aliases=("删除",), admin_only=True, feature=self.name),
+            spec("purge", self.purge_cmd, Args, aliases=("清理",), admin_only=True, feature=self.name),
             spec("trust", self.trust_cmd, Args, aliases=("信任",), admin_only=True, feature=self.name),
             spec(
                 "untrust", self.untrust_cmd, Args, aliases=("取消信任",), admin_only=True, feature=self.name
@@ -85,6 +87,39 @@ class ToolsFeature(Feature):
             await ctx.delete(event.message_id)  # the /del itself goes too: nothing is left to read
         else:
             await ctx.reply(self.refused(ctx, result, "tools.del_failed"))
+
+    async def purge_cmd(self, ctx: Context, args: Args) -> None:
+        """Reply /purge: from that message to this one; /purge n: the last n and this one."""
+        event = ctx.event
+        rest = args.rest.strip()
+        count = parse_int(rest, 1, 10**9) if rest else None
+        replied = event.replied if isinstance(event, MessagePosted) else None
+        if (replied is None and count is None) or (rest and count is None):
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.purge.usage")), ephemeral=True)
+            return
+        capped = count is not None and count > PURGE_MAX
+        window = ctx.app.outbox.delete_window(ctx.chat.platform)
+        if replied is not None and replied.at is not None and window and replied.at < ctx.now() - window:
+            await ctx.reply(ctx.t("tools.purge_too_old", hours=int(window.total_seconds() // 3600)))
+            return
+        result = await ctx.act_now(
+            A.Purge(
+                chat=ctx.chat,
+                until_message_id=getattr(event, "message_id", None),
+                from_message_id=replied.message_id if replied is not None else None,
+                count=min(count or 0, PURGE_MAX),
+                channel=event.channel if event is not None else None,
+            )
+        )
+        if not result.ok:
+            await ctx.reply(self.refused(ctx, result, "tools.purge_failed"))
+            return
+        lines = [ctx.t("tools.purged", count=result.extra.get("deleted", "0"))]
+        if result.extra.get("too_old", "0") != "0":
+            lines.append(ctx.t("tools.purge_kept", count=result.extra["too_old"]))
+        if capped:
+            lines.append(ctx.t("tools.purge_capped", max=PURGE_MAX))
+        await ctx.send("\n".join(lines))  # the command itself is gone: a message of its own, not a reply
 
     def refused(self, ctx: Context, result: A.ActionResult, key: str) -> str:
         why = {

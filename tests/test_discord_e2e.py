@@ -480,3 +480,19 @@ async def test_a_faq_button_answers_only_the_presser(bot: Bot) -> None:
     )
     [answer] = await bot.calls("POST", "/interactions/")
     assert answer.body["data"]["content"].startswith("❓ 怎么签到") and answer.body["data"]["flags"] & 64
+
+
+async def test_purge_bulk_deletes_what_is_younger_than_14_days(bot: Bot) -> None:
+    now = datetime.now(UTC)
+    channel = str(F.CHANNEL_ID)
+    recent = [discord.utils.time_snowflake(now - timedelta(minutes=m)) for m in (3, 2, 1)]
+    old = [discord.utils.time_snowflake(now - timedelta(days=20, minutes=m)) for m in (2, 1)]
+    bot.fake.history[channel] = [F.message(i, ALICE, "chat") for i in old + recent]
+    command = discord.utils.time_snowflake(now)
+    bot.fake.history[channel].append(F.message(command, CAROL, "/purge 10"))
+    bot.state.parse_message_create(F.message(command, CAROL, "/purge 10", roles=[F.ROLE_ADMIN]))
+    [bulk] = await bot.calls("POST", "/bulk-delete")
+    assert sorted(int(i) for i in bulk.body["messages"]) == sorted([*recent, command])
+    await bot.fake.wait_until(lambda: any("已清理" in t for t in bot._texts()))
+    [done] = [t for t in bot._texts() if "已清理" in t]
+    assert "已清理 4 条" in done and "2 条超过 14 天" in done

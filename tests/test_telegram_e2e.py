@@ -615,3 +615,21 @@ async def test_an_oversized_or_binary_list_is_refused_with_the_reason(
     assert any("不是文本文件" in t for t in texts) and any("太大" in t for t in texts)
     assert len(fake.of("getFile")) == 1  # the size on the message was enough to refuse the big one
     assert await db.fetchval("SELECT COUNT(*) FROM mod_rules") == 0
+
+
+async def test_purge_deletes_an_id_range_and_refuses_past_48_hours(bot: Bot, fake: FakeBotApi) -> None:
+    first = say(fake, ALICE, "第一条")
+    for text in ("第二条", "第三条"):
+        say(fake, ALICE, text)
+    command = fake.new_message_id()
+    original = {"message_id": first, "date": int(datetime.now(UTC).timestamp()) - 60, "chat": group(CHAT),
+                "from": ALICE, "text": "第一条"}  # fmt: skip
+    fake.push(text_message(CHAT, command, CAROL, "/purge", reply_to_message=original))
+    [call] = await fake.wait_for("deleteMessages", 1)
+    assert call["message_ids"] == list(range(first, command + 1))
+    [done] = [t for t in await replies(fake, 1) if "已清理" in t]
+    assert f"已清理 {command - first + 1} 条" in done
+    old = {**original, "date": int((datetime.now(UTC) - timedelta(days=3)).timestamp())}
+    fake.push(text_message(CHAT, fake.new_message_id(), CAROL, "/purge", reply_to_message=old))
+    texts = await replies(fake, 2)
+    assert "48 小时" in texts[-1] and len(fake.of("deleteMessages")) == 1  # nothing was attempted

@@ -80,3 +80,27 @@ async def test_trusted_members_skip_the_automatic_checks_and_trust_survives_a_re
     assert "@nobody" in (await h.say("carol", "/trust @nobody", admin=True))[0]
     assert "用法" in (await h.say("carol", "/trust", admin=True))[0]
     await h.stop()
+
+
+async def test_purge_takes_a_run_of_messages_and_is_capped(db) -> None:  # type: ignore[no-untyped-def]
+    h = await _setup(db)
+    first = h.message("bob", "第一条")
+    await h.app.handle(first)
+    command = h.message("carol", "/purge", admin=True, reply_to=first)
+    await h.app.handle(command)
+    out = h.take()
+    [purge] = [a for a in out if isinstance(a, A.Purge)]
+    assert (purge.from_message_id, purge.until_message_id, purge.count) == (
+        first.message_id,
+        command.message_id,
+        0,
+    )
+    assert any(isinstance(a, A.Send) and "已清理" in a.text for a in out)  # a message of its own
+    await h.app.handle(h.message("carol", "/清理 100000", admin=True))
+    out = h.take()
+    assert [a.count for a in out if isinstance(a, A.Purge)] == [500]
+    assert any(isinstance(a, A.Send) and "最多清理 500 条" in a.text for a in out)
+    assert "用法" in (await h.say("carol", "/purge", admin=True))[0]  # neither a reply nor a number
+    assert "用法" in (await h.say("carol", "/purge lots", admin=True))[0]
+    assert (await h.say("bob", "/purge 5")) == ["/purge 仅限管理员使用。"]
+    await h.stop()

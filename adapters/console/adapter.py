@@ -145,6 +145,12 @@ class ConsoleAdapter:
                     rec["buttons"] = self._labels(buttons)
                 self.emit(rec, f"[dm → {u}] bot #{mid}: {text}{self._render_buttons(buttons)}")
                 return A.ActionResult(ok=True, message_id=str(mid))
+            case A.Purge(until_message_id=until, from_message_id=first, count=n) if until is not None:
+                start = int(first) if first and is_id(first) else int(until) - n
+                gone = max(0, int(until) - start + 1)
+                rec = {"action": "purge", "group": g, "from": start, "until": _int(until)}
+                self.emit(rec, f"[{g}] (messages #{start}–#{until} deleted)")
+                return A.ActionResult(ok=True, extra={"deleted": str(gone), "too_old": "0"})
             case A.SendFile(path=path, filename=name, caption=caption, user_id=u):
                 # The console has no upload: the file stays where the app wrote it, and its path is shown.
                 if not await asyncio.to_thread(Path(path).is_file):

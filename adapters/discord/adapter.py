@@ -50,6 +50,8 @@ PLATFORM = "discord"
 MESSAGE_LIMIT = 2000
 CUSTOM_ID_LIMIT = 100
 MAX_TIMEOUT = timedelta(days=28)
+PURGE_MAX = 500  # messages one /purge may take (the core caps it the same)
+BULK_WINDOW = timedelta(days=14) - timedelta(minutes=5)  # Discord bulk-deletes younger messages only
 DEFER_AFTER = 2.0  # seconds; Discord wants an interaction answered within 3
 _REMEMBERED = 5_000
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -235,6 +237,7 @@ class DiscordAdapter:
                 user_ref(resolved.author),
                 resolved.content[:MAX_TEXT],
                 attachments=attachments_of(resolved),
+                at=resolved.created_at,
             )
             if isinstance(resolved, discord.Message)
             else None
@@ -535,9 +538,41 @@ class DiscordAdapter:
                 return await self._send(user, text, buttons)
             case A.SendFile():
                 return await self._send_file(action)
+            case A.Purge():
+                return await self._purge(action)
             case _:
                 return A.ActionResult(ok=False, failure=A.Failure.UNSUPPORTED, detail=type(action).__name__)
         return A.OK
+
+    async def _purge(self, action: A.Purge) -> A.ActionResult:
+        """The channel's history from the first message (or the last `count`) to `until`, bulk-deleted
+        100 at a time; Discord bulk-deletes only messages younger than 14 days: older ones stay, counted."""
+        until = int(action.until_message_id) if action.until_message_id else None
+        channel = (
+            self.client.get_partial_messageable(int(action.channel), guild_id=int(action.chat.chat_id))
+            if action.channel and is_id(action.channel)
+            else self._channel(action.chat, action.until_message_id)
+        )
+        last = discord.Object(until + 1) if until else None  # a slash command has no message of its own
+        if action.from_message_id and is_id(action.from_message_id):
+            start = discord.Object(int(action.from_message_id) - 1)
+            found = [m.id async for m in channel.history(limit=PURGE_MAX, after=start, before=last)]
+        else:
+            found = [
+                m.id async for m in channel.history(limit=action.count + (1 if until else 0), before=last)
+            ]
+        ids = sorted(found)[-PURGE_MAX - 1 :]
+        cutoff = discord.utils.time_snowflake(datetime.now(UTC) - BULK_WINDOW)
+        young = [i for i in ids if i > cutoff]
+        for start_at in range(0, len(young), 100):
+            chunk = young[start_at : start_at + 100]
+            if len(chunk) == 1:
+                await self.client.http.delete_message(channel.id, chunk[0])
+            else:
+                await self.client.http.delete_messages(channel.id, chunk)
+        return A.ActionResult(
+            ok=True, extra={"deleted": str(len(young)), "too_old": str(len(ids) - len(young))}
+        )
 
     async def _send_file(self, action: A.SendFile) -> A.ActionResult:
         """A message with one attachment (multipart upload); a DM when `user_id` is set."""

@@ -141,6 +141,7 @@ class TelegramAdapter:
     platform = PLATFORM
     limits = TELEGRAM_LIMITS
     dm_opt_in = True  # a bot may only write to users who started it
+    delete_window = timedelta(hours=48)  # older messages cannot be deleted by a bot
     roles = False  # no roles to give (level rewards and "inactive" are not a thing here)
 
     def __init__(self, app: App, bot: Bot, *, monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -265,6 +266,7 @@ class TelegramAdapter:
                 author,
                 (original.text or original.caption or "")[:MAX_TEXT],
                 attachments=self._attachments(original),
+                at=original.date,
             )
         events.append(
             MessagePosted(
@@ -600,11 +602,29 @@ class TelegramAdapter:
                 return A.ActionResult(ok=True, message_id=str(sent.message_id))
             case A.SendFile():
                 return await self._send_file(action, chat_id)
+            case A.Purge():
+                return await self._purge(action, chat_id)
             case A.GrantRole():
                 return A.ActionResult(ok=False, failure=A.Failure.UNSUPPORTED, detail="Telegram has no roles")
             case _:
                 return A.ActionResult(ok=False, failure=A.Failure.UNSUPPORTED, detail=type(action).__name__)
         return A.OK
+
+    async def _purge(self, action: A.Purge, chat_id: int) -> A.ActionResult:
+        """Message ids of a group are consecutive, so the run is a range; deleteMessages takes 100 a call
+        and skips, without saying so, what it cannot delete (gone, or older than 48 hours)."""
+        if action.until_message_id is None or not is_id(action.until_message_id):
+            raise A.PermanentError(A.Failure.BAD_REQUEST, "no message to purge up to")
+        until = int(action.until_message_id)
+        first = (
+            int(action.from_message_id)
+            if action.from_message_id and is_id(action.from_message_id)
+            else until - action.count
+        )
+        ids = list(range(max(1, first), until + 1))
+        for start in range(0, len(ids), 100):
+            await self.bot.delete_messages(chat_id, ids[start : start + 100])
+        return A.ActionResult(ok=True, extra={"deleted": str(len(ids)), "too_old": "0"})
 
     async def _send_file(self, action: A.SendFile, chat_id: int) -> A.ActionResult:
         """sendPhoto (a chart, shown inline) or sendDocument (a CSV), uploaded as multipart."""

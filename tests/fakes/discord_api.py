@@ -230,6 +230,7 @@ class FakeDiscordApi:
     calls: list[Call] = field(default_factory=list)
     failures: list[tuple[str, str, int, dict[str, Any]]] = field(default_factory=list)
     cdn: dict[str, bytes] = field(default_factory=dict)
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel id -> its messages
 
     def __post_init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -343,6 +344,18 @@ class FakeDiscordApi:
                     "summary": "",
                 }
             )
+        if parts[0] == "channels" and parts[3:4] == ["bulk-delete"]:
+            return web.Response(status=204)
+        if parts[0] == "channels" and parts[2:] == ["messages"] and m == "GET":  # history, newest first
+            q = request.query
+            before, after = int(q.get("before", 2**63)), int(q.get("after", 0))
+            chosen = sorted(
+                (x for x in self.history.get(parts[1], []) if after < int(x["id"]) < before),
+                key=lambda x: int(x["id"]),
+                reverse=True,
+            )
+            limit = int(q.get("limit", 50))
+            return self._json(chosen[-limit:] if "after" in q else chosen[:limit])
         if parts[0] == "channels" and parts[2:3] == ["messages"] and m in ("POST", "PATCH"):
             return self._json(self._message(parts[1], body or {}))
         if parts[0] == "webhooks" and m in ("POST", "PATCH"):
