@@ -7,6 +7,9 @@ from datetime import datetime
 
 from bot.text import clean_optional, clean_text
 
+# What a message carries besides text, as the adapters name it (what /lock can forbid).
+MESSAGE_KINDS = ("photo", "video", "file", "sticker", "gif", "voice", "forward", "poll")
+
 # Bounds applied by adapters and the app alike: a 100 KB message must never reach the matchers whole.
 MAX_TEXT = 4096
 
@@ -89,6 +92,7 @@ class MessagePosted(Event):
     # Mentions the platform resolved in the text: token as written (e.g. "@alice") -> user.
     mentions: dict[str, UserRef] = field(default_factory=dict)
     attachments: tuple[Attachment, ...] = ()  # files sent with the message (a /filter import list)
+    kinds: tuple[str, ...] = ()  # MESSAGE_KINDS it carries (a forwarded photo: photo and forward)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", clean_text(self.text))

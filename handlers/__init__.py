@@ -14,6 +14,7 @@ def default_features() -> list[Feature]:
     from handlers.faq import FaqFeature
     from handlers.help import HelpFeature
     from handlers.lifecycle import LifecycleFeature
+    from handlers.locks import LocksFeature
     from handlers.maintenance import MaintenanceFeature
     from handlers.moderation import ModerationFeature
     from handlers.needs import NeedsFeature
@@ -27,6 +28,7 @@ def default_features() -> list[Feature]:
     from handlers.welcome import WelcomeFeature
 
     return [
+        LocksFeature(),
         ModerationFeature(),
         VerificationFeature(),
         WelcomeFeature(),

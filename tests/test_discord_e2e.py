@@ -496,3 +496,13 @@ async def test_purge_bulk_deletes_what_is_younger_than_14_days(bot: Bot) -> None
     await bot.fake.wait_until(lambda: any("已清理" in t for t in bot._texts()))
     [done] = [t for t in bot._texts() if "已清理" in t]
     assert "已清理 4 条" in done and "2 条超过 14 天" in done
+
+
+async def test_a_locked_image_attachment_is_deleted(bot: Bot) -> None:
+    bot.post(CAROL, "/lock 图片", roles=[F.ROLE_ADMIN])
+    await bot.said(1)
+    payload = F.message(F.snowflake(), ALICE, "")
+    payload["attachments"] = [{**bot.fake.attach("cat.png", b"\x89PNG"), "content_type": "image/png"}]
+    bot.state.parse_message_create(payload)
+    [call] = await bot.calls("DELETE", f"/messages/{payload['id']}")
+    assert call.method == "DELETE"

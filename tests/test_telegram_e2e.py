@@ -633,3 +633,14 @@ async def test_purge_deletes_an_id_range_and_refuses_past_48_hours(bot: Bot, fak
     fake.push(text_message(CHAT, fake.new_message_id(), CAROL, "/purge", reply_to_message=old))
     texts = await replies(fake, 2)
     assert "48 小时" in texts[-1] and len(fake.of("deleteMessages")) == 1  # nothing was attempted
+
+
+async def test_a_locked_photo_is_read_from_the_update_and_deleted(bot: Bot, fake: FakeBotApi) -> None:
+    say(fake, CAROL, "/lock 图片")
+    await replies(fake, 1)
+    mid = fake.new_message_id()
+    photo = [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90, "file_size": 1000}]
+    fake.push({"message": {"message_id": mid, "date": int(datetime.now(UTC).timestamp()), "chat": group(CHAT),
+                           "from": ALICE, "photo": photo}})  # fmt: skip
+    [deleted] = await fake.wait_for("deleteMessage", 1)
+    assert int(deleted["message_id"]) == mid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from bot import actions as A
@@ -103,4 +104,37 @@ async def test_purge_takes_a_run_of_messages_and_is_capped(db) -> None:  # type:
     assert "用法" in (await h.say("carol", "/purge", admin=True))[0]  # neither a reply nor a number
     assert "用法" in (await h.say("carol", "/purge lots", admin=True))[0]
     assert (await h.say("bob", "/purge 5")) == ["/purge 仅限管理员使用。"]
+    await h.stop()
+
+
+async def test_locked_kinds_are_deleted_quietly_but_never_an_admins_or_a_trusted_members(db) -> None:  # type: ignore[no-untyped-def]
+    h = await _setup(db)
+    assert "已锁定：链接、转发消息" in (await h.say("carol", "/lock 链接 转发", admin=True))[0]
+    await h.say("carol", "/lock media", admin=True)
+    await h.say("dave", "大家好")
+    photo = dataclasses.replace(h.message("dave", ""), kinds=("photo",))
+    await h.app.handle(photo)
+    out = h.take()
+    assert [a.message_id for a in out if isinstance(a, A.Delete)] == [photo.message_id]
+    assert [plain(a.text) for a in out if isinstance(a, A.Send)] == ["dave，本群不允许发送图片，消息已删除。"]
+    h.clock.advance(timedelta(minutes=5))
+    await h.app.handle(h.message("dave", "看这个 https://spam.example.com/x"))
+    out = h.take()
+    assert any(isinstance(a, A.Delete) for a in out) and not [
+        a for a in out if isinstance(a, A.Send)
+    ]  # one notice an hour
+    await h.app.handle(dataclasses.replace(h.message("dave", "hi"), kinds=("sticker",)))
+    assert not any(isinstance(a, A.Delete) for a in h.take())  # stickers are not locked
+    await h.app.handle(dataclasses.replace(h.message("carol", "", admin=True), kinds=("forward",)))
+    assert not any(isinstance(a, A.Delete) for a in h.take())  # an admin's message is never deleted
+    await h.say("carol", "/trust @dave", admin=True)
+    await h.restart()
+    await h.app.handle(dataclasses.replace(h.message("dave", ""), kinds=("video",)))
+    assert not any(isinstance(a, A.Delete) for a in h.take())  # trusted
+    await h.app.handle(dataclasses.replace(h.message("erin", ""), kinds=("video",)))
+    assert any(isinstance(a, A.Delete) for a in h.take())  # the lock survived the restart
+    assert "链接" in (await h.say("carol", "/locks", admin=True))[0]
+    assert "已解锁" in (await h.say("carol", "/unlock all", admin=True))[0]
+    assert "没有锁定" in (await h.say("carol", "/locks", admin=True))[0]
+    assert "用法" in (await h.say("carol", "/lock everything-else", admin=True))[0]
     await h.stop()

@@ -29,6 +29,7 @@ from adapters.console.adapter import PLATFORM, ConsoleAdapter
 from bot.app import App
 from bot.clock import FakeClock
 from bot.events import (
+    MESSAGE_KINDS,
     Attachment,
     ButtonPressed,
     ChatRef,
@@ -160,7 +161,12 @@ class ConsoleSession:
         await self._say(user, text.replace("\\n", "\n"))
 
     async def _say(
-        self, user: str, text: str, reply_to: str | None = None, files: tuple[Attachment, ...] = ()
+        self,
+        user: str,
+        text: str,
+        reply_to: str | None = None,
+        files: tuple[Attachment, ...] = (),
+        kinds: tuple[str, ...] = (),
     ) -> None:
         mid = await self.adapter.new_id()
         g = self.group.name
@@ -188,6 +194,7 @@ class ConsoleSession:
                 reply_to=reply_to,
                 replied=replied,
                 attachments=files,
+                kinds=kinds,
             )
         )
 
@@ -200,6 +207,14 @@ class ConsoleSession:
         if not is_id(target) or not m:
             raise ValueError("expected '@reply <message id> name: text'")
         await self._say(m.group(1), m.group(2).replace("\\n", "\n"), reply_to=target)
+
+    async def _do_post(self, rest: str) -> None:
+        """`@post alice photo [caption]`: alice posts a photo (video, file, sticker, gif, voice, forward, poll)."""
+        user, _, tail = rest.partition(" ")
+        kind, _, caption = tail.strip().partition(" ")
+        if not _NAME.match(user) or kind not in MESSAGE_KINDS:
+            raise ValueError(f"expected '@post <name> <{'|'.join(MESSAGE_KINDS)}> [caption]'")
+        await self._say(user, caption.strip(), kinds=(kind,))
 
     async def _do_attach(self, rest: str) -> None:
         """`@attach words.txt alice: /filter import`: alice sends that file with the message."""

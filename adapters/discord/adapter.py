@@ -96,6 +96,31 @@ def attachments_of(message: discord.Message) -> tuple[Attachment, ...]:
     return tuple(Attachment(a.url, a.filename, a.size, a.content_type or "") for a in message.attachments)
 
 
+def kinds_of(message: discord.Message) -> tuple[str, ...]:
+    """What a message carries besides text, from its attachments' types, stickers, poll and reference."""
+    found: set[str] = set()
+    for a in message.attachments:
+        kind = (a.content_type or "").split("/", 1)[0]
+        if (a.content_type or "").startswith("image/gif"):
+            found.add("gif")
+        elif kind == "image":
+            found.add("photo")
+        elif kind == "video":
+            found.add("video")
+        elif kind == "audio":
+            found.add("voice")
+        else:
+            found.add("file")
+    if message.stickers:
+        found.add("sticker")
+    if getattr(message, "poll", None) is not None:
+        found.add("poll")
+    reference = message.reference
+    if reference is not None and getattr(reference, "type", None) == discord.MessageReferenceType.forward:
+        found.add("forward")
+    return tuple(sorted(found))
+
+
 def clip(text: str) -> str:
     """Mentions become <@id>; the rest stays as written (Discord markdown is not escaped: names are cleaned)."""
     out = "".join(p if isinstance(p, str) else f"<@{p.user_id}>" for p in split(text))
@@ -255,6 +280,7 @@ class DiscordAdapter:
             edited=edited,
             mentions=mentions,
             attachments=attachments_of(message),
+            kinds=kinds_of(message),
             channel=str(message.channel.id),
         )
         await self._deliver(guild.id, event)

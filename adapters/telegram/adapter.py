@@ -246,8 +246,10 @@ class TelegramAdapter:
         if message.left_chat_member is not None and str(message.left_chat_member.id) != self.bot_id:
             events.append(self._membership(chat, message.left_chat_member, joined=False, at=message.date))
         text = message.text if message.text is not None else message.caption
-        if text is None:
+        kinds = self._kinds(message)
+        if text is None and not kinds:
             return events
+        text = text or ""
         user, is_admin = await self._author(message)
         if user is None:
             return events
@@ -282,6 +284,7 @@ class TelegramAdapter:
                 edited=edited,
                 mentions=self._mentions(message),
                 attachments=self._attachments(message),
+                kinds=kinds,
                 # a forum topic is the chat's "channel": what is sent there goes back into it
                 channel=str(message.message_thread_id)
                 if message.is_topic_message and message.message_thread_id
@@ -302,6 +305,29 @@ class TelegramAdapter:
             return None, False
         user = user_ref(message.from_user)
         return user, await self.is_admin(str(message.chat.id), user.user_id)
+
+    @staticmethod
+    def _kinds(message: Message) -> tuple[str, ...]:
+        """What the message carries besides text (a GIF is an animation, which Telegram also files as a
+        document: it counts as a GIF only)."""
+        found = []
+        if message.photo:
+            found.append("photo")
+        if message.video or message.video_note:
+            found.append("video")
+        if message.animation:
+            found.append("gif")
+        elif message.document:
+            found.append("file")
+        if message.sticker:
+            found.append("sticker")
+        if message.voice or message.audio:
+            found.append("voice")
+        if message.poll:
+            found.append("poll")
+        if message.forward_origin is not None:
+            found.append("forward")
+        return tuple(found)
 
     @staticmethod
     def _attachments(message: Message) -> tuple[Attachment, ...]:
