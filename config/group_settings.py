@@ -240,6 +240,14 @@ class RecallSettings(Section):
         return self
 
 
+class FaqSettings(Section):
+    """Saved answers; `auto` answers members' questions that match one closely enough."""
+
+    auto: Flag = True
+    threshold: Annotated[int, Field(ge=70, le=100)] = 85  # 0-100 similarity; below it the bot stays quiet
+    cooldown_minutes: Annotated[int, Field(ge=0, le=1440)] = 10  # one entry is not repeated sooner in a chat
+
+
 class CampaignSettings(Section):
     enabled: Flag = True
     grace_minutes: Annotated[int, Field(ge=0, le=1440)] = 60  # a fire missed by up to this is sent late
@@ -269,6 +277,7 @@ class GroupSettings(Section):
     lifecycle: LifecycleSettings = LifecycleSettings()
     recall: RecallSettings = RecallSettings()
     campaigns: CampaignSettings = CampaignSettings()
+    faq: FaqSettings = FaqSettings()
     digest: DigestSettings = DigestSettings()
 
 

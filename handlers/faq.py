@@ -10,6 +10,7 @@ case, separators), so 「怎麼簽到」 finds 「怎么签到」.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict
@@ -22,6 +23,7 @@ from bot.events import ButtonPressed, MessagePosted
 from bot.feature import Feature
 from bot.parsing import REST, parse_int, tokenize
 from rules.normalize import compact
+from rules.questions import best_match, is_question, question_key
 from storage.faq import Entry, FaqRepo
 
 MAX_QUESTION = 200
@@ -29,6 +31,7 @@ MAX_ANSWER = 3000
 MAX_ENTRIES = 200
 LISTED = 24  # buttons under /faq (Telegram and Discord both take this many comfortably)
 FUZZY_CUTOFF = 80
+_ANSWERED = 20_000  # (group, entry) pairs remembered for the cooldown
 _HASH = re.compile(r"^[#＃](\S{1,40})$")
 _SPLIT = re.compile(r"\s*[|｜]\s*")
 
@@ -40,8 +43,22 @@ class Args(BaseModel):
 
 class FaqFeature(Feature):
     name = "faq"
+    settings_section = "faq"
     button_prefix = "faq"
     priority = 80
+
+    def __init__(self) -> None:
+        self._entries: dict[int, list[Entry]] = {}  # per group: what automatic answers match against
+        self._answered: OrderedDict[tuple[int, int], int] = OrderedDict()  # (group, entry) -> last ms
+
+    async def cached(self, ctx: Context) -> list[Entry]:
+        found = self._entries.get(ctx.group.id)
+        if found is None:
+            found = self._entries[ctx.group.id] = await FaqRepo(ctx.app.db).entries(ctx.group.id)
+        return found
+
+    def forget(self, ctx: Context) -> None:
+        self._entries.pop(ctx.group.id, None)
 
     def commands(self) -> list[CommandSpec]:
         return [CommandSpec("faq", self.faq_cmd, Args, aliases=("常见问题", "问答"), feature=self.name)]
@@ -52,25 +69,60 @@ class FaqFeature(Feature):
         tokens = tokenize(args.rest)
         verb = tokens[0].text.lower() if tokens else ""
         rest = args.rest[tokens[0].end :].strip() if tokens else ""
-        admin_verbs = {"add": self.add, "edit": self.edit, "remove": self.remove, "del": self.remove}
+        admin_verbs = {
+            "add": self.add,
+            "edit": self.edit,
+            "remove": self.remove,
+            "del": self.remove,
+            "alias": self.alias,
+        }
         if verb in admin_verbs:
             if not ctx.is_admin:
                 await ctx.reply(ctx.t("common.admin_only", name=f"faq {verb}"), ephemeral=True)
                 return
             await admin_verbs[verb](ctx, rest)
+            self.forget(ctx)
         elif not tokens or verb == "list":
             await self.show_list(ctx)
         else:
             await self.lookup(ctx, args.rest.strip(), quiet=False)
 
     async def on_message(self, ctx: Context, event: MessagePosted) -> bool:
+        if event.edited:
+            return False
         head = event.text[:2]
-        if "#" not in head and "＃" not in head:  # every message passes here: a look at two characters
-            return False
-        m = _HASH.match(event.text.strip())
-        if m is None or event.edited:
-            return False
-        return await self.lookup(ctx, m.group(1), quiet=True)  # a hashtag that names no entry is chat
+        if "#" in head or "＃" in head:  # every message passes here: a look at two characters first
+            m = _HASH.match(event.text.strip())
+            if m is not None:
+                return await self.lookup(ctx, m.group(1), quiet=True)  # a hashtag naming no entry is chat
+        s = ctx.settings.faq
+        if s.auto and not event.is_admin and not event.text.startswith("/") and is_question(event.text):
+            await self.auto_answer(ctx, event)
+        return False
+
+    async def auto_answer(self, ctx: Context, event: MessagePosted) -> None:
+        """Answer once, above the group's threshold; below it nothing (never guess in a busy group)."""
+        entries = await self.cached(ctx)
+        if not entries:
+            return
+        candidates = {e.id: [e.key, *(question_key(p) for p in e.phrasings)] for e in entries}
+        found = best_match(question_key(event.text), candidates)
+        s = ctx.settings.faq
+        if found is None or found[1] < s.threshold:
+            return
+        entry = next(e for e in entries if e.id == found[0])
+        key, now = (ctx.group.id, entry.id), ctx.now_ms()
+        last = self._answered.get(key)
+        if last is not None and now - last < s.cooldown_minutes * 60_000:
+            return
+        self._answered[key] = now
+        self._answered.move_to_end(key)
+        if len(self._answered) > _ANSWERED:
+            self._answered.popitem(last=False)
+        buttons = keyboard(
+            [Button(ctx.t("faq.not_answered"), f"faq:no:{entry.id}"), Button(ctx.t("faq.more"), "faq:list")]
+        )
+        await ctx.reply(self.answer_text(ctx, entry), buttons)
 
     async def lookup(self, ctx: Context, keyword: str, *, quiet: bool) -> bool:
         entries = await FaqRepo(ctx.app.db).entries(ctx.group.id)
@@ -124,6 +176,19 @@ class FaqFeature(Feature):
 
     async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
         repo = FaqRepo(ctx.app.db)
+        if payload.startswith("no:"):  # "not answered": the admins hear of it, the presser is thanked
+            entry_id = parse_int(payload[3:], 1)
+            entry = None if entry_id is None else await repo.get(ctx.group.id, entry_id)
+            await ctx.answer_button(ctx.t("faq.told_admins"))
+            if entry is not None:
+                text = ctx.t(
+                    "faq.not_answered_log",
+                    who=event.user.name[:40],
+                    id=entry.id,
+                    question=entry.question[:60],
+                )
+                await ctx.app.emit(ctx, "admins.notice", text=text)
+            return
         if payload == "list":
             entries = await repo.entries(ctx.group.id)
             await ctx.answer_button()
@@ -196,6 +261,18 @@ class FaqFeature(Feature):
             await ctx.reply(ctx.t("faq.duplicate", question=question[:60]), ephemeral=True)
         else:
             await ctx.reply(ctx.t("faq.edited", id=entry_id))
+
+    async def alias(self, ctx: Context, rest: str) -> None:
+        """Another way members ask an entry's question: automatic answers match it too."""
+        ref, _, phrasing = rest.partition(" ")
+        entry_id = parse_int(ref.lstrip("#"), 1)
+        phrasing = phrasing.strip()
+        if entry_id is None or not compact(phrasing) or len(phrasing) > MAX_QUESTION or "\n" in phrasing:
+            await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.faq.usage")), ephemeral=True)
+        elif await FaqRepo(ctx.app.db).add_phrasing(ctx.group.id, entry_id, phrasing):
+            await ctx.reply(ctx.t("faq.aliased", id=entry_id, phrasing=phrasing[:60]))
+        else:
+            await ctx.reply(ctx.t("faq.no_entry", id=entry_id), ephemeral=True)
 
     async def remove(self, ctx: Context, rest: str) -> None:
         entry_id = parse_int(rest.strip().lstrip("#"), 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from storage.db import Database
 
@@ -13,9 +14,14 @@ class Entry:
     question: str
     answer: str
     key: str
+    phrasings: tuple[str, ...] = ()
 
 
-_COLUMNS = "id, question, answer, key"
+_COLUMNS = "id, question, answer, key, phrasings"
+
+
+def _entry(r: Any) -> Entry:
+    return Entry(int(r[0]), r[1], r[2], r[3], tuple(p for p in str(r[4]).split("\n") if p))
 
 
 class FaqRepo:
@@ -72,10 +78,23 @@ class FaqRepo:
         row = await self._db.fetchone(
             f"SELECT {_COLUMNS} FROM faq_entries WHERE group_id = ? AND id = ?", group_id, entry_id
         )
-        return None if row is None else Entry(int(row[0]), row[1], row[2], row[3])
+        return None if row is None else _entry(row)
 
     async def entries(self, group_id: int) -> list[Entry]:
         rows = await self._db.fetchall(
             f"SELECT {_COLUMNS} FROM faq_entries WHERE group_id = ? ORDER BY id", group_id
         )
-        return [Entry(int(r[0]), r[1], r[2], r[3]) for r in rows]
+        return [_entry(r) for r in rows]
+
+    async def add_phrasing(self, group_id: int, entry_id: int, phrasing: str) -> bool:
+        entry = await self.get(group_id, entry_id)
+        if entry is None:
+            return False
+        phrasings = "\n".join([*entry.phrasings, phrasing][-20:])
+        await self._db.execute(
+            "UPDATE faq_entries SET phrasings = ? WHERE group_id = ? AND id = ?",
+            phrasings,
+            group_id,
+            entry_id,
+        )
+        return True

@@ -3,9 +3,13 @@ adding with refusals, /faq <keyword>, #keyword, the list's buttons, and a restar
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 from bot import actions as A
 from bot.events import ButtonPressed
 from bot.markup import plain
+from rules.questions import best_match, is_question, question_key
 from tests.helpers import Harness
 
 CHECKIN = "/faq add 怎么签到 | 在群里发送“签到”即可，每天一次。\n连续签到有额外奖励。"
@@ -71,4 +75,78 @@ async def test_the_list_is_buttons_and_a_press_turns_it_into_the_answer(db) -> N
         )
     )
     assert any(isinstance(a, A.AnswerButton) and "已被删除" in a.text for a in h.take())
+    await h.stop()
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def _rows(name: str) -> list[list[str]]:
+    lines = (DATA / name).read_text(encoding="utf-8").splitlines()
+    return [line.split("\t") for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _candidates() -> tuple[dict[int, list[str]], dict[int, str]]:
+    candidates, names = {}, {}
+    for i, (question, phrasings, _answer) in enumerate(_rows("faq_entries.tsv"), 1):
+        candidates[i] = [question_key(q) for q in (question, *phrasings.split("|"))]
+        names[i] = question
+    return candidates, names
+
+
+def _answered(text: str, candidates: dict[int, list[str]], threshold: int = 85) -> int | None:
+    if not is_question(text):
+        return None
+    found = best_match(question_key(text), candidates)
+    return found[0] if found is not None and found[1] >= threshold else None
+
+
+def test_automatic_answers_are_precise_on_a_labelled_set() -> None:
+    """96 answerable questions (paraphrases, typos, traditional characters, English) against 20 entries,
+    8 that no entry answers, and 107 ordinary chat lines that must get no answer at all."""
+    candidates, names = _candidates()
+    assert len(candidates) >= 20
+    labelled = _rows("faq_questions.tsv")
+    assert len(labelled) >= 100
+    right = wrong = missed = 0
+    for text, want in labelled:
+        got = _answered(text, candidates)
+        if got is None:
+            missed += want != "-"
+        elif want != "-" and names[got] == want:
+            right += 1
+        else:
+            wrong += 1
+    precision, recall = right / (right + wrong), right / (right + missed)
+    print(
+        f"automatic answers: precision {precision:.3f}, recall {recall:.3f} ({right} right, {wrong} wrong, {missed} missed)"
+    )
+    assert precision >= 0.95 and recall >= 0.9
+    chat = [line for line in (DATA / "faq_chat.txt").read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]  # fmt: skip
+    assert len(chat) >= 100
+    assert [line for line in chat if _answered(line, candidates) is not None] == []
+
+
+async def test_a_members_question_is_answered_once_with_a_way_to_say_it_did_not_help(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    await _admin(h, CHECKIN)
+    await _admin(h, "/faq alias 1 每日打卡怎么弄")
+    await h.app.handle(h.message("alice", "请问怎么签到啊？"))
+    [answer] = [a for a in h.take() if isinstance(a, A.Reply)]
+    assert plain(answer.text).startswith("❓ 怎么签到") and answer.buttons[0][0].data == "faq:no:1"
+    await h.app.handle(h.message("bob", "怎麼簽到？"))  # the same entry within the cooldown: quiet
+    assert not [a for a in h.take() if isinstance(a, A.Reply)]
+    h.clock.advance(timedelta(minutes=11))
+    assert (await h.say("bob", "每日打卡怎么弄？"))[0].startswith("❓ 怎么签到")  # by its extra phrasing
+    h.clock.advance(timedelta(minutes=11))
+    assert await h.say("carol", "怎么签到？", admin=True) == []  # admins' own questions are not answered
+    assert await h.say("bob", "今天天气怎么样？") == []  # no close entry: nothing, never a guess
+    await h.press("bob", "faq:no:1")
+    out = h.take()
+    assert any(isinstance(a, A.AnswerButton) and "管理员" in a.text for a in out)
+    assert any(isinstance(a, A.Send) and "没有解决" in plain(a.text) for a in out)  # the admins hear of it
+    await _admin(h, "/set faq.auto off")
+    h.clock.advance(timedelta(minutes=11))
+    assert await h.say("dave", "怎么签到？") == []
     await h.stop()
