@@ -12,6 +12,7 @@ from bot import actions as A
 from bot import unit
 from bot.clock import local_day, to_ms
 from bot.events import Attachment, ButtonPressed, ChatRef, CommandInvoked, Event, MessagePosted
+from bot.files import FileRefused, decode_text
 from bot.i18n import t
 from bot.parsing import Mention
 from config.group_settings import GroupSettings, apply_override
@@ -269,6 +270,26 @@ class Context:
     async def read_file(self, attachment: Attachment, max_bytes: int) -> bytes:
         """Download a member's file (FileRefused when too big or unavailable)."""
         return await self.app.outbox.fetch_file(self.chat.platform, attachment, max_bytes)
+
+    async def read_text_attachment(self, suffixes: tuple[str, ...], max_bytes: int) -> str | None:
+        """The UTF-8 text of the first file on this message (or the one it replies to), if its name ends
+        in one of `suffixes`; else None, after answering why in the member's language."""
+        file = self.attachments()[0]
+        suffix = file.name.lower().rsplit(".", 1)[-1] if "." in file.name else ""
+        name = file.name[:60]
+        if suffix not in suffixes:
+            await self.reply(
+                self.t("files.type", name=name, suffixes=" / ".join(f".{x}" for x in suffixes)),
+                ephemeral=True,
+            )
+            return None
+        try:
+            return decode_text(await self.read_file(file, max_bytes))
+        except FileRefused as exc:
+            await self.reply(
+                self.t(f"files.{exc.reason}", name=name, mb=max_bytes // 1_000_000), ephemeral=True
+            )
+            return None
 
     async def answer_button(self, text: str = "", *, alert: bool = False) -> A.ActionResult:
         if not isinstance(self.event, ButtonPressed):

@@ -9,6 +9,7 @@ case, separators), so 「怎麼簽到」 finds 「怎么签到」.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import OrderedDict
 from typing import Annotated
@@ -29,6 +30,8 @@ from storage.faq import Entry, FaqRepo
 MAX_QUESTION = 200
 MAX_ANSWER = 3000
 MAX_ENTRIES = 200
+MAX_FILE = 1_000_000  # bytes of an imported file: 200 long answers fit many times over
+EXPORT_CHUNK = 3500  # characters an export may have to be shown as a message; longer ones go as a file
 LISTED = 24  # buttons under /faq (Telegram and Discord both take this many comfortably)
 FUZZY_CUTOFF = 80
 _ANSWERED = 20_000  # (group, entry) pairs remembered for the cooldown
@@ -75,6 +78,8 @@ class FaqFeature(Feature):
             "remove": self.remove,
             "del": self.remove,
             "alias": self.alias,
+            "export": self.export,
+            "import": self.import_,
         }
         if verb in admin_verbs:
             if not ctx.is_admin:
@@ -273,6 +278,74 @@ class FaqFeature(Feature):
             await ctx.reply(ctx.t("faq.aliased", id=entry_id, phrasing=phrasing[:60]))
         else:
             await ctx.reply(ctx.t("faq.no_entry", id=entry_id), ephemeral=True)
+
+    # --- export and import: `## question`, `> another way to ask`, then the answer's lines ----------
+
+    def render(self, entries: list[Entry]) -> str:
+        blocks = []
+        for e in entries:
+            blocks.append("\n".join([f"## {e.question}", *(f"> {p}" for p in e.phrasings), e.answer]))
+        return "\n\n".join(blocks) + "\n"
+
+    def parse_blocks(self, text: str) -> list[tuple[str, list[str], str]]:
+        """(question, phrasings, answer) per `## ` block; text before the first block is ignored."""
+        out: list[tuple[str, list[str], str]] = []
+        for block in re.split(r"(?m)^##[ \t]*", text)[1:]:
+            head, _, body = block.partition("\n")
+            lines = body.split("\n")
+            phrasings = [line[1:].strip() for line in lines if line.startswith(">")]
+            answer = "\n".join(line for line in lines if not line.startswith(">")).strip()
+            out.append((head.strip(), phrasings, answer))
+        return out
+
+    async def export(self, ctx: Context, _rest: str) -> None:
+        entries = await FaqRepo(ctx.app.db).entries(ctx.group.id)
+        if not entries:
+            await ctx.reply(ctx.t("faq.empty_admin"))
+            return
+        body = self.render(entries)
+        if len(body) <= EXPORT_CHUNK:
+            await ctx.reply(body.rstrip("\n"))
+            return
+        path = ctx.app.files.new_path(f"faq-{ctx.group.id}", ".txt")
+        await asyncio.to_thread(path.write_bytes, body.encode("utf-8-sig"))
+        await ctx.send_file(
+            str(path), f"qunbot-faq-{ctx.today()}.txt", ctx.t("faq.exported", count=len(entries))
+        )
+
+    async def import_(self, ctx: Context, rest: str) -> None:
+        text: str | None = rest
+        if not rest.strip() and ctx.attachments():
+            text = await ctx.read_text_attachment(("txt", "md"), MAX_FILE)
+            if text is None:
+                return
+        blocks = self.parse_blocks(text or "")
+        if not blocks:
+            await ctx.reply(ctx.t("faq.import_how"), ephemeral=True)
+            return
+        repo, added, refused = FaqRepo(ctx.app.db), 0, []
+        assert ctx.event is not None
+        room = MAX_ENTRIES - len(await repo.entries(ctx.group.id))
+        for question, phrasings, answer in blocks:
+            parsed = self.parse(ctx, f"{question} | {answer}")
+            if isinstance(parsed, str) or room <= 0:
+                refused.append(question[:40] or "—")
+                continue
+            new_id = await repo.add(
+                ctx.group.id, *parsed, compact(parsed[0]), ctx.event.user.name, ctx.now_ms()
+            )
+            if new_id is None:
+                refused.append(question[:40])
+                continue
+            for phrasing in phrasings[:20]:
+                if compact(phrasing) and len(phrasing) <= MAX_QUESTION:
+                    await repo.add_phrasing(ctx.group.id, new_id, phrasing)
+            added += 1
+            room -= 1
+        lines = [ctx.t("faq.imported", added=added, refused=len(refused))]
+        if refused:
+            lines.append(ctx.t("faq.import_refused", questions=ctx.join(refused[:10])))
+        await ctx.reply("\n".join(lines))
 
     async def remove(self, ctx: Context, rest: str) -> None:
         entry_id = parse_int(rest.strip().lstrip("#"), 1)

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from bot.actions import Button, keyboard
 from bot.context import Context
-from bot.files import FileRefused, decode_text
 from bot.i18n import duration
 from bot.parsing import parse_duration, parse_int, tokenize
 from rules import segment
@@ -261,7 +260,7 @@ async def _import(feature: ModerationFeature, ctx: Context, rest: str) -> None:
     if not body.strip() and first.strip() and not options <= {*ACTIONS, "force", "强制"}:
         body = first  # "/filter import a" on one line
     if not body.strip() and ctx.attachments():
-        text = await read_list(ctx)
+        text = await ctx.read_text_attachment(("txt", "csv"), MAX_FILE)
         if text is None:
             return
         body = text
@@ -273,24 +272,6 @@ async def _import(feature: ModerationFeature, ctx: Context, rest: str) -> None:
     risky = {f.term for f in found}
     held = [p for p in parsed if p.pattern in risky]
     await import_rows(feature, ctx, [p for p in parsed if p.pattern not in risky], errors, held, found)
-
-
-async def read_list(ctx: Context) -> str | None:
-    """The word list in the file sent with (or replied to by) `/filter import`: a .txt or .csv of UTF-8
-    text up to MAX_FILE bytes. Anything else is refused with the reason, in the admin's language."""
-    file = ctx.attachments()[0]
-    suffix = file.name.lower().rsplit(".", 1)[-1] if "." in file.name else ""
-    if suffix not in ("txt", "csv"):
-        await ctx.reply(ctx.t("filter.file.type", name=file.name[:60]), ephemeral=True)
-        return None
-    try:
-        data = await ctx.read_file(file, MAX_FILE)
-        return decode_text(data)
-    except FileRefused as exc:
-        await ctx.reply(
-            ctx.t(f"filter.file.{exc.reason}", name=file.name[:60], mb=MAX_FILE // 1_000_000), ephemeral=True
-        )
-        return None
 
 
 def _lint(parsed: list[Parsed]) -> list[Lint]:

@@ -3,11 +3,12 @@ adding with refusals, /faq <keyword>, #keyword, the list's buttons, and a restar
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
 from bot import actions as A
-from bot.events import ButtonPressed
+from bot.events import Attachment, ButtonPressed
 from bot.markup import plain
 from rules.questions import best_match, is_question, question_key
 from tests.helpers import Harness
@@ -149,4 +150,39 @@ async def test_a_members_question_is_answered_once_with_a_way_to_say_it_did_not_
     await _admin(h, "/set faq.auto off")
     h.clock.advance(timedelta(minutes=11))
     assert await h.say("dave", "怎么签到？") == []
+    await h.stop()
+
+
+async def test_export_and_import_round_trip_as_text_and_as_a_file(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    await _admin(h, CHECKIN)
+    await _admin(h, "/faq alias 1 每日打卡怎么弄")
+    await _admin(h, "/faq add 积分有什么用 | 可以在 /shop 兑换礼品。")
+    [exported] = await _admin(h, "/faq export")
+    assert exported.startswith("## 怎么签到\n> 每日打卡怎么弄\n在群里发送")
+    h.adapter.admins["g2"] = {"carol"}
+    [done] = await h.say("carol", "/faq import\n" + exported, admin=True, chat_id="g2")
+    assert done.startswith("已导入 2 条；0 条未导入")
+    assert (await h.say("alice", "每日打卡怎么弄？", chat_id="g2"))[0].startswith(
+        "❓ 怎么签到"
+    )  # the alias came along
+    assert (
+        "1 条未导入"
+        in (await h.say("carol", "/faq import\n## 积分有什么用\n另一个答案", admin=True, chat_id="g2"))[0]
+    )
+    for i in range(40):  # long enough to go as a file
+        await _admin(h, f"/faq add 第{i}个问题是什么 | " + "很长的答案。" * 20)
+    await h.app.handle(h.message("carol", "/faq export", admin=True))
+    [file] = [a for a in h.take() if isinstance(a, A.SendFile)]
+    listing = tmp_path / "faq.txt"
+    listing.write_bytes(Path(file.path).read_bytes())
+    ev = h.message("carol", "/faq import", admin=True, chat_id="g3")
+    h.adapter.admins["g3"] = {"carol"}
+    await h.app.handle(
+        dataclasses.replace(ev, attachments=(Attachment(str(listing), "faq.txt", listing.stat().st_size),))
+    )
+    assert any("已导入 42 条" in t for t in h.adapter.pop_texts())
+    assert (
+        "用法" not in (await h.say("carol", "/faq import", admin=True, chat_id="g3"))[0]
+    )  # explains the format
     await h.stop()
