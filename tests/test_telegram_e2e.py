@@ -26,6 +26,7 @@ from tests.fakes.telegram_api import (
     group,
     join_message,
     member,
+    message_base,
     text_message,
     user,
 )
@@ -640,7 +641,6 @@ async def test_a_locked_photo_is_read_from_the_update_and_deleted(bot: Bot, fake
     await replies(fake, 1)
     mid = fake.new_message_id()
     photo = [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90, "file_size": 1000}]
-    fake.push({"message": {"message_id": mid, "date": int(datetime.now(UTC).timestamp()), "chat": group(CHAT),
-                           "from": ALICE, "photo": photo}})  # fmt: skip
+    fake.push({"message": {**message_base(CHAT, mid, ALICE), "photo": photo}})
     [deleted] = await fake.wait_for("deleteMessage", 1)
     assert int(deleted["message_id"]) == mid

@@ -307,18 +307,21 @@ class FakeBotApi:
 def text_message(
     chat_id: int, message_id: int, sender: dict[str, Any], text: str, **extra: Any
 ) -> dict[str, Any]:
-    msg: dict[str, Any] = {
-        "message_id": message_id,
-        "date": int(time.time()),
-        "chat": group(chat_id),
-        "from": sender,
-        "text": text,
-    }
-    if text.startswith("/"):
-        length = len(text.split(" ", 1)[0])
-        msg["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+    msg = {**message_base(chat_id, message_id, sender), "text": text, **command_entities("entities", text)}
     msg.update(extra)
     return {"message": msg}
+
+
+def message_base(chat_id: int, message_id: int, sender: dict[str, Any]) -> dict[str, Any]:
+    """What every group message update carries; builders add the text, caption or media."""
+    return {"message_id": message_id, "date": int(time.time()), "chat": group(chat_id), "from": sender}
+
+
+def command_entities(field: str, text: str) -> dict[str, Any]:
+    """The bot_command entity Telegram marks a leading /command with (in `entities` or `caption_entities`)."""
+    if not text.startswith("/"):
+        return {}
+    return {field: [{"type": "bot_command", "offset": 0, "length": len(text.split(" ", 1)[0])}]}
 
 
 def document_message(
@@ -332,25 +335,11 @@ def document_message(
     mime: str = "text/plain",
 ) -> dict[str, Any]:
     """A member's message carrying a document (and, as a caption, perhaps a command)."""
-    msg: dict[str, Any] = {
-        "message_id": message_id,
-        "date": int(time.time()),
-        "chat": group(chat_id),
-        "from": sender,
-        "document": {
-            "file_id": file_id,
-            "file_unique_id": f"u-{file_id}",
-            "file_name": name,
-            "mime_type": mime,
-            "file_size": size,
-        },
-    }
+    document = {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_name": name, "mime_type": mime,
+                "file_size": size}  # fmt: skip
+    msg = {**message_base(chat_id, message_id, sender), "document": document}
     if caption:
-        msg["caption"] = caption
-        if caption.startswith("/"):
-            msg["caption_entities"] = [
-                {"type": "bot_command", "offset": 0, "length": len(caption.split(" ", 1)[0])}
-            ]
+        msg.update({"caption": caption, **command_entities("caption_entities", caption)})
     return {"message": msg}
 
 
