@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -32,6 +32,7 @@ from bot.i18n import duration
 from bot.parsing import REST, tokenize
 from bot.unit import unit
 from handlers.onboarding import TASKS
+from rules.questions import repeated
 from storage.digest import (
     CASE_ACTIONS,
     CASE_KINDS,
@@ -44,6 +45,7 @@ from storage.digest import (
     Period,
     RitualFigures,
 )
+from storage.faq import FaqFigures, FaqRepo
 from storage.jobs import JobRecord
 from storage.moderation import ModerationRepo
 from storage.needs import NeedsRepo, NeedStats
@@ -56,7 +58,7 @@ log = logging.getLogger(__name__)
 
 TICK_JOB_ID = "system:digest"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-SECTIONS = ("members", "activity", "rituals", "newcomers", "order", "needs", "recall", "campaigns")
+SECTIONS = ("members", "activity", "rituals", "newcomers", "order", "needs", "recall", "campaigns", "faq")
 SECTION_WORDS = {
     **{s: s for s in SECTIONS},
     "moderation": "order",
@@ -73,6 +75,8 @@ SECTION_WORDS = {
     "需求": "needs",
     "召回": "recall",
     "活动": "campaigns",
+    "常见问题": "faq",
+    "问答": "faq",
 }
 WINDOWS = {"7d": 7, "30d": 30, "90d": 90, "7天": 7, "30天": 30, "90天": 90}
 CHART_DAYS = 28  # the daily chart covers at least four weeks
@@ -101,6 +105,8 @@ class Report:
     needs: NeedStats | None = None
     recall: RecallStats | None = None
     campaigns: CampaignFigures | None = None
+    faq: FaqFigures | None = None
+    faq_repeated: list[tuple[str, int]] = field(default_factory=list)  # (a wording, members who asked)
 
 
 def last_fire(now: datetime, zone: str, day: str, hour: int) -> datetime:
@@ -277,6 +283,8 @@ class DigestFeature(Feature):
                 return app.has_feature("recall")
             case "campaigns":
                 return app.has_feature("campaigns") and s.campaigns.enabled
+            case "faq":
+                return app.has_feature("faq")
         return True
 
     async def compute(self, ctx: Context, period: Period, sections: tuple[str, ...]) -> Report:
@@ -315,6 +323,10 @@ class DigestFeature(Feature):
             )
         if "campaigns" in wanted:
             r.campaigns = await repo.campaigns(gid, period)
+        if "faq" in wanted:
+            r.faq = await FaqRepo(ctx.app.db).figures(gid, period.start_ms, period.end_ms, top=TOP)
+            misses = [(m.key, m.text, m.user_id) for m in r.faq.misses]
+            r.faq_repeated = await asyncio.to_thread(repeated, misses, top=TOP)
         return r
 
     # --- text ----------------------------------------------------------------------------------------
@@ -528,6 +540,21 @@ class DigestFeature(Feature):
         if not (c.sent or c.failed):
             return []
         return [ctx.t("digest.campaigns", sent=c.sent, failed=c.failed, presses=c.presses)]
+
+    def _faq(self, ctx: Context, r: Report) -> list[str]:
+        f = r.faq
+        assert f is not None
+        if not (f.answered or f.shown or f.not_answered or r.faq_repeated):
+            return []
+        lines = [ctx.t("digest.faq", answered=f.answered, shown=f.shown, not_answered=f.not_answered)]
+        if f.top:
+            lines.append(
+                ctx.t("digest.faq_top", entries=ctx.join(f"#{i} {q[:30]} ({n})" for i, q, n in f.top))
+            )
+        if r.faq_repeated:
+            quoted = ctx.join(ctx.t("digest.faq_quote", text=t[:40], askers=n) for t, n in r.faq_repeated)
+            lines.append(ctx.t("digest.faq_missing", questions=quoted))
+        return lines
 
     # --- charts --------------------------------------------------------------------------------------
 

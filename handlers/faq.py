@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections import OrderedDict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict
 from rapidfuzz import fuzz, process
 
 from bot.actions import Button, Keyboard, keyboard
+from bot.clock import to_ms
 from bot.commands import CommandSpec
 from bot.context import Context
 from bot.events import ButtonPressed, MessagePosted
-from bot.feature import Feature
+from bot.feature import Feature, JobFunc
 from bot.parsing import REST, parse_int, tokenize
 from rules.normalize import compact
 from rules.questions import best_match, is_question, question_key
 from storage.faq import Entry, FaqRepo
+from storage.jobs import JobRecord
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 MAX_QUESTION = 200
 MAX_ANSWER = 3000
@@ -34,7 +38,8 @@ MAX_FILE = 1_000_000  # bytes of an imported file: 200 long answers fit many tim
 EXPORT_CHUNK = 3500  # characters an export may have to be shown as a message; longer ones go as a file
 LISTED = 24  # buttons under /faq (Telegram and Discord both take this many comfortably)
 FUZZY_CUTOFF = 80
-_ANSWERED = 20_000  # (group, entry) pairs remembered for the cooldown
+LOG_KEPT_MS = 120 * 86_400_000  # the FAQ's log, with the texts of unanswered questions, is kept 120 days
+PRUNE_JOB_ID = "system:faq-prune"
 _HASH = re.compile(r"^[#＃](\S{1,40})$")
 _SPLIT = re.compile(r"\s*[|｜]\s*")
 
@@ -52,7 +57,6 @@ class FaqFeature(Feature):
 
     def __init__(self) -> None:
         self._entries: dict[int, list[Entry]] = {}  # per group: what automatic answers match against
-        self._answered: OrderedDict[tuple[int, int], int] = OrderedDict()  # (group, entry) -> last ms
 
     async def cached(self, ctx: Context) -> list[Entry]:
         found = self._entries.get(ctx.group.id)
@@ -62,6 +66,22 @@ class FaqFeature(Feature):
 
     def forget(self, ctx: Context) -> None:
         self._entries.pop(ctx.group.id, None)
+
+    def jobs(self) -> dict[str, JobFunc]:
+        return {"prune": self.prune}
+
+    async def on_start(self, app: App) -> None:
+        await app.scheduler.ensure(
+            JobRecord(
+                id=PRUNE_JOB_ID,
+                kind=f"{self.name}.prune",
+                trigger_type="cron",
+                trigger_args={"hour": 4, "minute": 20, "timezone": "Asia/Shanghai"},
+            )
+        )
+
+    async def prune(self, app: App, _ctx: Context | None, _job: JobRecord) -> None:
+        await FaqRepo(app.db).prune_log(to_ms(app.clock.now()) - LOG_KEPT_MS)
 
     def commands(self) -> list[CommandSpec]:
         return [CommandSpec("faq", self.faq_cmd, Args, aliases=("常见问题", "问答"), feature=self.name)]
@@ -106,33 +126,46 @@ class FaqFeature(Feature):
         return False
 
     async def auto_answer(self, ctx: Context, event: MessagePosted) -> None:
-        """Answer once, above the group's threshold; below it nothing (never guess in a busy group)."""
+        """Answer once, above the group's threshold; below it nothing (never guess in a busy group), but
+        the question is kept for the digest's "asked again and again" list."""
         entries = await self.cached(ctx)
         if not entries:
             return
+        repo, user, chat = FaqRepo(ctx.app.db), event.user.user_id, event.channel or ""
+        key = question_key(event.text)
         candidates = {e.id: [e.key, *(question_key(p) for p in e.phrasings)] for e in entries}
-        found = best_match(question_key(event.text), candidates)
-        s = ctx.settings.faq
+        found = best_match(key, candidates)
+        s, now = ctx.settings.faq, ctx.now_ms()
         if found is None or found[1] < s.threshold:
+            if key:
+                await repo.log(
+                    ctx.group.id, chat, "miss", user, now, key=key[:200], text=event.text.strip()[:200]
+                )
             return
         entry = next(e for e in entries if e.id == found[0])
-        key, now = (ctx.group.id, entry.id), ctx.now_ms()
-        last = self._answered.get(key)
+        last = await repo.last_answer(ctx.group.id, chat, entry.id)
         if last is not None and now - last < s.cooldown_minutes * 60_000:
+            await repo.log(ctx.group.id, chat, "quiet", user, now, entry_id=entry.id)
             return
-        self._answered[key] = now
-        self._answered.move_to_end(key)
-        if len(self._answered) > _ANSWERED:
-            self._answered.popitem(last=False)
+        await repo.log(ctx.group.id, chat, "auto", user, now, entry_id=entry.id)
         buttons = keyboard(
             [Button(ctx.t("faq.not_answered"), f"faq:no:{entry.id}"), Button(ctx.t("faq.more"), "faq:list")]
         )
         await ctx.reply(self.answer_text(ctx, entry), buttons)
 
+    async def shown(self, ctx: Context, entry: Entry) -> None:
+        """A member pulled an entry: it counts toward the digest's most asked."""
+        ev = ctx.event
+        if ev is not None:
+            await FaqRepo(ctx.app.db).log(
+                ctx.group.id, ev.channel or "", "shown", ev.user.user_id, ctx.now_ms(), entry_id=entry.id
+            )
+
     async def lookup(self, ctx: Context, keyword: str, *, quiet: bool) -> bool:
         entries = await FaqRepo(ctx.app.db).entries(ctx.group.id)
         found = self.find(entries, keyword)
         if len(found) == 1:
+            await self.shown(ctx, found[0])
             await ctx.reply(self.answer_text(ctx, found[0]), self.more(ctx))
             return True
         if found:
@@ -186,6 +219,14 @@ class FaqFeature(Feature):
             entry = None if entry_id is None else await repo.get(ctx.group.id, entry_id)
             await ctx.answer_button(ctx.t("faq.told_admins"))
             if entry is not None:
+                await repo.log(
+                    ctx.group.id,
+                    event.channel or "",
+                    "no",
+                    event.user.user_id,
+                    ctx.now_ms(),
+                    entry_id=entry.id,
+                )
                 text = ctx.t(
                     "faq.not_answered_log",
                     who=event.user.name[:40],
@@ -205,6 +246,7 @@ class FaqFeature(Feature):
         if entry is None:
             await ctx.answer_button(ctx.t("faq.gone"), alert=True)
             return
+        await self.shown(ctx, entry)
         if ctx.app.outbox.private_answers(ctx.chat.platform):
             await ctx.answer_button(self.answer_text(ctx, entry))  # only the presser sees it
         else:

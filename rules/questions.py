@@ -8,7 +8,9 @@ chat lines (faq_chat.txt): at the default 85, precision 1.0, recall 0.98, no cha
 
 from __future__ import annotations
 
-from rapidfuzz import fuzz
+from collections.abc import Iterable
+
+from rapidfuzz import fuzz, process
 
 from rules.normalize import compact
 
@@ -54,3 +56,32 @@ def best_match(key: str, candidates: dict[int, list[str]]) -> tuple[int, float] 
         if top is None or score > top[1]:
             top = (entry_id, score)
     return top
+
+
+def repeated(
+    asked: Iterable[tuple[str, str, str]], *, min_askers: int = 2, top: int = 5, score: float = 80
+) -> list[tuple[str, int]]:
+    """Questions several members asked that no entry answers, as (one member's wording, members who
+    asked), most asked first: candidates for new entries. `asked` is (key, text, user), newest first;
+    keys at least `score` alike count as one question (a little looser than an automatic answer: grouping
+    wordings costs nothing if it errs). Greedy against the
+    first wording of each question so far: quadratic only in the distinct questions of one period,
+    which the caller caps."""
+    heads: list[str] = []
+    texts: list[str] = []
+    askers: list[set[str]] = []
+    for key, text, user in asked:
+        if not key:
+            continue
+        found = process.extractOne(key, heads, scorer=fuzz.WRatio, score_cutoff=score) if heads else None
+        if found is None:
+            heads.append(key)
+            texts.append(text)
+            askers.append({user})
+        else:
+            askers[found[2]].add(user)
+    ranked = sorted(
+        ((texts[i], len(askers[i])) for i in range(len(heads)) if len(askers[i]) >= min_askers),
+        key=lambda x: -x[1],
+    )
+    return ranked[:top]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from storage.db import Database
@@ -17,6 +17,25 @@ class Entry:
     phrasings: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Miss:
+    """A member's question that no entry answered."""
+
+    key: str
+    text: str
+    user_id: str
+
+
+@dataclass(slots=True)
+class FaqFigures:
+    answered: int = 0  # automatic answers
+    shown: int = 0  # entries members pulled themselves
+    not_answered: int = 0  # "not answered" presses
+    top: list[tuple[int, str, int]] = field(default_factory=list)  # (entry id, question, times asked)
+    misses: list[Miss] = field(default_factory=list)  # the newest unanswered questions
+
+
+LOG_KINDS = ("auto", "quiet", "shown", "no", "miss")
 _COLUMNS = "id, question, answer, key, phrasings"
 
 
@@ -98,3 +117,84 @@ class FaqRepo:
             entry_id,
         )
         return True
+
+    # --- what the FAQ did: figures for the digest, the cooldown of automatic answers -----------------
+
+    async def log(
+        self,
+        group_id: int,
+        chat: str,
+        kind: str,
+        user_id: str,
+        now_ms: int,
+        *,
+        entry_id: int | None = None,
+        key: str | None = None,
+        text: str | None = None,
+    ) -> None:
+        assert kind in LOG_KINDS
+        await self._db.execute(
+            "INSERT INTO faq_log (group_id, chat, kind, entry_id, user_id, key, text, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            group_id,
+            chat,
+            kind,
+            entry_id,
+            user_id,
+            key,
+            text,
+            now_ms,
+        )
+
+    async def last_answer(self, group_id: int, chat: str, entry_id: int) -> int | None:
+        """When the entry was last answered automatically in this chat (ms), if ever."""
+        value = await self._db.fetchval(
+            "SELECT MAX(at) FROM faq_log WHERE group_id = ? AND entry_id = ? AND chat = ? AND kind = 'auto'",
+            group_id,
+            entry_id,
+            chat,
+        )
+        return None if value is None else int(value)
+
+    async def figures(
+        self, group_id: int, start_ms: int, end_ms: int, *, top: int = 5, misses: int = 500
+    ) -> FaqFigures:
+        out = FaqFigures()
+        rows = await self._db.fetchall(
+            "SELECT kind, COUNT(*) FROM faq_log WHERE group_id = ? AND at >= ? AND at < ? GROUP BY kind",
+            group_id,
+            start_ms,
+            end_ms,
+        )
+        counts = {str(k): int(n) for k, n in rows}
+        out.answered, out.shown, out.not_answered = (
+            counts.get("auto", 0),
+            counts.get("shown", 0),
+            counts.get("no", 0),
+        )
+        if top:
+            rows = await self._db.fetchall(
+                "SELECT l.entry_id, e.question, COUNT(*) AS n FROM faq_log l "
+                "JOIN faq_entries e ON e.id = l.entry_id AND e.group_id = l.group_id "
+                "WHERE l.group_id = ? AND l.at >= ? AND l.at < ? AND l.kind IN ('auto', 'quiet', 'shown') "
+                "GROUP BY l.entry_id, e.question ORDER BY n DESC, l.entry_id LIMIT ?",
+                group_id,
+                start_ms,
+                end_ms,
+                top,
+            )
+            out.top = [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
+        if misses and counts.get("miss"):
+            rows = await self._db.fetchall(
+                "SELECT key, text, user_id FROM faq_log WHERE group_id = ? AND at >= ? AND at < ? "
+                "AND kind = 'miss' ORDER BY at DESC LIMIT ?",
+                group_id,
+                start_ms,
+                end_ms,
+                misses,
+            )
+            out.misses = [Miss(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+        return out
+
+    async def prune_log(self, older_than_ms: int) -> int:
+        return await self._db.execute_rowcount("DELETE FROM faq_log WHERE at < ?", older_than_ms)

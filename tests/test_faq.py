@@ -1,5 +1,6 @@
-"""Saved answers to common questions (the notes half of issue 19; automatic answers are still to come):
-adding with refusals, /faq <keyword>, #keyword, the list's buttons, and a restart. Both databases."""
+"""Saved answers to common questions: adding with refusals, /faq <keyword>, #keyword, the list's buttons,
+automatic answers (measured on a labelled set) with their cooldown, the figures the digest reads, export
+and import, and restarts. Both databases."""
 
 from __future__ import annotations
 
@@ -150,6 +151,36 @@ async def test_a_members_question_is_answered_once_with_a_way_to_say_it_did_not_
     await _admin(h, "/set faq.auto off")
     h.clock.advance(timedelta(minutes=11))
     assert await h.say("dave", "怎么签到？") == []
+    await h.stop()
+
+
+async def test_the_digest_counts_what_the_faq_did_and_what_it_could_not_answer(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    await _admin(h, CHECKIN)
+    await _admin(h, "/faq add 积分有什么用 | 可以在 /shop 兑换礼品。")
+    assert (await h.say("alice", "怎么签到？"))[0].startswith("❓ 怎么签到")  # answered
+    assert await h.say("bob", "怎麼簽到？") == []  # held back by the cooldown, but asked
+    await h.restart()
+    assert await h.say("erin", "请问怎么签到？") == []  # the cooldown outlives a restart
+    assert (await h.say("bob", "#签到"))[0].startswith("❓ 怎么签到")  # looked up
+    await h.press("bob", "faq:no:1")
+    h.take()
+    for who, question in (
+        ("alice", "怎么申请退款？"),
+        ("bob", "怎样申请退款?"),
+        ("dave", "请问怎么申请退款"),
+        ("alice", "怎么申请退款？"),  # the same member again is still one member
+        ("frank", "周末有活动吗？"),  # asked once: not a candidate
+    ):
+        assert await h.say(who, question) == []
+    h.take()
+    text = plain("\n".join(await _admin(h, "/stats faq")))
+    assert "自动回答 1 次 · 成员自查 1 次 · 「没解决」1 次" in text
+    assert "#1 怎么签到 (4)" in text and "积分有什么用" not in text  # asked 4 times, one answer
+    assert "「怎么申请退款？」（3 人问过）" in text and "周末" not in text
+    h.clock.advance(timedelta(days=8))
+    text = plain("\n".join(await _admin(h, "/stats 7d faq")))
+    assert "退款" not in text and "自动回答" not in text  # last week's figures are not this week's
     await h.stop()
 
 
