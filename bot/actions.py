@@ -119,9 +119,13 @@ class GrantRole(Action):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AnswerButton(Action):
+    """The answer to a press. Where the platform shows it as a private message (Discord), `buttons`
+    go with it; where it is a toast (Telegram), they cannot."""
+
     callback_id: str
     text: str = ""
     alert: bool = False
+    buttons: Keyboard = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -291,9 +291,13 @@ class Context:
             )
             return None
 
-    async def answer_button(self, text: str = "", *, alert: bool = False) -> A.ActionResult:
+    async def answer_button(
+        self, text: str = "", *, alert: bool = False, buttons: A.Keyboard = ()
+    ) -> A.ActionResult:
         if not isinstance(self.event, ButtonPressed):
             raise TypeError("answer_button needs a button event")
         return await self.act(
-            A.AnswerButton(chat=self.chat, callback_id=self.event.callback_id, text=text, alert=alert)
+            A.AnswerButton(
+                chat=self.chat, callback_id=self.event.callback_id, text=text, alert=alert, buttons=buttons
+            )
         )

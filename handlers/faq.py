@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import BaseModel, ConfigDict
 from rapidfuzz import fuzz, process
 
-from bot.actions import Button, Keyboard, keyboard
+from bot.actions import URL_PREFIX, Button, Keyboard, keyboard
 from bot.clock import to_ms
 from bot.commands import CommandSpec
 from bot.context import Context
@@ -40,8 +40,38 @@ LISTED = 24  # buttons under /faq (Telegram and Discord both take this many comf
 FUZZY_CUTOFF = 80
 LOG_KEPT_MS = 120 * 86_400_000  # the FAQ's log, with the texts of unanswered questions, is kept 120 days
 PRUNE_JOB_ID = "system:faq-prune"
+MAX_LINKS = 8  # link buttons under one answer, in at most LINK_ROWS rows (Discord's five rows hold them
+LINK_ROWS = 4  # and the FAQ's own row)
+# Rose's syntax, which operators coming from Rose already write: [label](buttonurl://https://…), and
+# `:same` to put a button on the row before. Bounded pieces, no nesting: linear in the answer.
+_LINK = re.compile(
+    r"\[([^\[\]\n]{1,40})\]\(buttonurl:(?://)?"
+    r"(https?://[\w\-.~%]{1,100}\.[\w\-]{2,63}(?::\d{1,5})?(?:[/?#][^\s()<>\"']{0,300}?)?)(:same)?\)",
+    re.I,
+)
 _HASH = re.compile(r"^[#＃](\S{1,40})$")
 _SPLIT = re.compile(r"\s*[|｜]\s*")
+
+
+def split_answer(answer: str) -> tuple[str, list[list[Button]]]:
+    """The answer's text without its link buttons, and the buttons in rows (at most three a row)."""
+    rows: list[list[Button]] = []
+
+    def take(m: re.Match[str]) -> str:
+        button = Button(m.group(1).strip(), URL_PREFIX + m.group(2))
+        if m.group(3) and rows and len(rows[-1]) < 3:
+            rows[-1].append(button)
+        else:
+            rows.append([button])
+        return ""
+
+    text = _LINK.sub(take, answer) if "buttonurl:" in answer.lower() else answer
+    text = "\n".join(line.rstrip() for line in text.split("\n")).strip()
+    kept, room = [], MAX_LINKS
+    for row in rows[:LINK_ROWS]:  # /faq add refuses more; an older entry shows what fits
+        kept.append(row[:room])
+        room -= len(kept[-1])
+    return text, [r for r in kept if r]
 
 
 class Args(BaseModel):
@@ -148,10 +178,9 @@ class FaqFeature(Feature):
             await repo.log(ctx.group.id, chat, "quiet", user, now, entry_id=entry.id)
             return
         await repo.log(ctx.group.id, chat, "auto", user, now, entry_id=entry.id)
-        buttons = keyboard(
-            [Button(ctx.t("faq.not_answered"), f"faq:no:{entry.id}"), Button(ctx.t("faq.more"), "faq:list")]
-        )
-        await ctx.reply(self.answer_text(ctx, entry), buttons)
+        links = split_answer(entry.answer)[1]
+        nav = [Button(ctx.t("faq.not_answered"), f"faq:no:{entry.id}"), Button(ctx.t("faq.more"), "faq:list")]
+        await ctx.reply(self.answer_text(ctx, entry), keyboard(*links, nav))
 
     async def shown(self, ctx: Context, entry: Entry) -> None:
         """A member pulled an entry: it counts toward the digest's most asked."""
@@ -166,7 +195,7 @@ class FaqFeature(Feature):
         found = self.find(entries, keyword)
         if len(found) == 1:
             await self.shown(ctx, found[0])
-            await ctx.reply(self.answer_text(ctx, found[0]), self.more(ctx))
+            await ctx.reply(self.answer_text(ctx, found[0]), self.more(ctx, found[0]))
             return True
         if found:
             await ctx.reply(ctx.t("faq.several", keyword=keyword[:40]), self.buttons(found))
@@ -206,11 +235,13 @@ class FaqFeature(Feature):
     def buttons(self, entries: list[Entry]) -> Keyboard:
         return keyboard(*[[Button(e.question[:40], f"faq:{e.id}")] for e in entries[:LISTED]])
 
-    def more(self, ctx: Context) -> Keyboard:
-        return keyboard([Button(ctx.t("faq.more"), "faq:list")])
+    def more(self, ctx: Context, entry: Entry | None = None) -> Keyboard:
+        """The entry's own link buttons, if any, then the way to the other questions."""
+        links = split_answer(entry.answer)[1] if entry is not None else []
+        return keyboard(*links, [Button(ctx.t("faq.more"), "faq:list")])
 
     def answer_text(self, ctx: Context, e: Entry) -> str:
-        return ctx.t("faq.answer", question=e.question, answer=e.answer)
+        return ctx.t("faq.answer", question=e.question, answer=split_answer(e.answer)[0])
 
     async def on_button(self, ctx: Context, event: ButtonPressed, payload: str) -> None:
         repo = FaqRepo(ctx.app.db)
@@ -248,10 +279,11 @@ class FaqFeature(Feature):
             return
         await self.shown(ctx, entry)
         if ctx.app.outbox.private_answers(ctx.chat.platform):
-            await ctx.answer_button(self.answer_text(ctx, entry))  # only the presser sees it
+            links = keyboard(*split_answer(entry.answer)[1])
+            await ctx.answer_button(self.answer_text(ctx, entry), buttons=links)  # only the presser sees it
         else:
             await ctx.answer_button()
-            await ctx.edit(event.message_id, self.answer_text(ctx, entry), self.more(ctx))
+            await ctx.edit(event.message_id, self.answer_text(ctx, entry), self.more(ctx, entry))
 
     # --- admins --------------------------------------------------------------------------------------
 
@@ -267,6 +299,13 @@ class FaqFeature(Feature):
             return ctx.t("faq.empty_answer")
         if len(answer) > MAX_ANSWER:
             return ctx.t("faq.long_answer", max=MAX_ANSWER, length=len(answer))
+        if "buttonurl:" in answer.lower():
+            found = _LINK.findall(answer)
+            rows = sum(1 for m in found if not m[2]) + (1 if found and found[0][2] else 0)
+            if len(found) > MAX_LINKS or rows > LINK_ROWS:
+                return ctx.t("faq.many_links", max=MAX_LINKS, rows=LINK_ROWS)
+            if len(found) != answer.lower().count("buttonurl:"):
+                return ctx.t("faq.bad_link")
         return question, answer
 
     async def add(self, ctx: Context, rest: str) -> None:

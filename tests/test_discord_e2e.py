@@ -470,7 +470,11 @@ def _uploads(calls: list[F.Call]) -> list[dict[str, Any]]:
 
 
 async def test_a_faq_button_answers_only_the_presser(bot: Bot) -> None:
-    bot.post(CAROL, "/faq add 怎么签到 | 在群里发送“签到”即可。", roles=[F.ROLE_ADMIN])
+    bot.post(
+        CAROL,
+        "/faq add 怎么签到 | 在群里发送“签到”即可。\n[签到说明](buttonurl://https://example.com/checkin)",
+        roles=[F.ROLE_ADMIN],
+    )
     bot.post(ALICE, "/faq")
     await bot.fake.wait_until(lambda: len(bot.fake.of("POST", "/messages")) >= 2)
     listing = bot.fake.of("POST", "/messages")[1]
@@ -480,6 +484,9 @@ async def test_a_faq_button_answers_only_the_presser(bot: Bot) -> None:
     )
     [answer] = await bot.calls("POST", "/interactions/")
     assert answer.body["data"]["content"].startswith("❓ 怎么签到") and answer.body["data"]["flags"] & 64
+    assert "buttonurl" not in answer.body["data"]["content"]
+    [link] = answer.body["data"]["components"][0]["components"]  # the entry's link, a URL button (style 5)
+    assert link["style"] == 5 and link["url"] == "https://example.com/checkin" and link["label"] == "签到说明"
 
 
 async def test_purge_bulk_deletes_what_is_younger_than_14_days(bot: Bot) -> None:

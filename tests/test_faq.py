@@ -184,6 +184,34 @@ async def test_the_digest_counts_what_the_faq_did_and_what_it_could_not_answer(d
     await h.stop()
 
 
+async def test_an_answer_carries_link_buttons_written_as_rose_writes_them(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    said = await _admin(
+        h,
+        "/faq add 在哪下载 | 各平台的安装包：\n[官网](buttonurl://https://example.com)"
+        "[GitHub](buttonurl://https://github.com/example/app/releases:same)\n"
+        "[使用手册](buttonurl:https://docs.example.com/zh/start?from=faq)",
+    )
+    assert said[0].startswith("✅ 已添加 #1")
+    await h.app.handle(h.message("alice", "/faq 下载"))
+    [answer] = [a for a in h.take() if isinstance(a, A.Reply)]
+    assert plain(answer.text) == "❓ 在哪下载\n各平台的安装包："  # the markup is gone from the text
+    assert [[(b.label, b.data) for b in row] for row in answer.buttons] == [
+        [("官网", "url:https://example.com"), ("GitHub", "url:https://github.com/example/app/releases")],
+        [("使用手册", "url:https://docs.example.com/zh/start?from=faq")],
+        [("📚 更多问题", "faq:list")],
+    ]
+    await h.app.handle(h.message("bob", "请问在哪下载？"))  # an automatic answer has them too
+    [auto] = [a for a in h.take() if isinstance(a, A.Reply)]
+    assert auto.buttons[0][0].data == "url:https://example.com" and auto.buttons[-1][0].data == "faq:no:1"
+    bad = await _admin(h, "/faq add 坏链接 | 点这里 [x](buttonurl://javascript:alert(1))")
+    assert "链接按钮的写法" in bad[0]  # no script, no half-written button saved as text
+    many = "".join(f"[{i}](buttonurl://https://example.com/{i})" for i in range(9))
+    assert "最多带 8 个链接按钮" in (await _admin(h, f"/faq add 太多 | 看这里{many}"))[0]
+    assert "buttonurl://https://github.com" in "\n".join(await _admin(h, "/faq export"))  # round-trips
+    await h.stop()
+
+
 async def test_export_and_import_round_trip_as_text_and_as_a_file(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
     h = await Harness(db).start()
     await _admin(h, CHECKIN)

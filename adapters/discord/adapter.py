@@ -547,16 +547,21 @@ class DiscordAdapter:
                 await self._guild(action.chat).unban(discord.Object(int(uid)))
             case A.GrantRole(user_id=uid, role=role_ref):
                 return await self._grant_role(action, uid, role_ref)
-            case A.AnswerButton(callback_id=cb, text=text):
+            case A.AnswerButton(callback_id=cb, text=text, buttons=buttons):
                 pending = self._pending.get(f"dc:i:{cb}")
                 if pending is None:
                     raise A.PermanentError(A.Failure.NOT_FOUND, "interaction expired")
+                view = await self._view(buttons) or discord.utils.MISSING
                 async with pending.lock:
                     response = pending.interaction.response
                     if text and not response.is_done():
-                        await response.send_message(clip(text), ephemeral=True, allowed_mentions=NO_MENTIONS)
+                        await response.send_message(
+                            clip(text), ephemeral=True, allowed_mentions=NO_MENTIONS, view=view
+                        )
                     elif text:
-                        await pending.interaction.followup.send(clip(text), ephemeral=True)
+                        await pending.interaction.followup.send(
+                            clip(text), ephemeral=True, allowed_mentions=NO_MENTIONS, view=view
+                        )
                     elif not response.is_done():
                         await response.defer()
             case A.DirectMessage(user_id=uid, text=text, buttons=buttons):
