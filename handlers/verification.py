@@ -22,6 +22,7 @@ from bot.feature import Feature, JobFunc
 from bot.markup import clean_name, mention
 from bot.parsing import Integer
 from storage.jobs import JobRecord
+from storage.trust import TrustRepo
 from storage.welcome import Challenge, WelcomeRepo
 
 if TYPE_CHECKING:
@@ -82,6 +83,10 @@ class VerificationFeature(Feature):
         if s.verify == "off" or event.user.is_bot:
             return
         user = event.user
+        if await TrustRepo(ctx.app.db).is_trusted(ctx.group.id, user.user_id):
+            # A member the admins trusted (/trust) who comes back is not a stranger: no challenge, no mute.
+            await ctx.app.emit(ctx, "welcome.verified", user_id=user.user_id, name=clean_name(user.name))
+            return
         deadline = ctx.now() + timedelta(minutes=s.verify_minutes)
         name = clean_name(user.name)
         if s.verify == "math":

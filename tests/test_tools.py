@@ -138,3 +138,27 @@ async def test_locked_kinds_are_deleted_quietly_but_never_an_admins_or_a_trusted
     assert "没有锁定" in (await h.say("carol", "/locks", admin=True))[0]
     assert "用法" in (await h.say("carol", "/lock everything-else", admin=True))[0]
     await h.stop()
+
+
+async def test_a_trusted_member_who_rejoins_skips_verification_and_the_newcomer_link_rule(db) -> None:  # type: ignore[no-untyped-def]
+    h = await _setup(db)
+    await h.say("carol", "/verify button", admin=True)
+    await h.say("carol", "/set moderation.newcomer_links delete", admin=True)
+    await h.join("erin")
+    assert any(isinstance(a, A.Mute) for a in h.take())  # a stranger is challenged
+    await h.join("dave")
+    h.take()
+    assert "已设为受信任成员" in (await h.say("carol", "/trust @dave", admin=True))[0]
+    await h.leave("dave")
+    h.clock.advance(timedelta(minutes=1))
+    await h.join("dave")  # back: trusted, so no challenge and no mute
+    out = h.take()
+    assert not any(isinstance(a, A.Mute) for a in out)
+    assert not any(isinstance(a, A.Send) and "验证" in a.text for a in out)
+    await h.advance(timedelta(minutes=1))
+    assert any(isinstance(a, A.Send) and "dave" in a.text for a in h.take())  # greeted as after passing
+    await h.app.handle(h.message("erin", "看看 https://example.org 这个"))
+    assert any(isinstance(a, A.Delete) for a in h.take())  # a newcomer's link is held
+    await h.app.handle(h.message("dave", "我们的新网站 https://example.org 已上线"))
+    assert not any(isinstance(a, A.Delete) for a in h.take())  # a newcomer's link, but a trusted one
+    await h.stop()
