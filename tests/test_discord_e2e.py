@@ -513,3 +513,33 @@ async def test_a_locked_image_attachment_is_deleted(bot: Bot) -> None:
     bot.state.parse_message_create(payload)
     [call] = await bot.calls("DELETE", f"/messages/{payload['id']}")
     assert call.method == "DELETE"
+
+
+async def test_pin_unpin_and_del_act_on_the_replied_message(bot: Bot) -> None:
+    """/pin, /unpin and /del as replies, through discord.py: the replied message is pinned, unpinned and
+    deleted, and the /del itself goes too."""
+    target = bot.post(ALICE, "周六晚上八点直播")
+
+    def reply(text: str) -> int:
+        mid = F.snowflake()
+        command = F.message(mid, CAROL, text, roles=[F.ROLE_ADMIN])
+        command["message_reference"] = {"message_id": str(target), "channel_id": str(F.CHANNEL_ID)}
+        command["referenced_message"] = F.message(target, ALICE, "周六晚上八点直播")
+        bot.state.parse_message_create(command)
+        return mid
+
+    reply("/pin")
+    [pin] = await bot.calls("PUT", "/pins/")
+    assert pin.path.endswith(f"/{target}")
+    reply("/unpin")
+    [unpin] = await bot.calls("DELETE", "/pins/")
+    assert unpin.path.endswith(f"/{target}")
+    command = reply("/del")
+
+    def deleted() -> set[str]:
+        return {
+            c.path.rsplit("/", 1)[1] for c in bot.fake.of("DELETE", "/messages/") if "/pins/" not in c.path
+        }
+
+    await bot.fake.wait_until(lambda: len(deleted()) >= 2)
+    assert deleted() == {str(target), str(command)}

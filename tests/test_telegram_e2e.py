@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -644,3 +644,36 @@ async def test_a_locked_photo_is_read_from_the_update_and_deleted(bot: Bot, fake
     fake.push({"message": {**message_base(CHAT, mid, ALICE), "photo": photo}})
     [deleted] = await fake.wait_for("deleteMessage", 1)
     assert int(deleted["message_id"]) == mid
+
+
+async def test_pin_unpin_and_del_act_on_the_replied_message(bot: Bot, fake: FakeBotApi) -> None:
+    """/pin silent, /unpin and /del as replies, through python-telegram-bot; a refusal is told."""
+    notice = say(fake, ALICE, "周六晚上八点直播")
+    replied = {"message_id": notice, "date": int(datetime.now(UTC).timestamp()) - 60, "chat": group(CHAT),
+               "from": ALICE, "text": "周六晚上八点直播"}  # fmt: skip
+    fake.push(text_message(CHAT, fake.new_message_id(), CAROL, "/pin silent", reply_to_message=replied))
+    [pin] = await fake.wait_for("pinChatMessage", 1)
+    assert int(pin["message_id"]) == notice and pin["disable_notification"] in (True, "true", "True")
+    fake.push(text_message(CHAT, fake.new_message_id(), CAROL, "/unpin", reply_to_message=replied))
+    [unpin] = await fake.wait_for("unpinChatMessage", 1)
+    assert int(unpin["message_id"]) == notice
+    command = fake.new_message_id()
+    fake.push(text_message(CHAT, command, CAROL, "/del", reply_to_message=replied))
+    deleted = await fake.wait_for("deleteMessage", 2)
+    assert sorted(int(d["message_id"]) for d in deleted) == sorted([notice, command])  # the /del goes too
+    fake.fail_next(
+        "pinChatMessage", 400, "Bad Request: not enough rights to manage pinned messages in the chat"
+    )
+    fake.push(text_message(CHAT, fake.new_message_id(), CAROL, "/pin", reply_to_message=replied))
+    await _said(fake, lambda t: t.startswith("没能置顶"))
+    fake.push(text_message(CHAT, fake.new_message_id(), ALICE, "/pin", reply_to_message=replied))
+    await _said(fake, lambda t: "仅限管理员" in t)  # a member cannot pin
+    assert len(fake.of("pinChatMessage")) == 2
+
+
+async def _said(fake: FakeBotApi, wanted: Callable[[str], bool]) -> None:
+    """Wait until the bot has sent a message that `wanted` accepts (others may come in any order)."""
+    for count in range(1, 20):
+        if any(wanted(t) for t in await replies(fake, count)):
+            return
+    raise AssertionError(f"never said: {[c['text'] for c in fake.of('sendMessage')]}")
