@@ -114,7 +114,9 @@ class ToolsFeature(Feature):
         if not result.ok:
             await ctx.reply(self.refused(ctx, result, "tools.purge_failed"))
             return
-        lines = [ctx.t("tools.purged", count=result.extra.get("deleted", "0"))]
+        # Telegram deletes an id range without saying which ids were there: its figure is the range's size.
+        key = "tools.purged_range" if result.extra.get("unconfirmed") == "1" else "tools.purged"
+        lines = [ctx.t(key, count=result.extra.get("deleted", "0"))]
         if result.extra.get("too_old", "0") != "0":
             lines.append(ctx.t("tools.purge_kept", count=result.extra["too_old"]))
         if capped:

@@ -629,7 +629,7 @@ async def test_purge_deletes_an_id_range_and_refuses_past_48_hours(bot: Bot, fak
     [call] = await fake.wait_for("deleteMessages", 1)
     assert call["message_ids"] == list(range(first, command + 1))
     [done] = [t for t in await replies(fake, 1) if "已清理" in t]
-    assert f"已清理 {command - first + 1} 条" in done
+    assert f"已清理连续 {command - first + 1} 个消息编号内的消息" in done and "Telegram 不告知" in done
     old = {**original, "date": int((datetime.now(UTC) - timedelta(days=3)).timestamp())}
     fake.push(text_message(CHAT, fake.new_message_id(), CAROL, "/purge", reply_to_message=old))
     texts = await replies(fake, 2)

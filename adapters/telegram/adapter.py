@@ -650,7 +650,7 @@ class TelegramAdapter:
         ids = list(range(max(1, first), until + 1))
         for start in range(0, len(ids), 100):
             await self.bot.delete_messages(chat_id, ids[start : start + 100])
-        return A.ActionResult(ok=True, extra={"deleted": str(len(ids)), "too_old": "0"})
+        return A.ActionResult(ok=True, extra={"deleted": str(len(ids)), "too_old": "0", "unconfirmed": "1"})
 
     async def _send_file(self, action: A.SendFile, chat_id: int) -> A.ActionResult:
         """sendPhoto (a chart, shown inline) or sendDocument (a CSV), uploaded as multipart."""
