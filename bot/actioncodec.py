@@ -1,7 +1,7 @@
 """Actions to JSON and back, for the durable outbox (storage/outbox.py).
 
-Actions are small frozen dataclasses of strings, numbers, datetimes, a ChatRef, a keyboard and, for a
-DM, a fallback action; that is all this codec has to know.
+Actions are small frozen dataclasses of strings, numbers, tuples of strings, datetimes, a ChatRef, a
+keyboard and, for a DM, a fallback action; that is all this codec has to know.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ _TYPES: dict[str, type[A.Action]] = {
         A.DirectMessage,
         A.SendFile,
         A.Purge,
+        A.RestrictKinds,
     )
 }
 
@@ -64,6 +65,8 @@ def _build(data: dict[str, Any]) -> A.Action:
             value = datetime.fromisoformat(value["at"])
         elif isinstance(value, dict) and "type" in value:
             value = _build(value)
+        elif isinstance(value, list):
+            value = tuple(value)  # a tuple of strings (RestrictKinds' kinds and exemptions)
         kwargs[name] = value
     return cls(**kwargs)
 

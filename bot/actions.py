@@ -118,6 +118,17 @@ class GrantRole(Action):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RestrictKinds(Action):
+    """The group's whole lock state, for platforms whose own permissions can refuse some kinds to
+    members (Discord channel overrides): `kinds` locked, `exempt` the trusted members who may still
+    post them. Idempotent: the adapter makes the platform match it, so resending is always safe.
+    Deletion (handlers/locks.py) still enforces every kind on every platform."""
+
+    kinds: tuple[str, ...]
+    exempt: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AnswerButton(Action):
     """The answer to a press. Where the platform shows it as a private message (Discord), `buttons`
     go with it; where it is a toast (Telegram), they cannot."""

@@ -128,6 +128,13 @@ class Outbox:
         lane = self._lanes.get(platform)
         return None if lane is None else getattr(lane.adapter, "delete_window", None)
 
+    def permission_kinds(self, platform: str, locked: frozenset[str]) -> frozenset[str]:
+        """Which of the locked kinds the platform's own permissions refuse (A.RestrictKinds); none
+        where the platform has no such permissions or no adapter runs for it."""
+        lane = self._lanes.get(platform)
+        kinds = getattr(lane.adapter, "permission_kinds", None) if lane is not None else None
+        return frozenset() if kinds is None else frozenset(kinds(locked))
+
     def dm_opt_in(self, platform: str) -> bool:
         lane = self._lanes.get(platform)
         return True if lane is None else bool(getattr(lane.adapter, "dm_opt_in", True))

@@ -2,18 +2,21 @@
 GIFs, voice, forwards, polls. A locked kind posted by a member is deleted quietly, with at most one
 notice per member per hour; admins and trusted members are never held to a lock.
 
-A lock is enforced by deleting the message on every platform (Discord channel overrides would need one
-per channel and role; deletion works the same everywhere). It runs before moderation: a deleted
-message earns nothing and triggers nothing else.
+A lock is enforced by deleting the message on every platform; it runs before moderation, so a deleted
+message earns nothing and triggers nothing else. Where the platform's own permissions can refuse a kind
+(Discord: files, voice messages, polls, external stickers), the whole lock state is also sent as one
+idempotent `RestrictKinds` after every /lock, /unlock, /trust and /untrust, so the client refuses it
+before it is posted and trusted members keep the right (adapters/discord/locks.py).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from bot import actions as A
 from bot.commands import CommandSpec
 from bot.context import Context
 from bot.events import MESSAGE_KINDS, MessagePosted
@@ -105,6 +108,21 @@ class LocksFeature(Feature):
             await ctx.send(ctx.t("locks.notice", name=event.user.name[:40], kind=ctx.t(f"locks.kind.{hit}")))
         return True
 
+    async def on_signal(self, ctx: Context, name: str, data: dict[str, Any]) -> None:
+        if name == "trust.changed" and await self.locked(ctx):
+            await self.restrict(ctx)
+
+    async def restrict(self, ctx: Context) -> frozenset[str]:
+        """Where the platform's permissions can refuse kinds, send it the whole lock state (after the
+        unit commits, like any action); the kinds it will refuse itself."""
+        outbox = ctx.app.outbox
+        if not outbox.permission_kinds(ctx.chat.platform, frozenset(KINDS)):
+            return frozenset()
+        locked = await self.locked(ctx)
+        exempt = tuple(await TrustRepo(ctx.app.db).user_ids(ctx.group.id))
+        await ctx.act(A.RestrictKinds(chat=ctx.chat, kinds=tuple(sorted(locked)), exempt=exempt))
+        return outbox.permission_kinds(ctx.chat.platform, locked)
+
     # --- commands ------------------------------------------------------------------------------------
 
     def kinds(self, rest: str) -> list[str] | None:
@@ -124,7 +142,13 @@ class LocksFeature(Feature):
         assert ctx.event is not None
         await LockRepo(ctx.app.db).lock(ctx.group.id, kinds, ctx.event.user.name, ctx.now_ms())
         self._locks.pop(ctx.group.id, None)
-        await ctx.reply(ctx.t("locks.locked", kinds=self.names(ctx, kinds)))
+        lines = [ctx.t("locks.locked", kinds=self.names(ctx, kinds))]
+        by_platform = await self.restrict(ctx)
+        if by_platform:
+            lines.append(
+                ctx.t("locks.by_permission", kinds=self.names(ctx, [k for k in KINDS if k in by_platform]))
+            )
+        await ctx.reply("\n".join(lines))
 
     async def unlock_cmd(self, ctx: Context, args: Args) -> None:
         kinds = self.kinds(args.rest)
@@ -133,6 +157,7 @@ class LocksFeature(Feature):
             return
         await LockRepo(ctx.app.db).unlock(ctx.group.id, kinds)
         self._locks.pop(ctx.group.id, None)
+        await self.restrict(ctx)
         await ctx.reply(ctx.t("locks.unlocked", kinds=self.names(ctx, kinds)))
 
     async def locks_cmd(self, ctx: Context, _args: object) -> None:

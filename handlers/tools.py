@@ -164,6 +164,8 @@ class ToolsFeature(Feature):
         assert ctx.event is not None
         added = await TrustRepo(ctx.app.db).trust(ctx.group.id, m.user_id, ctx.event.user.name, ctx.now_ms())
         key = "tools.trusted" if added else "tools.trusted_already"
+        if added:
+            await ctx.app.emit(ctx, "trust.changed", user_id=m.user_id)
         await ctx.reply(ctx.t(key, who=mention(m.user_id, m.name or m.user_id)))
 
     async def untrust_cmd(self, ctx: Context, args: Args) -> None:
@@ -172,6 +174,8 @@ class ToolsFeature(Feature):
             return
         removed = await TrustRepo(ctx.app.db).untrust(ctx.group.id, m.user_id)
         key = "tools.untrusted" if removed else "tools.not_trusted"
+        if removed:
+            await ctx.app.emit(ctx, "trust.changed", user_id=m.user_id)
         await ctx.reply(ctx.t(key, who=m.name or m.user_id))
 
     async def trusted_cmd(self, ctx: Context, _args: object) -> None:

@@ -45,3 +45,10 @@ class TrustRepo:
             limit,
         )
         return [(str(u), str(n)) for u, n in rows]
+
+    async def user_ids(self, group_id: int) -> list[str]:
+        """Every trusted member's id (a lock's exemptions on platforms that enforce it by permission)."""
+        rows = await self._db.fetchall(
+            "SELECT user_id FROM member_trust WHERE group_id = ? ORDER BY user_id", group_id
+        )
+        return [str(r[0]) for r in rows]

@@ -543,3 +543,40 @@ async def test_pin_unpin_and_del_act_on_the_replied_message(bot: Bot) -> None:
 
     await bot.fake.wait_until(lambda: len(deleted()) >= 2)
     assert deleted() == {str(target), str(command)}
+
+
+async def test_a_lock_is_also_a_channel_permission_with_trusted_members_exempt(bot: Bot) -> None:
+    """/lock media voice on Discord: @everyone denied Attach Files and Send Voice Messages in the channel,
+    the "Qunbot trusted" role allowed them and given to the trusted member; /untrust takes the role
+    back; /unlock clears the override."""
+    attach, voice = 1 << 15, 1 << 46
+    everyone = str(F.GUILD_ID)  # the @everyone role's id is the guild's
+    bot.post(ALICE, "大家好")
+    bot.post(CAROL, f"/trust <@{ALICE['id']}>", roles=[F.ROLE_ADMIN])
+    assert "受信任" in (await bot.said(1))[0]
+    assert not bot.fake.of("PUT", "/permissions/")  # nothing is locked: no permission is touched
+    bot.post(CAROL, "/lock media voice", roles=[F.ROLE_ADMIN])
+    [made] = await bot.calls("POST", f"/guilds/{F.GUILD_ID}/roles")
+    assert made.body["name"] == "Qunbot trusted" and int(made.body["permissions"]) == 0
+    puts = await bot.calls("PUT", f"/channels/{F.CHANNEL_ID}/permissions/", 2)
+    by_target = {c.path.rsplit("/", 1)[1]: c.body for c in puts}
+    assert int(by_target[everyone]["deny"]) == attach | voice and int(by_target[everyone]["allow"]) == 0
+    [role_id] = [k for k in by_target if k != everyone]
+    assert int(by_target[role_id]["allow"]) == attach | voice and int(by_target[role_id]["deny"]) == 0
+    await bot.calls("PUT", f"/members/{ALICE['id']}/roles/{role_id}")
+    texts = await bot.said(2)
+    assert "频道权限也会直接不让成员发送" in texts[-1] and "图片" in texts[-1] and "语音" in texts[-1]
+
+    bot.post(CAROL, f"/untrust <@{ALICE['id']}>", roles=[F.ROLE_ADMIN])
+    # discord.py learns of the role on Alice from the gateway, as on Discord
+    bot.state.parse_guild_member_update(
+        {"guild_id": str(F.GUILD_ID), "user": ALICE, "roles": [role_id], "joined_at": F.now_iso()}
+    )
+    await bot.calls("DELETE", f"/members/{ALICE['id']}/roles/{role_id}")
+
+    bot.post(CAROL, "/unlock all", roles=[F.ROLE_ADMIN])
+    await bot.fake.wait_until(
+        lambda: any(
+            c.path.endswith(f"/permissions/{everyone}") for c in bot.fake.of("DELETE", "/permissions/")
+        )
+    )

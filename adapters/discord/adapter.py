@@ -20,6 +20,7 @@ import aiohttp
 import discord
 
 from adapters.discord.commands import command_payloads, options_to_args
+from adapters.discord.locks import PermissionLocks, enforced
 from adapters.ordering import ChatLocks
 from bot import actions as A
 from bot.app import App
@@ -169,6 +170,7 @@ class DiscordAdapter:
         self._channels: _Remembered = _Remembered()  # message id -> channel id
         self._home: dict[str, int] = {}  # guild id -> last active channel id
         self._guild_lock = ChatLocks()
+        self._locks = PermissionLocks()
         self.defer_after = DEFER_AFTER
         for name in (
             "on_ready",
@@ -571,6 +573,8 @@ class DiscordAdapter:
                 return await self._send_file(action)
             case A.Purge():
                 return await self._purge(action)
+            case A.RestrictKinds(kinds=kinds, exempt=exempt):
+                return await self._restrict(action, frozenset(kinds), frozenset(exempt))
             case _:
                 return A.ActionResult(ok=False, failure=A.Failure.UNSUPPORTED, detail=type(action).__name__)
         return A.OK
@@ -640,6 +644,25 @@ class DiscordAdapter:
             raise FileRefused("unavailable") from exc
         except (discord.DiscordServerError, aiohttp.ClientError, TimeoutError) as exc:
             raise A.TransientError(str(exc)) from exc
+
+    def permission_kinds(self, locked: frozenset[str]) -> frozenset[str]:
+        """The locked kinds channel permissions refuse here (the outbox asks, for /lock's reply)."""
+        return enforced(locked)
+
+    async def _restrict(
+        self, action: A.RestrictKinds, locked: frozenset[str], exempt: frozenset[str]
+    ) -> A.ActionResult:
+        guild = self._guild(action.chat)
+        try:
+            done, skipped = await self._locks.sync(guild, locked, exempt)
+        except discord.Forbidden as exc:
+            done, skipped = 0, 1
+            log.warning("lock permissions refused in %s: %s", guild.id, exc)
+        if skipped and not done and enforced(locked):
+            lang = await self.app.language_of(action.chat)
+            await self._send(self._channel(action.chat), t(lang, "discord.lock_no_rights"), ())
+            raise A.PermanentError(A.Failure.FORBIDDEN, "no channel whose permissions the bot may manage")
+        return A.ActionResult(ok=True, extra={"channels": str(done), "skipped": str(skipped)})
 
     async def _grant_role(self, action: A.GrantRole, user_id: str, role_ref: str) -> A.ActionResult:
         guild = self._guild(action.chat)

@@ -392,6 +392,10 @@ class FakeDiscordApi:
                     "communication_disabled_until": (body or {}).get("communication_disabled_until"),
                 }
             )
+        if parts[0] == "guilds" and parts[2:] == ["roles"] and m == "POST":  # a new role, at the bottom
+            data = body or {}
+            made = role(snowflake(), data.get("name", "new role"), 1, int(data.get("permissions", 0) or 0))
+            return self._json(made)
         if path == "/users/@me/channels":
             recipient = (body or {}).get("recipient_id", "1")
             return self._json({"id": str(snowflake()), "type": 1, "recipients": [user(int(recipient), "dm")]})
