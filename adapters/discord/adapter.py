@@ -654,7 +654,11 @@ class DiscordAdapter:
     ) -> A.ActionResult:
         guild = self._guild(action.chat)
         try:
-            done, skipped = await self._locks.sync(guild, locked, exempt)
+            try:
+                done, skipped = await self._locks.sync(guild, locked, exempt)
+            except discord.NotFound:  # the trusted role was deleted under us: once more, afresh
+                self._locks.forget(guild.id)
+                done, skipped = await self._locks.sync(guild, locked, exempt)
         except discord.Forbidden as exc:
             done, skipped = 0, 1
             log.warning("lock permissions refused in %s: %s", guild.id, exc)

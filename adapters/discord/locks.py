@@ -63,6 +63,10 @@ class PermissionLocks:
     def __init__(self) -> None:
         self._roles: dict[int, discord.Role] = {}
 
+    def forget(self, guild_id: int) -> None:
+        """The remembered role is gone (an admin deleted it): look it up, or make it, again."""
+        self._roles.pop(guild_id, None)
+
     async def role(self, guild: discord.Guild, *, create: bool) -> discord.Role | None:
         found = self._roles.get(guild.id) or discord.utils.get(guild.roles, name=TRUSTED_ROLE)
         if found is None and create:
