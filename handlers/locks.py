@@ -22,6 +22,7 @@ from bot.context import Context
 from bot.events import MESSAGE_KINDS, MessagePosted
 from bot.feature import Feature
 from bot.parsing import REST, tokenize
+from handlers.trust import is_trusted
 from rules import detectors
 from storage.locks import LockRepo
 from storage.moderation import ModerationRepo
@@ -95,7 +96,7 @@ class LocksFeature(Feature):
         if hit is None and "link" in locked and "." in event.text:
             allowed = await ModerationRepo(ctx.app.db).domains(ctx.group.id)
             hit = "link" if detectors.links(event.text, allowed) else None
-        if hit is None or await TrustRepo(ctx.app.db).is_trusted(ctx.group.id, event.user.user_id):
+        if hit is None or await is_trusted(ctx, event.user.user_id):
             return False
         await ctx.delete(event.message_id)
         key, now = (ctx.group.id, event.user.user_id), ctx.now_ms()

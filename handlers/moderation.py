@@ -32,13 +32,13 @@ from bot.markup import clean_name, mention
 from bot.parsing import REST, parse_duration, parse_int, parse_mention, tokenize
 from bot.unit import current as current_unit
 from handlers import filters
+from handlers.trust import is_trusted
 from rules import detectors
 from rules.engine import SEVERITY, Rule, RuleHit, RuleSet
 from rules.ladder import Rung, next_rung, parse_ladder, step_for
 from rules.lists import shipped_allow
 from storage.members import Member
 from storage.moderation import Case, LogTarget, ModerationRepo, NewCase
-from storage.trust import TrustRepo
 
 log = logging.getLogger(__name__)
 
@@ -353,16 +353,7 @@ class ModerationFeature(Feature):
     async def _trusted(self, ctx: Context, user_id: str) -> bool:
         """Members an admin trusted (/trust) or at the trusted level are exempt (read only when something
         was found)."""
-        if await TrustRepo(ctx.app.db).is_trusted(ctx.group.id, user_id):
-            return True
-        level = ctx.settings.moderation.trusted_level
-        if not level:
-            return False
-        from handlers.points import level_of, thresholds
-        from storage.points import PointsRepo
-
-        earned = (await PointsRepo(ctx.app.db).balance(ctx.group.id, user_id)).earned
-        return level_of(earned, thresholds(ctx)) + 1 >= level
+        return await is_trusted(ctx, user_id)
 
     # --- acting --------------------------------------------------------------------------------------
 

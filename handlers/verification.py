@@ -21,8 +21,8 @@ from bot.events import ButtonPressed, MemberJoined, MemberLeft
 from bot.feature import Feature, JobFunc
 from bot.markup import clean_name, mention
 from bot.parsing import Integer
+from handlers.trust import is_trusted
 from storage.jobs import JobRecord
-from storage.trust import TrustRepo
 from storage.welcome import Challenge, WelcomeRepo
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class VerificationFeature(Feature):
         if s.verify == "off" or event.user.is_bot:
             return
         user = event.user
-        if await TrustRepo(ctx.app.db).is_trusted(ctx.group.id, user.user_id):
+        if await is_trusted(ctx, user.user_id):
             # A member the admins trusted (/trust) who comes back is not a stranger: no challenge, no mute.
             await ctx.app.emit(ctx, "welcome.verified", user_id=user.user_id, name=clean_name(user.name))
             return

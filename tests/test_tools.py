@@ -162,3 +162,19 @@ async def test_a_trusted_member_who_rejoins_skips_verification_and_the_newcomer_
     await h.app.handle(h.message("dave", "我们的新网站 https://example.org 已上线"))
     assert not any(isinstance(a, A.Delete) for a in h.take())  # a newcomer's link, but a trusted one
     await h.stop()
+
+
+async def test_members_at_the_trusted_level_skip_locks_as_they_skip_moderation(db) -> None:  # type: ignore[no-untyped-def]
+    h = await _setup(db)
+    await h.say("carol", "/set points.levels 0,50,200,1000", admin=True)
+    await h.say("carol", "/set moderation.trusted_level 2", admin=True)
+    await h.say("carol", "/lock links", admin=True)
+    await h.say("bob", "大家好")
+    await h.say("dave", "大家好")
+    assert "加 60 积分" in (await h.say("carol", "/points give @bob 60 老成员", admin=True))[0]
+    h.take()
+    await h.app.handle(h.message("dave", "看 https://example.org"))
+    assert any(isinstance(a, A.Delete) for a in h.take())  # level 1: held to the lock
+    await h.app.handle(h.message("bob", "看 https://example.org"))
+    assert not any(isinstance(a, A.Delete) for a in h.take())  # level 2: trusted
+    await h.stop()
