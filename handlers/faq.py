@@ -24,8 +24,8 @@ from bot.events import ButtonPressed, MessagePosted
 from bot.feature import Feature, JobFunc
 from bot.parsing import REST, parse_int, tokenize
 from rules.normalize import compact
-from rules.questions import best_match, is_question, question_key
-from storage.faq import Entry, FaqRepo
+from rules.questions import QuestionIndex, is_question, question_key
+from storage.faq import Entry, FaqRepo, log_row
 from storage.jobs import JobRecord
 
 if TYPE_CHECKING:
@@ -86,12 +86,15 @@ class FaqFeature(Feature):
     priority = 80
 
     def __init__(self) -> None:
-        self._entries: dict[int, list[Entry]] = {}  # per group: what automatic answers match against
+        # per group: the entries and their folded questions, what automatic answers match against
+        self._entries: dict[int, tuple[list[Entry], QuestionIndex]] = {}
 
-    async def cached(self, ctx: Context) -> list[Entry]:
+    async def cached(self, ctx: Context) -> tuple[list[Entry], QuestionIndex]:
         found = self._entries.get(ctx.group.id)
         if found is None:
-            found = self._entries[ctx.group.id] = await FaqRepo(ctx.app.db).entries(ctx.group.id)
+            entries = await FaqRepo(ctx.app.db).entries(ctx.group.id)
+            index = QuestionIndex({e.id: [e.key, *(question_key(p) for p in e.phrasings)] for e in entries})
+            found = self._entries[ctx.group.id] = (entries, index)
         return found
 
     def forget(self, ctx: Context) -> None:
@@ -158,24 +161,24 @@ class FaqFeature(Feature):
     async def auto_answer(self, ctx: Context, event: MessagePosted) -> None:
         """Answer once, above the group's threshold; below it nothing (never guess in a busy group), but
         the question is kept for the digest's "asked again and again" list."""
-        entries = await self.cached(ctx)
+        entries, index = await self.cached(ctx)
         if not entries:
             return
         repo, user, chat = FaqRepo(ctx.app.db), event.user.user_id, event.channel or ""
         key = question_key(event.text)
-        candidates = {e.id: [e.key, *(question_key(p) for p in e.phrasings)] for e in entries}
-        found = best_match(key, candidates)
         s, now = ctx.settings.faq, ctx.now_ms()
+        found = index.best(key, s.threshold)
         if found is None or found[1] < s.threshold:
-            if key:
-                await repo.log(
-                    ctx.group.id, chat, "miss", user, now, key=key[:200], text=event.text.strip()[:200]
+            if key:  # a figure only: batched with the activity rows, no commit of its own
+                text = event.text.strip()[:200]
+                await ctx.app.writer.faq(
+                    log_row(ctx.group.id, chat, "miss", user, now, key=key[:200], text=text)
                 )
             return
         entry = next(e for e in entries if e.id == found[0])
         last = await repo.last_answer(ctx.group.id, chat, entry.id)
         if last is not None and now - last < s.cooldown_minutes * 60_000:
-            await repo.log(ctx.group.id, chat, "quiet", user, now, entry_id=entry.id)
+            await ctx.app.writer.faq(log_row(ctx.group.id, chat, "quiet", user, now, entry_id=entry.id))
             return
         await repo.log(ctx.group.id, chat, "auto", user, now, entry_id=entry.id)
         links = split_answer(entry.answer)[1]

@@ -46,16 +46,32 @@ def is_question(text: str) -> bool:
     return head.startswith(_STARTS) or compact(head[:6]).startswith(("怎么", "为什么", "什么"))
 
 
+class QuestionIndex:
+    """Every saved question and phrasing of a group, folded once: a member's question is then one scan
+    in rapidfuzz's C loop, not a Python loop re-folding each phrasing per message."""
+
+    def __init__(self, candidates: dict[int, list[str]]) -> None:
+        self.keys: list[str] = []
+        self.owners: list[int] = []
+        for entry_id, keys in candidates.items():
+            for key in keys:
+                if key:
+                    self.keys.append(key)
+                    self.owners.append(entry_id)
+
+    def best(self, key: str, cutoff: float = 0) -> tuple[int, float] | None:
+        """The entry (by id) whose question or phrasing is closest to `key`, with its score (0-100);
+        the first saved wins a tie; None below `cutoff` (which lets rapidfuzz give up on a wording
+        early: most member questions match nothing)."""
+        if not key or not self.keys:
+            return None
+        found = process.extractOne(key, self.keys, scorer=fuzz.WRatio, score_cutoff=cutoff or None)
+        return None if found is None else (self.owners[found[2]], float(found[1]))
+
+
 def best_match(key: str, candidates: dict[int, list[str]]) -> tuple[int, float] | None:
     """The entry (by id) whose question or phrasing is closest to `key`, with its score (0-100)."""
-    if not key:
-        return None
-    top: tuple[int, float] | None = None
-    for entry_id, keys in candidates.items():
-        score = max((fuzz.WRatio(key, k) for k in keys if k), default=0.0)
-        if top is None or score > top[1]:
-            top = (entry_id, score)
-    return top
+    return QuestionIndex(candidates).best(key)
 
 
 def repeated(

@@ -1,5 +1,6 @@
-"""Batched writes of plain messages: last seen, daily and hourly message counts, processed-event keys
-and the points messages earn.
+"""Batched writes of plain messages: last seen, daily and hourly message counts, processed-event keys,
+the points messages earn, and the FAQ's figure rows for questions it did not answer (a member's
+question is a plain message too: counting it must not cost a commit).
 
 A commit per message tops out near 7,000 messages/s; one commit per batch of a few hundred rows, or
 every quarter second, keeps the hot path off the disk. A unit of work that opens a transaction takes
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storage.db import Database
+from storage.faq import FAQ_LOG_INSERT
 from storage.points import Award, award_many
 
 log = logging.getLogger(__name__)
@@ -48,13 +50,21 @@ class ActivityWriter:
         self._daily: dict[tuple[int, str, str], int] = {}
         self._hourly: dict[tuple[int, str, int], int] = {}
         self._awards: list[Award] = []
+        self._faq: list[tuple[Any, ...]] = []
         self.awards_total = 0  # awards taken in since start (benches tell paying messages apart by it)
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0  # rows the database refused and that were logged and dropped
 
     @property
     def pending(self) -> int:
-        return len(self._keys) + len(self._members) + len(self._daily) + len(self._hourly) + len(self._awards)
+        return (
+            len(self._keys)
+            + len(self._members)
+            + len(self._daily)
+            + len(self._hourly)
+            + len(self._awards)
+            + len(self._faq)
+        )
 
     async def mark_processed(self, event_key: str, at_ms: int) -> None:
         self._keys.append((event_key, at_ms))
@@ -64,6 +74,11 @@ class ActivityWriter:
         """Points for a plain message, written with the batch (idempotent on its source key)."""
         self._awards.append(award)
         self.awards_total += 1
+        await self._maybe_flush()
+
+    async def faq(self, row: tuple[Any, ...]) -> None:
+        """A `faq_log` row (storage/faq.py: LOG_COLUMNS) that only the figures read."""
+        self._faq.append(row)
         await self._maybe_flush()
 
     async def touch(
@@ -118,19 +133,21 @@ class ActivityWriter:
         """Everything pending, as rows; the writer forgets them (put them back with `requeue`)."""
         if not self.pending:
             return []
-        keys, members, daily, hourly, awards = (
+        keys, members, daily, hourly, awards, faq = (
             self._keys,
             self._members,
             self._daily,
             self._hourly,
             self._awards,
+            self._faq,
         )
-        self._keys, self._members, self._daily, self._hourly, self._awards = [], {}, {}, {}, []
+        self._keys, self._members, self._daily, self._hourly, self._awards, self._faq = [], {}, {}, {}, [], []
         rows: list[_Row] = [("key", k, None) for k in keys]
         rows += [("member", k, t) for k, t in members.items()]
         rows += [("daily", k, n) for k, n in daily.items()]
         rows += [("hourly", k, n) for k, n in hourly.items()]
         rows += [("award", a.source_key, a) for a in awards]
+        rows += [("faq", None, r) for r in faq]
         return rows
 
     async def _write_isolating(self, rows: list[_Row]) -> None:
@@ -172,6 +189,7 @@ class ActivityWriter:
         daily = [(k, v) for kind, k, v in rows if kind == "daily"]
         hourly = [(k, v) for kind, k, v in rows if kind == "hourly"]
         awards = [v for kind, _, v in rows if kind == "award"]
+        faq = [v for kind, _, v in rows if kind == "faq"]
         tx = self._db
         if keys:
             await tx.executemany(
@@ -209,6 +227,8 @@ class ActivityWriter:
             )
         if awards:
             await award_many(self._db, awards)
+        if faq:
+            await tx.executemany(FAQ_LOG_INSERT, faq)
 
     def requeue(self, rows: list[_Row]) -> None:
         keys: list[tuple[str, int]] = []
@@ -226,6 +246,8 @@ class ActivityWriter:
                 self._daily[key] = self._daily.get(key, 0) + value
             elif kind == "award":
                 self._awards.append(value)
+            elif kind == "faq":
+                self._faq.append(value)
             else:
                 self._hourly[key] = self._hourly.get(key, 0) + value
         self._keys = keys + self._keys

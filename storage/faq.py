@@ -36,6 +36,27 @@ class FaqFigures:
 
 
 LOG_KINDS = ("auto", "quiet", "shown", "no", "miss")
+FAQ_LOG_INSERT = (
+    "INSERT INTO faq_log (group_id, chat, kind, entry_id, user_id, key, text, at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def log_row(
+    group_id: int,
+    chat: str,
+    kind: str,
+    user_id: str,
+    now_ms: int,
+    *,
+    entry_id: int | None = None,
+    key: str | None = None,
+    text: str | None = None,
+) -> tuple[Any, ...]:
+    assert kind in LOG_KINDS
+    return (group_id, chat, kind, entry_id, user_id, key, text, now_ms)
+
+
 _COLUMNS = "id, question, answer, key, phrasings"
 
 
@@ -132,19 +153,8 @@ class FaqRepo:
         key: str | None = None,
         text: str | None = None,
     ) -> None:
-        assert kind in LOG_KINDS
-        await self._db.execute(
-            "INSERT INTO faq_log (group_id, chat, kind, entry_id, user_id, key, text, at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            group_id,
-            chat,
-            kind,
-            entry_id,
-            user_id,
-            key,
-            text,
-            now_ms,
-        )
+        row = log_row(group_id, chat, kind, user_id, now_ms, entry_id=entry_id, key=key, text=text)
+        await self._db.execute(FAQ_LOG_INSERT, *row)
 
     async def last_answer(self, group_id: int, chat: str, entry_id: int) -> int | None:
         """When the entry was last answered automatically in this chat (ms), if ever."""
