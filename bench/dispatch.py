@@ -68,6 +68,16 @@ class CountingAdapter:
         return False
 
 
+async def started_app(db: SqliteDatabase, clock: FakeClock) -> tuple[App, CountingAdapter]:
+    """The real App with every feature, a counting adapter and the manual scheduler."""
+    adapter = CountingAdapter()
+    outbox = Outbox()
+    outbox.register(adapter)
+    app = App(db, clock, outbox, default_features(), manual_scheduler=True)
+    await app.start()
+    return app, adapter
+
+
 def ordinary() -> list[str]:
     """The bench's sentences less the disguised spam bench/moderation.py mixes in."""
     return [t for t in messages() if not detectors.contacts(t) and not detectors.links(t)]
@@ -100,11 +110,7 @@ def make_events(n: int, start: timedelta, seed: int) -> list[MessagePosted]:
 
 
 async def run_app(db: SqliteDatabase, events: list[MessagePosted], clock: FakeClock) -> dict[str, float]:
-    adapter = CountingAdapter()
-    outbox = Outbox()
-    outbox.register(adapter)
-    app = App(db, clock, outbox, default_features(), manual_scheduler=True)
-    await app.start()
+    app, adapter = await started_app(db, clock)
     for event in events[:50]:  # groups known, lists compiled: the steady state is what is measured
         clock.set(event.at)
         await app.handle(event)

@@ -32,12 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rapidfuzz import fuzz
 
 from bench import figures
-from bench.dispatch import CountingAdapter, ordinary
-from bot.app import App
+from bench.dispatch import ordinary, started_app
 from bot.clock import FakeClock, to_ms
 from bot.events import ChatRef, MessagePosted, UserRef
-from bot.outbox import Outbox
-from handlers import default_features
 from rules.normalize import compact
 from rules.questions import QuestionIndex, is_question, question_key
 from storage.db import SqliteDatabase
@@ -101,11 +98,7 @@ def make_events(n: int, seed: int) -> list[MessagePosted]:
 async def run(path: str, events: list[MessagePosted], auto: bool) -> tuple[float, float, dict[str, int]]:
     db = await SqliteDatabase.open(path)
     clock = FakeClock(T0)
-    adapter = CountingAdapter()
-    outbox = Outbox()
-    outbox.register(adapter)
-    app = App(db, clock, outbox, default_features(), manual_scheduler=True)
-    await app.start()
+    app, adapter = await started_app(db, clock)
     repo = FaqRepo(db)
     for g in range(GROUPS):
         group = await app.groups.ensure("bench", f"g{g}", f"G{g}", to_ms(T0))

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import figures
-from bench.dispatch import CountingAdapter, innocent_rules, ordinary
+from bench.dispatch import innocent_rules, ordinary, started_app
 from bot.app import App
 from bot.clock import FakeClock, to_ms
 from bot.events import ChatRef, MessagePosted, UserRef
@@ -53,11 +53,7 @@ async def groups_and_messages(n: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         db = await SqliteDatabase.open(f"{tmp}/mem.db")
         clock = FakeClock(T0)
-        adapter = CountingAdapter()
-        outbox = Outbox()
-        outbox.register(adapter)
-        app = App(db, clock, outbox, default_features(), manual_scheduler=True)
-        await app.start()
+        app, adapter = await started_app(db, clock)
         rng = random.Random(5)
         texts = ordinary()
         chats = [ChatRef("bench", f"g{g}", f"G{g}") for g in range(GROUPS)]

@@ -61,6 +61,10 @@ class Feature:
         """A fact another feature announced (e.g. "welcome.verified", "onboarding.task_done"), so features
         can build on each other without importing each other."""
 
+    async def prune(self, app: App, now_ms: int) -> None:
+        """Daily housekeeping (handlers/maintenance.py, 04:00 Beijing time): delete what this feature
+        keeps only for a while."""
+
     async def on_sent(self, app: App, payload: str, result: ActionResult) -> None:
         """The platform's answer to an action queued with `remember="<feature name>:<payload>"` (a message
         id to keep). It arrives after the unit committed; a process killed in between loses it."""

@@ -17,16 +17,14 @@ from pydantic import BaseModel, ConfigDict
 from rapidfuzz import fuzz, process
 
 from bot.actions import URL_PREFIX, Button, Keyboard, keyboard
-from bot.clock import to_ms
 from bot.commands import CommandSpec
 from bot.context import Context
 from bot.events import ButtonPressed, MessagePosted
-from bot.feature import Feature, JobFunc
+from bot.feature import Feature
 from bot.parsing import REST, parse_int, tokenize
 from rules.normalize import compact
 from rules.questions import QuestionIndex, is_question, question_key
 from storage.faq import Entry, FaqRepo, log_row
-from storage.jobs import JobRecord
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -39,7 +37,6 @@ EXPORT_CHUNK = 3500  # characters an export may have to be shown as a message; l
 LISTED = 24  # buttons under /faq (Telegram and Discord both take this many comfortably)
 FUZZY_CUTOFF = 80
 LOG_KEPT_MS = 120 * 86_400_000  # the FAQ's log, with the texts of unanswered questions, is kept 120 days
-PRUNE_JOB_ID = "system:faq-prune"
 MAX_LINKS = 8  # link buttons under one answer, in at most LINK_ROWS rows (Discord's five rows hold them
 LINK_ROWS = 4  # and the FAQ's own row)
 # Rose's syntax, which operators coming from Rose already write: [label](buttonurl://https://…), and
@@ -100,21 +97,8 @@ class FaqFeature(Feature):
     def forget(self, ctx: Context) -> None:
         self._entries.pop(ctx.group.id, None)
 
-    def jobs(self) -> dict[str, JobFunc]:
-        return {"prune": self.prune}
-
-    async def on_start(self, app: App) -> None:
-        await app.scheduler.ensure(
-            JobRecord(
-                id=PRUNE_JOB_ID,
-                kind=f"{self.name}.prune",
-                trigger_type="cron",
-                trigger_args={"hour": 4, "minute": 20, "timezone": "Asia/Shanghai"},
-            )
-        )
-
-    async def prune(self, app: App, _ctx: Context | None, _job: JobRecord) -> None:
-        await FaqRepo(app.db).prune_log(to_ms(app.clock.now()) - LOG_KEPT_MS)
+    async def prune(self, app: App, now_ms: int) -> None:
+        await FaqRepo(app.db).prune_log(now_ms - LOG_KEPT_MS)
 
     def commands(self) -> list[CommandSpec]:
         return [CommandSpec("faq", self.faq_cmd, Args, aliases=("常见问题", "问答"), feature=self.name)]
@@ -180,7 +164,7 @@ class FaqFeature(Feature):
         if last is not None and now - last < s.cooldown_minutes * 60_000:
             await ctx.app.writer.faq(log_row(ctx.group.id, chat, "quiet", user, now, entry_id=entry.id))
             return
-        await repo.log(ctx.group.id, chat, "auto", user, now, entry_id=entry.id)
+        await repo.log(log_row(ctx.group.id, chat, "auto", user, now, entry_id=entry.id))
         links = split_answer(entry.answer)[1]
         nav = [Button(ctx.t("faq.not_answered"), f"faq:no:{entry.id}"), Button(ctx.t("faq.more"), "faq:list")]
         await ctx.reply(self.answer_text(ctx, entry), keyboard(*links, nav))
@@ -189,9 +173,10 @@ class FaqFeature(Feature):
         """A member pulled an entry: it counts toward the digest's most asked."""
         ev = ctx.event
         if ev is not None:
-            await FaqRepo(ctx.app.db).log(
+            row = log_row(
                 ctx.group.id, ev.channel or "", "shown", ev.user.user_id, ctx.now_ms(), entry_id=entry.id
             )
+            await FaqRepo(ctx.app.db).log(row)
 
     async def lookup(self, ctx: Context, keyword: str, *, quiet: bool) -> bool:
         entries = await FaqRepo(ctx.app.db).entries(ctx.group.id)
@@ -253,7 +238,7 @@ class FaqFeature(Feature):
             entry = None if entry_id is None else await repo.get(ctx.group.id, entry_id)
             await ctx.answer_button(ctx.t("faq.told_admins"))
             if entry is not None:
-                await repo.log(
+                row = log_row(
                     ctx.group.id,
                     event.channel or "",
                     "no",
@@ -261,6 +246,7 @@ class FaqFeature(Feature):
                     ctx.now_ms(),
                     entry_id=entry.id,
                 )
+                await repo.log(row)
                 text = ctx.t(
                     "faq.not_answered_log",
                     who=event.user.name[:40],

@@ -1,4 +1,5 @@
-"""Housekeeping the core needs: pruning the processed-event log once a day."""
+"""Housekeeping once a day: the processed-event log, and whatever each feature keeps only for a while
+(`Feature.prune`)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,5 @@ class MaintenanceFeature(Feature):
 
         await app.writer.flush()
         await app.processed.prune(to_ms(app.clock.now() - PROCESSED_EVENTS_KEPT))
+        for feature in app.features:
+            await feature.prune(app, to_ms(app.clock.now()))

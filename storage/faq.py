@@ -141,19 +141,8 @@ class FaqRepo:
 
     # --- what the FAQ did: figures for the digest, the cooldown of automatic answers -----------------
 
-    async def log(
-        self,
-        group_id: int,
-        chat: str,
-        kind: str,
-        user_id: str,
-        now_ms: int,
-        *,
-        entry_id: int | None = None,
-        key: str | None = None,
-        text: str | None = None,
-    ) -> None:
-        row = log_row(group_id, chat, kind, user_id, now_ms, entry_id=entry_id, key=key, text=text)
+    async def log(self, row: tuple[Any, ...]) -> None:
+        """A row made by `log_row`, inside the caller's unit (what the member was told commits with it)."""
         await self._db.execute(FAQ_LOG_INSERT, *row)
 
     async def last_answer(self, group_id: int, chat: str, entry_id: int) -> int | None:

@@ -181,6 +181,11 @@ async def test_the_digest_counts_what_the_faq_did_and_what_it_could_not_answer(d
     h.clock.advance(timedelta(days=8))
     text = plain("\n".join(await _admin(h, "/stats 7d faq")))
     assert "退款" not in text and "自动回答" not in text  # last week's figures are not this week's
+    assert await h.app.db.fetchval("SELECT COUNT(*) FROM faq_log WHERE text IS NOT NULL") == 5
+    h.clock.advance(timedelta(days=113))  # 121 days after the questions: the daily housekeeping drops them
+    maintenance = next(f for f in h.app.features if f.name == "maintenance")
+    await maintenance.prune_events(h.app, None, None)  # type: ignore[attr-defined]
+    assert await h.app.db.fetchval("SELECT COUNT(*) FROM faq_log") == 0
     await h.stop()
 
 
