@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -83,9 +84,15 @@ def ordinary() -> list[str]:
     return [t for t in messages() if not detectors.contacts(t) and not detectors.links(t)]
 
 
-def make_events(n: int, start: timedelta, seed: int) -> list[MessagePosted]:
+def make_events(
+    n: int, start: timedelta, seed: int, line: Callable[[int, int], str] | None = None
+) -> list[MessagePosted]:
+    """n messages from random members of random groups; `line(i, k)` is the text of the i-th message,
+    the k-th its member says (default: the k-th of the bench's sentences)."""
     rng = random.Random(seed)
     texts = ordinary()
+    if line is None:
+        line = lambda _i, k: texts[k % len(texts)]  # noqa: E731
     chats = [ChatRef("bench", f"g{g}", f"G{g}") for g in range(GROUPS)]
     users = [[UserRef(f"u{g}-{m}", f"成员{m}") for m in range(MEMBERS)] for g in range(GROUPS)]
     said: dict[str, int] = {}
@@ -103,7 +110,7 @@ def make_events(n: int, start: timedelta, seed: int) -> list[MessagePosted]:
                 is_admin=False,
                 at=T0 + start + STEP * i,
                 message_id=str(i),
-                text=texts[k % len(texts)],
+                text=line(i, k),
             )
         )
     return out

@@ -24,7 +24,6 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,16 +31,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rapidfuzz import fuzz
 
 from bench import figures
-from bench.dispatch import ordinary, started_app
+from bench.dispatch import GROUPS, STEP, ordinary, started_app
+from bench.dispatch import make_events as dispatch_events
 from bot.clock import FakeClock, to_ms
-from bot.events import ChatRef, MessagePosted, UserRef
+from bot.events import MessagePosted
 from rules.normalize import compact
 from rules.questions import QuestionIndex, is_question, question_key
 from storage.db import SqliteDatabase
 from storage.faq import FaqRepo
 from tests.helpers import T0
 
-GROUPS, MEMBERS, ENTRIES, STEP = 5, 100, 200, timedelta(milliseconds=40)
+ENTRIES = 200
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
@@ -68,31 +68,14 @@ def entries() -> list[tuple[str, list[str], str]]:
 
 
 def make_events(n: int, seed: int) -> list[MessagePosted]:
-    rng = random.Random(seed)
+    """The dispatch bench's members; one message in ten a real member's question."""
     texts = [t for t in ordinary() if not is_question(t)]
     questions = [r[0] for r in rows("faq_questions.tsv")]
-    chats = [ChatRef("bench", f"g{g}", f"G{g}") for g in range(GROUPS)]
-    users = [[UserRef(f"u{g}-{m}", f"成员{m}") for m in range(MEMBERS)] for g in range(GROUPS)]
-    said: dict[str, int] = {}
-    out = []
-    for i in range(n):
-        g = rng.randrange(GROUPS)
-        user = rng.choice(users[g])
-        # each member works through the lines in an order of their own: nobody repeats themself
-        k = said[user.user_id] = said.get(user.user_id, rng.randrange(10_000)) + 1
-        text = questions[k % len(questions)] if i % 10 == 9 else texts[k % len(texts)]
-        out.append(
-            MessagePosted(
-                event_key=f"bench:{seed}:{i}",
-                chat=chats[g],
-                user=user,
-                is_admin=False,
-                at=T0 + STEP * (i + 100),
-                message_id=str(i),
-                text=text,
-            )
-        )
-    return out
+
+    def line(i: int, k: int) -> str:
+        return questions[k % len(questions)] if i % 10 == 9 else texts[k % len(texts)]
+
+    return dispatch_events(n, STEP * 100, seed, line)
 
 
 async def run(path: str, events: list[MessagePosted], auto: bool) -> tuple[float, float, dict[str, int]]:
