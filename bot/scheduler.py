@@ -19,6 +19,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.clock import Clock, FakeClock, to_ms
+from bot.unit import current as current_unit
 from storage.jobs import JobRecord, JobRepo
 
 log = logging.getLogger(__name__)
@@ -76,11 +77,24 @@ class Scheduler:
             self._aps.shutdown(wait=False)
 
     async def add(self, job: JobRecord) -> datetime | None:
-        """Persist and arm a job; returns its next fire time (None when it will never fire)."""
+        """Persist and arm a job; returns its next fire time (None when it will never fire).
+
+        Inside a unit of work the job is armed once the unit commits: armed at once, it could fire
+        before its row and the rows it reads are visible to the job's own connection (PostgreSQL), and a
+        rollback would leave it armed with no row behind it."""
         trigger = build_trigger(job)  # validates before anything is stored
-        await self._repo.save(job, to_ms(self._clock.now()))
-        self._arm(job, trigger, self._clock.now(), restoring=False)
-        return self.next_fire(job.id)
+        now = self._clock.now()
+        await self._repo.save(job, to_ms(now))
+        uow = current_unit()
+        if uow is None:
+            self._arm(job, trigger, now, restoring=False)
+            return self.next_fire(job.id)
+
+        async def arm() -> None:
+            self._arm(job, trigger, self._clock.now(), restoring=False)
+
+        uow.after_commit(arm)
+        return trigger.get_next_fire_time(None, now)
 
     async def ensure(self, job: JobRecord) -> None:
         """Add a system job unless the database already holds it (features call this at start)."""
@@ -88,11 +102,25 @@ class Scheduler:
             await self.add(job)
 
     async def remove(self, job_id: str) -> bool:
+        """Delete and disarm a job; inside a unit of work it is disarmed once the unit commits (a
+        rollback keeps it, row and all). A job that fires meanwhile finds its work done or gone."""
+        removed = await self._repo.delete(job_id)
+        uow = current_unit()
+        if uow is None:
+            self._disarm(job_id)
+        else:
+
+            async def disarm() -> None:
+                self._disarm(job_id)
+
+            uow.after_commit(disarm)
+        return removed
+
+    def _disarm(self, job_id: str) -> None:
         self._jobs.pop(job_id, None)
         self._next.pop(job_id, None)
         if self._aps is not None and self._aps.get_job(job_id) is not None:
             self._aps.remove_job(job_id)
-        return await self._repo.delete(job_id)
 
     def next_fire(self, job_id: str) -> datetime | None:
         if self._aps is not None:

@@ -99,7 +99,7 @@ class UnitOfWork:
     async def guard(self) -> AsyncIterator[None]:
         """Around one feature's hook: when it fails, what it wrote and queued is undone and the others'
         work stands (a savepoint when the unit is open; the whole unit when the hook opened it)."""
-        was_open, queued = self.is_open, len(self._queued)
+        was_open, queued, after = self.is_open, len(self._queued), len(self._after)
         if not was_open:
             try:
                 yield
@@ -113,6 +113,7 @@ class UnitOfWork:
                 yield
         except Exception:
             del self._queued[queued:]
+            del self._after[after:]  # a job it armed is not armed: its row went with the savepoint
             raise
 
     async def commit(self) -> list[Outgoing]:

@@ -156,3 +156,36 @@ async def test_live_mode_fires_through_apscheduler(sqlite_db) -> None:  # type: 
         await asyncio.sleep(0.1)
     assert [jid for jid, _ in ann.fired] == ["live"]
     await h.stop()
+
+
+async def test_a_job_added_in_a_unit_is_armed_only_once_the_unit_commits(db) -> None:  # type: ignore[no-untyped-def]
+    """Armed at once, a job could fire before its row (and the rows it reads) were visible to its own
+    connection on PostgreSQL — a greeting job found its new group "gone" — and a rollback left it
+    armed with no row. It is armed after the commit; a rolled-back unit arms nothing."""
+    from bot.clock import to_ms
+    from bot.unit import unit
+
+    ann = Announcer()
+    h = await Harness(db, [ann, *default_features()]).start()
+    gid = await _group_id(h)
+    sched = h.app.scheduler
+    job = JobRecord("soon", "announcer.say", "date", {"run_at": at(1).isoformat()}, gid)
+    try:
+        async with unit(h.app, "test:rolled-back", to_ms(T0)):
+            assert await sched.add(job) == at(1)  # the fire time is known at once
+            assert sched.armed("soon") is None  # but nothing is armed before the commit
+            raise RuntimeError("the unit fails after adding the job")
+    except RuntimeError:
+        pass
+    assert sched.armed("soon") is None and await h.app.jobs.get("soon") is None
+    async with unit(h.app, "test:committed", to_ms(T0)):
+        await sched.add(job)
+        assert sched.armed("soon") is None
+    assert sched.armed("soon") is not None and await h.app.jobs.get("soon") is not None
+    async with unit(h.app, "test:removed", to_ms(T0)):
+        await sched.remove("soon")
+        assert sched.armed("soon") is not None  # still armed until the removal commits
+    assert sched.armed("soon") is None
+    await sched.advance_to(at(2))
+    assert ann.fired == []
+    await h.stop()
