@@ -138,6 +138,12 @@ class App:
         if await self.processed.seen(event.event_key, now_ms):
             log.debug("duplicate event %s dropped", event.event_key)
             return
+        if not isinstance(event, DirectOpened) and not (isinstance(event, ButtonPressed) and event.direct):
+            # The group's row commits before the unit, on its own: the activity writer flushes its batch
+            # (this event's rows among them) on another connection, which on PostgreSQL cannot see a
+            # group still inside an open unit; its rows would be refused and dropped. A unit that rolls
+            # back leaves the group, which is harmless: it exists.
+            await self.groups.ensure(event.chat.platform, event.chat.chat_id, event.chat.title, now_ms)
         # A plain message opens its transaction only if it writes or acts; anything else is a unit from
         # the start (its first reads then see every earlier message's batched rows).
         eager = not isinstance(event, MessagePosted)
