@@ -37,8 +37,10 @@ EXPORT_CHUNK = 3500  # characters an export may have to be shown as a message; l
 LISTED = 24  # buttons under /faq (Telegram and Discord both take this many comfortably)
 FUZZY_CUTOFF = 80
 LOG_KEPT_MS = 120 * 86_400_000  # the FAQ's log, with the texts of unanswered questions, is kept 120 days
-MAX_LINKS = 8  # link buttons under one answer, in at most LINK_ROWS rows (Discord's five rows hold them
-LINK_ROWS = 4  # and the FAQ's own row)
+# Link buttons under one answer: at most 8, in at most 4 rows (Discord's five rows then still hold the
+# FAQ's own row under them).
+MAX_LINKS = 8
+LINK_ROWS = 4
 # Rose's syntax, which operators coming from Rose already write: [label](buttonurl://https://…), and
 # `:same` to put a button on the row before. Bounded pieces, no nesting: linear in the answer.
 _LINK = re.compile(

@@ -110,19 +110,22 @@ class LocksFeature(Feature):
         return True
 
     async def on_signal(self, ctx: Context, name: str, data: dict[str, Any]) -> None:
-        if name == "trust.changed" and await self.locked(ctx):
-            await self.restrict(ctx)
+        if name == "trust.changed":
+            await self.restrict(ctx, await self.locked(ctx))
 
-    async def restrict(self, ctx: Context) -> frozenset[str]:
+    async def restrict(self, ctx: Context, before: frozenset[str]) -> frozenset[str]:
         """Where the platform's permissions can refuse kinds, send it the whole lock state (after the
-        unit commits, like any action); the kinds it will refuse itself."""
-        outbox = ctx.app.outbox
-        if not outbox.permission_kinds(ctx.chat.platform, frozenset(KINDS)):
-            return frozenset()
+        unit commits, like any action); the kinds it will refuse itself. Nothing is sent when it
+        refuses none of the kinds locked before or after (a links lock touches no channel)."""
+        outbox, platform = ctx.app.outbox, ctx.chat.platform
+        self._locks.pop(ctx.group.id, None)
         locked = await self.locked(ctx)
+        enforced = outbox.permission_kinds(platform, locked)
+        if not enforced and not outbox.permission_kinds(platform, before):
+            return enforced
         exempt = tuple(await TrustRepo(ctx.app.db).user_ids(ctx.group.id))
         await ctx.act(A.RestrictKinds(chat=ctx.chat, kinds=tuple(sorted(locked)), exempt=exempt))
-        return outbox.permission_kinds(ctx.chat.platform, locked)
+        return enforced
 
     # --- commands ------------------------------------------------------------------------------------
 
@@ -141,10 +144,10 @@ class LocksFeature(Feature):
             await ctx.reply(ctx.t("locks.usage", kinds=" ".join(KINDS)), ephemeral=True)
             return
         assert ctx.event is not None
+        before = await self.locked(ctx)
         await LockRepo(ctx.app.db).lock(ctx.group.id, kinds, ctx.event.user.name, ctx.now_ms())
-        self._locks.pop(ctx.group.id, None)
         lines = [ctx.t("locks.locked", kinds=self.names(ctx, kinds))]
-        by_platform = await self.restrict(ctx)
+        by_platform = await self.restrict(ctx, before)
         if by_platform:
             lines.append(
                 ctx.t("locks.by_permission", kinds=self.names(ctx, [k for k in KINDS if k in by_platform]))
@@ -156,9 +159,9 @@ class LocksFeature(Feature):
         if kinds is None:
             await ctx.reply(ctx.t("locks.usage", kinds=" ".join(KINDS)), ephemeral=True)
             return
+        before = await self.locked(ctx)
         await LockRepo(ctx.app.db).unlock(ctx.group.id, kinds)
-        self._locks.pop(ctx.group.id, None)
-        await self.restrict(ctx)
+        await self.restrict(ctx, before)
         await ctx.reply(ctx.t("locks.unlocked", kinds=self.names(ctx, kinds)))
 
     async def locks_cmd(self, ctx: Context, _args: object) -> None:

@@ -554,7 +554,9 @@ async def test_a_lock_is_also_a_channel_permission_with_trusted_members_exempt(b
     bot.post(ALICE, "大家好")
     bot.post(CAROL, f"/trust <@{ALICE['id']}>", roles=[F.ROLE_ADMIN])
     assert "受信任" in (await bot.said(1))[0]
-    assert not bot.fake.of("PUT", "/permissions/")  # nothing is locked: no permission is touched
+    bot.post(CAROL, "/lock links", roles=[F.ROLE_ADMIN])  # Discord has no permission for links
+    assert "已锁定" in (await bot.said(2))[1]
+    assert not bot.fake.of("PUT", "/permissions/") and not bot.fake.of("DELETE", "/permissions/")
     bot.post(CAROL, "/lock media voice", roles=[F.ROLE_ADMIN])
     [made] = await bot.calls("POST", f"/guilds/{F.GUILD_ID}/roles")
     assert made.body["name"] == "Qunbot trusted" and int(made.body["permissions"]) == 0
@@ -564,7 +566,7 @@ async def test_a_lock_is_also_a_channel_permission_with_trusted_members_exempt(b
     [role_id] = [k for k in by_target if k != everyone]
     assert int(by_target[role_id]["allow"]) == attach | voice and int(by_target[role_id]["deny"]) == 0
     await bot.calls("PUT", f"/members/{ALICE['id']}/roles/{role_id}")
-    texts = await bot.said(2)
+    texts = await bot.said(3)
     assert "频道权限也会直接不让成员发送" in texts[-1] and "图片" in texts[-1] and "语音" in texts[-1]
 
     bot.post(CAROL, f"/untrust <@{ALICE['id']}>", roles=[F.ROLE_ADMIN])

@@ -16,7 +16,6 @@ import discord
 TRUSTED_ROLE = "Qunbot trusted"
 FILE_KINDS = ("photo", "video", "file")
 SINGLE = {"voice": "send_voice_messages", "poll": "send_polls", "sticker": "use_external_stickers"}
-MANAGED = ("attach_files", *SINGLE.values())  # the permissions a lock sets; every other bit is left alone
 
 
 def enforced(locked: frozenset[str] | set[str]) -> frozenset[str]:
