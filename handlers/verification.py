@@ -84,7 +84,8 @@ class VerificationFeature(Feature):
             return
         user = event.user
         if await is_trusted(ctx, user.user_id):
-            # A member the admins trusted (/trust) who comes back is not a stranger: no challenge, no mute.
+            # A trusted member (/trust, or the trusted level) who comes back is not a stranger: no
+            # challenge, no mute.
             await ctx.app.emit(ctx, "welcome.verified", user_id=user.user_id, name=clean_name(user.name))
             return
         deadline = ctx.now() + timedelta(minutes=s.verify_minutes)

@@ -61,17 +61,11 @@ class QuestionIndex:
 
     def best(self, key: str, cutoff: float = 0) -> tuple[int, float] | None:
         """The entry (by id) whose question or phrasing is closest to `key`, with its score (0-100);
-        the first saved wins a tie; None below `cutoff` (which lets rapidfuzz give up on a wording
-        early: most member questions match nothing)."""
+        the first saved wins a tie; None below `cutoff`."""
         if not key or not self.keys:
             return None
         found = process.extractOne(key, self.keys, scorer=fuzz.WRatio, score_cutoff=cutoff or None)
         return None if found is None else (self.owners[found[2]], float(found[1]))
-
-
-def best_match(key: str, candidates: dict[int, list[str]]) -> tuple[int, float] | None:
-    """The entry (by id) whose question or phrasing is closest to `key`, with its score (0-100)."""
-    return QuestionIndex(candidates).best(key)
 
 
 def repeated(
@@ -80,9 +74,8 @@ def repeated(
     """Questions several members asked that no entry answers, as (one member's wording, members who
     asked), most asked first: candidates for new entries. `asked` is (key, text, user), newest first;
     keys at least `score` alike count as one question (a little looser than an automatic answer: grouping
-    wordings costs nothing if it errs). Greedy against the
-    first wording of each question so far: quadratic only in the distinct questions of one period,
-    which the caller caps."""
+    wordings costs nothing if it errs). Each key is compared with the first wording of every question so
+    far: quadratic only in the distinct questions of one period, which the caller caps."""
     heads: list[str] = []
     texts: list[str] = []
     askers: list[set[str]] = []

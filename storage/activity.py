@@ -77,7 +77,7 @@ class ActivityWriter:
         await self._maybe_flush()
 
     async def faq(self, row: tuple[Any, ...]) -> None:
-        """A `faq_log` row (storage/faq.py: LOG_COLUMNS) that only the figures read."""
+        """A `faq_log` row (made by storage.faq.log_row) that only the figures read."""
         self._faq.append(row)
         await self._maybe_flush()
 

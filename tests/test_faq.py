@@ -11,7 +11,7 @@ from pathlib import Path
 from bot import actions as A
 from bot.events import Attachment, ButtonPressed
 from bot.markup import plain
-from rules.questions import best_match, is_question, question_key
+from rules.questions import QuestionIndex, is_question, question_key
 from tests.helpers import Harness
 
 CHECKIN = "/faq add 怎么签到 | 在群里发送“签到”即可，每天一次。\n连续签到有额外奖励。"
@@ -99,7 +99,7 @@ def _candidates() -> tuple[dict[int, list[str]], dict[int, str]]:
 def _answered(text: str, candidates: dict[int, list[str]], threshold: int = 85) -> int | None:
     if not is_question(text):
         return None
-    found = best_match(question_key(text), candidates)
+    found = QuestionIndex(candidates).best(question_key(text), threshold)  # as the handler asks
     return found[0] if found is not None and found[1] >= threshold else None
 
 
