@@ -677,3 +677,68 @@ async def _said(fake: FakeBotApi, wanted: Callable[[str], bool]) -> None:
         if any(wanted(t) for t in await replies(fake, count)):
             return
     raise AssertionError(f"never said: {[c['text'] for c in fake.of('sendMessage')]}")
+
+
+# --- members without a @username, named by a text mention --------------------------------------------
+
+DAVE = {"id": 1090, "is_bot": False, "first_name": "Dave", "last_name": "Smith"}  # no username
+EVE = {"id": 1091, "is_bot": False, "first_name": "Eve"}
+FAY = {"id": 1092, "is_bot": False, "first_name": "🦄 Fay", "last_name": "Lin"}
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def say_naming(fake: FakeBotApi, sender: dict[str, Any], text: str, *named: tuple[str, dict[str, Any]]) -> int:
+    """A message with `text_mention` entities over the `named` spans (offsets in UTF-16 units, as
+    Telegram counts them), beside the usual bot_command entity."""
+    entities = list(text_message(CHAT, 0, sender, text)["message"].get("entities", []))
+    for span, who in named:
+        at = text.index(span)
+        entities.append({"type": "text_mention", "offset": _utf16(text[:at]), "length": _utf16(span), "user": who})
+    return say(fake, sender, text, entities=entities)
+
+
+async def test_points_given_to_a_member_without_a_username(bot: Bot, fake: FakeBotApi, db: Database) -> None:
+    """Probe: `/points give <text mention Dave Smith> 30` answered the usage line."""
+    say(fake, DAVE, "大家好")
+    say_naming(fake, CAROL, "/points give Dave Smith 30", ("Dave Smith", DAVE))
+    await _said(fake, lambda t: t.startswith('已给 <a href="tg://user?id=1090">Dave Smith</a> 加 30 积分'))
+    granted = await db.fetchval(
+        "SELECT SUM(delta) FROM points_ledger WHERE user_id = '1090' AND reason = 'admin'"
+    )
+    assert granted == 30
+
+
+async def test_warn_and_mute_a_text_mention_the_reason_keeping_its_own_mention(
+    bot: Bot, fake: FakeBotApi, db: Database
+) -> None:
+    """The target's span is exact (emoji before the reason's mention shift UTF-16 offsets), and a text
+    mention inside the reason stays the readable name it was."""
+    say(fake, DAVE, "大家好")
+    say(fake, EVE, "我也在")
+    say_naming(fake, CAROL, "/warn Dave Smith 🎉🎉 刷屏，问 Eve", ("Dave Smith", DAVE), ("Eve", EVE))
+    await _said(fake, lambda t: t.startswith('<a href="tg://user?id=1090">Dave Smith</a> 被警告：🎉🎉 刷屏，问 Eve'))
+    row = await db.fetchone("SELECT user_id, user_name, reason FROM mod_cases WHERE action = 'warn'")
+    assert row is not None
+    assert (row["user_id"], row["user_name"], row["reason"]) == ("1090", "Dave Smith", "🎉🎉 刷屏，问 Eve")
+    say_naming(fake, CAROL, "/mute Dave Smith 2h 😡 Eve 说的", ("Dave Smith", DAVE), ("Eve", EVE))
+    [muted] = await fake.wait_for("restrictChatMember", 1)
+    assert int(muted["user_id"]) == DAVE["id"]
+
+
+async def test_whois_a_name_with_an_emoji_and_a_space(bot: Bot, fake: FakeBotApi) -> None:
+    say(fake, FAY, "hi")
+    say_naming(fake, CAROL, "/whois 🦄 Fay Lin", ("🦄 Fay Lin", FAY))
+    await _said(fake, lambda t: t.startswith('<a href="tg://user?id=1092">🦄 Fay Lin</a> · '))
+
+
+async def test_a_text_mention_of_someone_not_in_the_group_is_not_found(bot: Bot, fake: FakeBotApi) -> None:
+    """A real Telegram user who never appeared here: 'no such member', never the usage line."""
+    zed = {"id": 1099, "is_bot": False, "first_name": "Zed"}
+    say_naming(fake, CAROL, "/points give Zed 30", ("Zed", zed))
+    say_naming(fake, CAROL, "/whois Zed", ("Zed", zed))
+    texts = await replies(fake, 2)
+    assert texts[0].startswith("在本群找不到成员") and texts[1].startswith("本群没有找到成员")
+    assert not any("/points give|take" in t or "/whois @" in t for t in texts)

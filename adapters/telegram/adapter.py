@@ -253,6 +253,7 @@ class TelegramAdapter:
         user, is_admin = await self._author(message)
         if user is None:
             return events
+        text, mentions = self._mentions(message, text)
         text = self._own_command(text[:MAX_TEXT])
         at = (message.edit_date if edited and message.edit_date else message.date) or datetime.now(UTC)
         key = f"tg:{chat.chat_id}:{message.message_id}"
@@ -282,7 +283,7 @@ class TelegramAdapter:
                 reply_to=None if reply_to is None else str(reply_to),
                 replied=replied,
                 edited=edited,
-                mentions=self._mentions(message),
+                mentions=mentions,
                 attachments=self._attachments(message),
                 kinds=kinds,
                 # a forum topic is the chat's "channel": what is sent there goes back into it
@@ -363,12 +364,55 @@ class TelegramAdapter:
         return text
 
     @staticmethod
-    def _mentions(message: Message) -> dict[str, UserRef]:
+    def _mentions(message: Message, text: str) -> tuple[str, dict[str, UserRef]]:
+        """Members named by a `text_mention` (how Telegram mentions a user who has no @username: the
+        entity carries the user), keyed by the text as written; and the text the core is to read.
+
+        In a slash command the member argument comes first, or after one sub-command word (`/warn Dave
+        Smith spam`, `/points give Dave Smith 30`), and a command names one member: the first text
+        mention standing there as whole words has its exact span (entity offsets count UTF-16 units)
+        replaced by the id form the parser reads as one token, `<@id>`, keyed so too; `resolve_member`
+        then finds the member by id, in this group only. Every other text mention (a reason's, a
+        saved answer's) stays the readable text it is, and a message that is no command is never
+        rewritten, so moderation sees it as sent."""
+        if not text:
+            return text, {}
+        parse = message.parse_entities if message.text is not None else message.parse_caption_entities
+        try:
+            entities = sorted(parse([MessageEntity.TEXT_MENTION]).items(), key=lambda e: e[0].offset)
+        except UnicodeDecodeError:  # offsets that split a character: not Telegram's, and not worth a crash
+            return text, {}
         found: dict[str, UserRef] = {}
-        for entity, value in message.parse_entities([MessageEntity.TEXT_MENTION]).items():
-            if entity.user is not None:
-                found[value] = user_ref(entity.user)
-        return found
+        target: tuple[int, int, UserRef] | None = None
+        command = text.lstrip().startswith(("/", "／"))
+        encoded = text.encode("utf-16-le")
+        for entity, value in entities:
+            if entity.user is None or not value.strip():
+                continue
+            ref = user_ref(entity.user)
+            found[value] = ref
+            if not command or target is not None:
+                continue
+            # the span as indices into `text` (parse refused offsets that split a character)
+            start = len(encoded[: entity.offset * 2].decode("utf-16-le"))
+            name = value.strip()
+            start += len(value) - len(value.lstrip())
+            end = start + len(name)
+            before = text[:start]
+            if (
+                name
+                and text[start:end] == name
+                and before[-1:].isspace()  # whole words: not part of a longer word or a quoted string
+                and (end == len(text) or text[end].isspace())
+                and len(before.split()) <= 2  # the command, and at most one word after it
+            ):
+                target = (start, end, ref)
+        if target is not None:
+            start, end, ref = target
+            canonical = f"<@{ref.user_id}>"
+            text = text[:start] + canonical + text[end:]
+            found[canonical] = ref
+        return text, found
 
     def _membership(self, chat: ChatRef, user: Any, *, joined: bool, at: datetime) -> Event:
         """One join (or leave) is one event, whether the service message, the chat_member update or both came."""
