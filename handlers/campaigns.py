@@ -333,7 +333,7 @@ class CampaignsFeature(Feature):
         assert ctx.event is not None
         text = ctx.t("campaign.test", id=c.id, text=await self.render(ctx, c.text))
         admin, platform = ctx.event.user.user_id, ctx.group.platform
-        reachable = await ctx.app.dms.reachable(platform, [admin], opt_in=ctx.app.outbox.dm_opt_in(platform))
+        reachable = await ctx.app.dms.may_dm(ctx.app.outbox, platform, [admin])
         if admin in reachable:  # "ephemeral" is an ordinary group message on Telegram: privately, if possible
             await ctx.dm(admin, text, self.buttons(ctx, c.options))
             await ctx.reply(ctx.t("campaign.test_sent"), ephemeral=True)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot import actions as A
 from bot.actions import Button, Keyboard, keyboard
+from bot.clock import to_ms
 from bot.commands import CommandSpec
 from bot.context import Context
 from bot.events import ButtonPressed
@@ -186,22 +187,35 @@ class CheckinFeature(Feature):
                 continue
             await self.remind_group(ctx)
 
+    async def on_sent(self, app: App, payload: str, result: A.ActionResult) -> None:
+        """A reminder DM's answer: a refusal is remembered, so the next reminder names them in the group."""
+        head, _, rest = payload.partition(":")
+        if head == "dm":
+            platform, _, user_id = rest.partition(":")
+            await app.dms.learn(platform, user_id, result, to_ms(app.clock.now()))
+
     async def remind_group(self, ctx: Context) -> None:
         at_risk = await CheckinRepo(ctx.app.db).at_risk(ctx.group.id, ctx.today(), AT_RISK_STREAK)
+        platform = ctx.group.platform
+        # By DM where the platform lets the bot try one (Telegram: after /start; Discord: unless refused
+        # before); a refusal is remembered and that DM becomes the member's own reminder in the group.
+        reachable = await ctx.app.dms.may_dm(ctx.app.outbox, platform, [r.user_id for r in at_risk])
         in_group = []
         for r in at_risk:
             user_id, streak = r.user_id, r.streak
             member = await ctx.app.members.get(ctx.group.id, user_id)
             who = mention(user_id, member.name if member else user_id)
-            if await ctx.app.dms.can_dm(ctx.group.platform, user_id):
-                # A refused DM (closed since) becomes this member's own reminder in the group.
+            if user_id in reachable:
                 fallback = A.Send(
                     chat=ctx.chat,
                     text=ctx.t("checkin.reminder_group", mentions=who),
                     buttons=self.button(ctx),
                 )
                 text = ctx.t("checkin.reminder_dm", streak=streak, group=ctx.group.title)
-                await ctx.dm(user_id, text, fallback=fallback)
+                await ctx.act(
+                    A.DirectMessage(chat=ctx.chat, user_id=user_id, text=text, fallback=fallback),
+                    remember=f"{self.name}:dm:{platform}:{user_id}",
+                )
                 continue
             in_group.append(who)
         if in_group:

@@ -110,7 +110,7 @@ class ExportsFeature(Feature):
         assert ctx.event is not None
         app, uid = ctx.app, ctx.event.user.user_id
         platform = ctx.group.platform
-        by_dm = uid in await app.dms.reachable(platform, [uid], opt_in=app.outbox.dm_opt_in(platform))
+        by_dm = uid in await app.dms.may_dm(app.outbox, platform, [uid])
         log_target = await ModerationRepo(app.db).log_target(ctx.group.id)
         if not by_dm and log_target is None:
             await ctx.reply(ctx.t("export.nowhere_telegram" if platform == "telegram" else "export.nowhere"))

@@ -160,9 +160,7 @@ class RecallFeature(Feature):
         due = [d for d in due if not await app.outbox.is_admin(ctx.chat, d.user_id)]
         held = [d for d in due if in_holdout(gid, d.user_id, d.last_seen_ms, s.holdout_percent)]
         nudged = [d for d in due if d not in held]
-        by_dm = await app.dms.reachable(
-            ctx.group.platform, [d.user_id for d in nudged], opt_in=app.outbox.dm_opt_in(ctx.group.platform)
-        )
+        by_dm = await app.dms.may_dm(app.outbox, ctx.group.platform, [d.user_id for d in nudged])
         dms = [d for d in nudged if d.user_id in by_dm]
         in_group = [
             d
@@ -344,12 +342,12 @@ class RecallFeature(Feature):
                 await repo.lost_listed(gid, pairs, now)
                 names = ctx.join(n or u for u, n, _e in ready)
                 ref = ";".join(f"{u},{e}" for u, e in pairs)
-                confirm = await app.buttons.shorten(f"recall:k:{gid}:{ref}", 64, now)
-                cancel = await app.buttons.shorten(f"recall:c:{gid}:{ref}", 64, now)
+                # In full: the adapter stores a payload longer than its platform allows (shortened here
+                # as well, the press would resolve to a reference instead of this list).
                 buttons = keyboard(
                     [
-                        Button(ctx.t("recall.kick_confirm"), confirm),
-                        Button(ctx.t("recall.kick_cancel"), cancel),
+                        Button(ctx.t("recall.kick_confirm"), f"recall:k:{gid}:{ref}"),
+                        Button(ctx.t("recall.kick_cancel"), f"recall:c:{gid}:{ref}"),
                     ]
                 )
                 text = ctx.t(
