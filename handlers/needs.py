@@ -64,6 +64,9 @@ STATUS_WORDS: dict[str, str] = {
 }
 VIEWS = {"top": "top", "new": "new", "open": "open", "mine": "mine", "done": "done", "热门": "top",
          "最新": "new", "待处理": "open", "我的": "mine", "已完成": "done"}  # fmt: skip
+# The statuses the admins' menu offers (declining or marking a duplicate needs words: /need).
+MENU_ROWS = (("accepted", "planned", "progress"), ("done", "open"))
+MENU_STATUSES = frozenset(st for row in MENU_ROWS for st in row)
 DATE = re.compile(r"^(?:([0-9]{4})-)?([0-9]{1,2})-([0-9]{1,2})$")
 
 
@@ -228,25 +231,28 @@ class NeedsFeature(Feature):
 
     async def submit(
         self, ctx: Context, text: str, user_id: str, name: str, *, checked: bool = False
-    ) -> None:
+    ) -> bool:
+        """Submit, or offer the similar need first; False when refused (the refusal already told, to
+        the submitter alone: "submit anyway" is a press, whose reply would be a group message)."""
         s, repo = ctx.settings.needs, NeedsRepo(ctx.app.db)
         text = text.strip()
         if len(text) < s.min_length or len(text) > s.max_length:
-            await ctx.reply(ctx.t("needs.length", min=s.min_length, max=s.max_length), ephemeral=True)
-            return
+            await self.refuse(ctx, ctx.t("needs.length", min=s.min_length, max=s.max_length))
+            return False
         if await repo.submitted_on(ctx.group.id, user_id, ctx.today()) >= s.per_day:
-            await ctx.reply(ctx.t("needs.per_day", limit=s.per_day), ephemeral=True)
-            return
+            await self.refuse(ctx, ctx.t("needs.per_day", limit=s.per_day))
+            return False
         refused = await self.screen(ctx, user_id, text)
         if refused:
-            await ctx.reply(ctx.t("needs.refused", reason=refused), ephemeral=True)
-            return
+            await self.refuse(ctx, ctx.t("needs.refused", reason=refused))
+            return False
         if not checked:
             like = most_similar(text, await repo.open_texts(ctx.group.id), s.similar)
             if like is not None:
                 await self.suggest(ctx, like[0], text, user_id)
-                return
+                return True
         await self.create(ctx, text, user_id, name)
+        return True
 
     async def screen(self, ctx: Context, user_id: str, text: str) -> str | None:
         """The reason moderation would remove this text, if it would (a warning alone does not refuse)."""
@@ -261,11 +267,12 @@ class NeedsFeature(Feature):
         assert ctx.event is not None
         like = await NeedsRepo(ctx.app.db).get(ctx.group.id, like_id)
         assert like is not None
-        anyway = await ctx.app.buttons.shorten(f"needs:n:{user_id}:{text}", 64, ctx.now_ms())
+        # The text rides in the payload in full: the adapter stores it when it is longer than its
+        # platform allows (shortened here too, the press would resolve to a reference, not to this).
         buttons = keyboard(
             [
                 Button(ctx.t("needs.vote_for", id=like_id), f"needs:d:{like_id}:{user_id}"),
-                Button(ctx.t("needs.submit_anyway"), anyway),
+                Button(ctx.t("needs.submit_anyway"), f"needs:n:{user_id}:{text}"),
             ]
         )
         await ctx.reply(
@@ -311,9 +318,13 @@ class NeedsFeature(Feature):
             await ctx.send(text_, buttons, remember=remember)
 
     async def on_sent(self, app: App, payload: str, result: A.ActionResult) -> None:
-        gid, _, need_id = payload.partition(":")
+        head, _, rest = payload.partition(":")
+        if head == "dm":  # a status notice's DM: a refusal is remembered, so the next one goes to the group
+            platform, _, user_id = rest.partition(":")
+            await app.dms.learn(platform, user_id, result, to_ms(app.clock.now()))
+            return
         if result.ok and result.message_id:
-            await NeedsRepo(app.db).set_card(int(gid), int(need_id), result.message_id)
+            await NeedsRepo(app.db).set_card(int(head), int(rest), result.message_id)
 
     # --- buttons -------------------------------------------------------------------------------------
 
@@ -333,22 +344,14 @@ class NeedsFeature(Feature):
             if owner != event.user.user_id:
                 await ctx.answer_button(ctx.t("needs.not_yours"), alert=True)
                 return
-            await ctx.answer_button()
-            await self.submit(ctx, text, owner, event.user.name, checked=True)
+            if await self.submit(ctx, text, owner, event.user.name, checked=True):
+                await ctx.answer_button()
         elif kind == "b":  # "the needs board" under a campaign post: the top open needs, to the presser
             found, _total = await NeedsRepo(ctx.app.db).browse(ctx.group.id, "top", event.user.user_id, 3, 0)
             lines = [f"#{n.id} {excerpt(n.text)} ({n.votes})" for n in found] or [ctx.t("needs.list_empty")]
             await ctx.answer_button("\n".join(lines)[:190] + "\n/needs", alert=True)
-        elif kind == "r" and (need_id := parse_int(rest, 1)) is not None:
-            await self.respond_menu(ctx, need_id)
-        elif kind == "s":
-            ref, _, status = rest.partition(":")
-            need_id = parse_int(ref, 1)
-            if need_id is None or status not in STATUSES:
-                await ctx.answer_button(ctx.t("common.button_expired"))
-                return
-            await ctx.answer_button()
-            await self.respond(ctx, need_id, status)
+        elif kind in ("r", "s", "c"):
+            await self.menu_press(ctx, event, kind, rest)
         else:
             await ctx.answer_button(ctx.t("common.button_expired"))
 
@@ -396,20 +399,48 @@ class NeedsFeature(Feature):
         for message_id in dict.fromkeys(m for m in (need.card_message_id, pressed) if m):
             await ctx.edit(message_id, text, buttons)
 
-    async def respond_menu(self, ctx: Context, need_id: int) -> None:
+    async def menu_press(self, ctx: Context, event: ButtonPressed, kind: str, rest: str) -> None:
+        """The admins' status menu: "r" opens it, "s:<status>" chooses, "c" goes back to the card. It is
+        the pressing admin's alone: where the platform answers a press privately (Discord), it is that
+        answer; elsewhere (Telegram, where a reply is a group message every member reads) the pressed
+        card shows it in place and is a card again once a status is chosen or Back is pressed. Anyone
+        else pressing any of these gets a private alert, never a group message."""
+        ref, _, status = rest.partition(":")
+        need_id = parse_int(ref, 1)
         if not ctx.is_admin:
             await ctx.answer_button(ctx.t("needs.admins_only"), alert=True)
             return
-        need = await NeedsRepo(ctx.app.db).get(ctx.group.id, need_id)
-        if need is None:
-            await ctx.answer_button(ctx.t("common.button_expired"))
+        need = None if need_id is None else await NeedsRepo(ctx.app.db).get(ctx.group.id, need_id)
+        if need is None or (kind == "s" and status not in MENU_STATUSES):
+            await ctx.answer_button(ctx.t("common.button_expired"), alert=True)
             return
-        await ctx.answer_button()
-        rows = [
-            [Button(self.status_name(ctx, st), f"needs:s:{need_id}:{st}") for st in group]
-            for group in (("accepted", "planned", "progress"), ("done", "open"))
-        ]
-        await ctx.reply(ctx.t("needs.respond_menu", id=need_id), keyboard(*rows), ephemeral=True)
+        private = ctx.app.outbox.private_answers(ctx.chat.platform)
+        in_place = None if private else event.message_id or None  # the card showing the menu
+        if kind == "c":
+            await ctx.answer_button()
+            await self.refresh(ctx, need, in_place)
+        elif kind == "s":
+            changed = await self.respond(ctx, need.id, status, pressed=in_place)
+            if changed is not None:
+                await ctx.answer_button(
+                    ctx.t("needs.changed", id=changed.id, status=self.status_name(ctx, changed.status))
+                )
+        elif need.status in FINAL:  # closed since the card was posted: nothing to choose
+            await ctx.answer_button(ctx.t("needs.closed_or_gone"), alert=True)
+            await self.refresh(ctx, need, in_place)
+        else:
+            rows = [
+                [Button(self.status_name(ctx, st), f"needs:s:{need.id}:{st}") for st in group]
+                for group in MENU_ROWS
+            ]
+            menu = ctx.t("needs.respond_menu", id=need.id)
+            if in_place is None:
+                await ctx.answer_button(menu, buttons=keyboard(*rows))
+                return
+            await ctx.answer_button()
+            card, _ = await self.card(ctx, need)
+            back = [Button(ctx.t("needs.back_button"), f"needs:c:{need.id}")]
+            await ctx.edit(in_place, f"{card}\n\n{menu}", keyboard(*rows, back))
 
     # --- responding ----------------------------------------------------------------------------------
 
@@ -446,6 +477,14 @@ class NeedsFeature(Feature):
             reply = after.strip()
         await self.respond(ctx, need_id, status, reply or None, planned_for, duplicate_of)
 
+    async def refuse(self, ctx: Context, text: str) -> None:
+        """A refusal only the actor sees: an alert for a press (a reply to one would be a group message
+        on Telegram), an ephemeral reply to a command."""
+        if isinstance(ctx.event, ButtonPressed):
+            await ctx.answer_button(text, alert=True)
+        else:
+            await ctx.reply(text, ephemeral=True)
+
     async def respond(
         self,
         ctx: Context,
@@ -454,14 +493,18 @@ class NeedsFeature(Feature):
         reply: str | None = None,
         planned_for: str | None = None,
         duplicate_of: int | None = None,
-    ) -> None:
+        *,
+        pressed: str | None = None,
+    ) -> Need | None:
+        """Change a need's status; `pressed` is another message showing it (the card the menu was
+        shown in) to become the card again. The need as it is now, or None when refused."""
         assert ctx.event is not None
         if not ctx.is_admin:
-            await ctx.reply(ctx.t("common.admin_only", name="need"), ephemeral=True)
-            return
+            await self.refuse(ctx, ctx.t("common.admin_only", name="need"))
+            return None
         if status in ("declined", "duplicate") and (not reply and duplicate_of is None):
-            await ctx.reply(ctx.t("needs.reason_required"), ephemeral=True)
-            return
+            await self.refuse(ctx, ctx.t("needs.reason_required"))
+            return None
         s, repo, gid = ctx.settings.needs, NeedsRepo(ctx.app.db), ctx.group.id
         need = await repo.change(
             gid,
@@ -474,8 +517,8 @@ class NeedsFeature(Feature):
             duplicate_of=duplicate_of,
         )
         if need is None:
-            await ctx.reply(ctx.t("needs.not_found", id=need_id), ephemeral=True)
-            return
+            await self.refuse(ctx, ctx.t("needs.not_found", id=need_id))
+            return None
         for job_id in _job_ids(gid, need_id):  # answered: no reminder, no overdue alert
             await ctx.app.scheduler.remove(job_id)
         if status == "accepted" and s.accepted_points:
@@ -486,34 +529,55 @@ class NeedsFeature(Feature):
                 reason="need-accepted",
                 source_key=f"need-accepted:{need_id}",
             )
-        await self.refresh(ctx, need)
+        await self.refresh(ctx, need, pressed)
         if duplicate_of is not None:
             target = await repo.get(gid, duplicate_of)
             if target is not None:
                 await self.refresh(ctx, target)
         await self.tell(ctx, need)
+        return need
 
     async def tell(self, ctx: Context, need: Need) -> None:
-        """The submitter and every voter hear of the change: by DM where the platform lets the bot write to
-        them, else together in one group message (the submitter mentioned, the others counted)."""
+        """The submitter and every voter hear of the change: by DM where the platform lets the bot try
+        one (`DmRegistry.may_dm`: on Telegram after /start, on Discord unless refused before), else
+        together in one group message (the submitter mentioned, the others counted). A DM the platform
+        refuses is remembered; the submitter's then becomes a group message naming them (a voter's
+        needs none: the group message below says what changed)."""
         voters = await NeedsRepo(ctx.app.db).voters(need.id)
         people = list(dict.fromkeys([need.user_id, *voters]))
+        platform = ctx.group.platform
+        reachable = await ctx.app.dms.may_dm(ctx.app.outbox, platform, people)
         status = self.status_name(ctx, need.status)
         detail = ctx.t("needs.card_reply", reply=need.reply) if need.reply else ""
         dm_text = ctx.t(
             "needs.told_dm", id=need.id, text=excerpt(need.text), status=status, group=ctx.group.title
         )
-        in_group: list[str] = []
+        member = await ctx.app.members.get(ctx.group.id, need.user_id)
+        who = mention(need.user_id, member.name if member else need.user_id)
+        told_submitter = ctx.t("needs.told_submitter", id=need.id, status=status, who=who)
+        in_group = [u for u in people if u not in reachable]
         for user_id in people:
-            if await ctx.app.dms.can_dm(ctx.group.platform, user_id):
-                await ctx.dm(user_id, "\n".join(x for x in (dm_text, detail) if x))
-            else:
-                in_group.append(user_id)
+            if user_id not in reachable:
+                continue
+            fallback = None
+            if user_id == need.user_id:
+                fallback = A.Send(
+                    chat=ctx.chat,
+                    text="\n".join(x for x in (told_submitter, detail) if x),
+                    channel=ctx.event.channel if ctx.event else None,
+                )
+            await ctx.act(
+                A.DirectMessage(
+                    chat=ctx.chat,
+                    user_id=user_id,
+                    text="\n".join(x for x in (dm_text, detail) if x),
+                    fallback=fallback,
+                ),
+                remember=f"{self.name}:dm:{platform}:{user_id}",
+            )
         parts = [ctx.t("needs.changed", id=need.id, status=status)]
         if need.user_id in in_group:  # the submitter cannot be written to: mentioned here
-            member = await ctx.app.members.get(ctx.group.id, need.user_id)
-            who = mention(need.user_id, member.name if member else need.user_id)
-            parts = [ctx.t("needs.told_submitter", id=need.id, status=status, who=who)]
+            parts = [told_submitter]
         if others := len(in_group) - int(need.user_id in in_group):
             parts.append(ctx.t("needs.told_voters", others=others))
         head = " ".join(parts)

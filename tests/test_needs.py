@@ -286,3 +286,187 @@ async def test_a_card_edit_that_fails_never_undoes_the_vote(db) -> None:  # type
     gid = (await h.app.groups.get(PLATFORM, "g1")).id  # type: ignore[union-attr]
     assert (await NeedsRepo(db).get(gid, 1)).votes == 2  # type: ignore[union-attr]
     await h.stop()
+
+
+def _payloads(actions: list[A.Action]) -> set[str]:
+    """Every button payload the actions carry (a DM's fallback too)."""
+    out: set[str] = set()
+    for a in actions:
+        for one in (a, getattr(a, "fallback", None)):
+            for row in getattr(one, "buttons", ()) or ():
+                out |= {b.data for b in row}
+    return out
+
+
+async def _card_id(h: Harness, need_id: int = 1) -> str:
+    gid = (await h.app.groups.get(PLATFORM, "g1")).id  # type: ignore[union-attr]
+    need = await NeedsRepo(h.db).get(gid, need_id)
+    assert need is not None and need.card_message_id is not None
+    return need.card_message_id
+
+
+async def test_every_needs_button_payload_survives_the_adapters_shortening(db) -> None:  # type: ignore[no-untyped-def]
+    """Handlers write payloads in full and only the adapter shortens them (Telegram 64 bytes, Discord 100
+    characters): "submit anyway" carries the need's whole text and was shortened twice, once by the
+    handler and once by the adapter, so its press resolved to a reference and expired."""
+    from storage.buttons import reference
+
+    h = await Harness(db).start()
+    await _ready(h, "alice", "bob")
+    long = "希望增加夜间模式，晚上看着不刺眼，" + "最好还能按日出日落的时间自动切换" * 2
+    seen: list[A.Action] = []
+    await _do(h, "alice", f"/need {long}")
+    seen += h.take()
+    await _do(h, "bob", f"/need {long}。")  # like #1: offered a vote first, or "submit anyway"
+    offer = h.take()
+    seen += offer
+    mid = await _card_id(h)
+    await h.press("erin", "needs:r:1", message_id=mid, admin=True)  # the menu in place (Telegram)
+    seen += h.take()
+    h.adapter.private_answers = True  # type: ignore[attr-defined]
+    await h.press("erin", "needs:r:1", message_id=mid, admin=True)  # the menu as a private answer
+    seen += h.take()
+    await h.advance(timedelta(hours=25))  # the half-time reminder to the admins
+    seen += h.take()
+    payloads = _payloads(seen)
+    assert {p.split(":")[1] for p in payloads} >= {"v", "r", "d", "n", "s", "c"}
+    anyway = next(p for p in payloads if p.startswith("needs:n:"))
+    assert len(anyway.encode()) > 100 and anyway.endswith(long + "。")
+    store = h.app.buttons
+    for data in payloads:
+        assert reference(data) is None, data  # a feature's own payload, never a reference
+        for limit in (64, 100):
+            short = await store.shorten(data, limit, 0)
+            assert len(short.encode()) <= limit
+            assert await store.resolve(short) == data
+            assert await store.resolve(await store.shorten(short, limit, 0)) == data  # shortened twice
+    pressed = await store.shorten(anyway, 64, 0)  # as Telegram's adapter sends it
+    await h.press("bob", pressed)
+    card, _ = _card(h)
+    assert card.startswith(f"📌 需求 #2 · 待处理\n{long}。")
+    await h.stop()
+
+
+async def test_a_reference_stored_by_older_code_still_resolves(db) -> None:  # type: ignore[no-untyped-def]
+    """Buttons already posted carry a reference to a reference (the handler's and the adapter's): a
+    press follows both hops, and a malformed or unknown reference is an expired button."""
+    h = await Harness(db).start()
+    store = h.app.buttons
+    inner = await store.shorten("needs:n:bob:" + "很长的需求" * 20, 64, 0)
+    outer = await h.db.fetchval(
+        "INSERT INTO button_payloads (data, created_at) VALUES (?, ?) RETURNING id", inner, 0
+    )
+    assert await store.resolve(f"~{outer}") == "needs:n:bob:" + "很长的需求" * 20
+    assert await store.shorten("~abc", 64, 0) != "~abc"  # a payload that merely starts with ~ is stored
+    assert await store.resolve(await store.shorten("~abc", 64, 0)) == "~abc"
+    for bad in ("~abc", "~0", "~999999", "~", "~１２"):
+        assert await store.resolve(bad) is None, bad
+    await h.stop()
+
+
+async def test_status_notices_try_a_dm_where_the_platform_allows_it_and_fall_back(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    await _ready(h, "alice", "bob")
+    await h.say("alice", "/need 希望每月公布一次社群数据报告")
+    await h.press("bob", "needs:v:1")
+    h.take()
+    # Telegram-like (a DM only after /start): nobody started the bot, so the group hears it
+    await _do(h, "erin", "/need 1 受理", admin=True)
+    actions = h.take()
+    assert not [a for a in actions if isinstance(a, A.DirectMessage)]
+    assert [plain(a.text) for a in actions if isinstance(a, A.Reply)] == [
+        "@alice 你的需求 #1 已更新为「已受理」。 另有 1 位投票者请留意。"
+    ]
+    # Discord-like (DMs are tried): a DM each; the submitter's falls back to a group message naming her
+    h.adapter.dm_opt_in = False  # type: ignore[attr-defined]
+    await _do(h, "erin", "/need 1 进行中", admin=True)
+    actions = h.take()
+    dms = {a.user_id: a for a in actions if isinstance(a, A.DirectMessage)}
+    assert sorted(dms) == ["alice", "bob"]
+    assert "已更新为「进行中」" in dms["alice"].text
+    fallback = dms["alice"].fallback
+    assert fallback is not None and plain(fallback.text) == "@alice 你的需求 #1 已更新为「进行中」。"
+    assert dms["bob"].fallback is None  # a voter's news is in the group message below
+    assert [plain(a.text) for a in actions if isinstance(a, A.Reply)] == ["需求 #1 已更新为「进行中」。"]
+    # alice's DMs are closed: the platform refuses, the fallback goes out, the refusal is remembered
+    perform = h.adapter.perform
+
+    async def closed_for_alice(action: A.Action) -> A.ActionResult:
+        if isinstance(action, A.DirectMessage) and action.user_id == "alice":
+            raise A.PermanentError(A.Failure.FORBIDDEN, "Cannot send messages to this user")
+        return await perform(action)
+
+    h.adapter.perform = closed_for_alice  # type: ignore[method-assign]
+    await _do(h, "erin", "/need 1 排期", admin=True)
+    texts = [plain(a.text) for a in h.take() if isinstance(a, A.Send | A.Reply)]
+    assert "@alice 你的需求 #1 已更新为「已排期」。" in texts
+    assert await h.app.dms.may_dm(h.app.outbox, PLATFORM, ["alice", "bob"]) == {"bob"}
+    await _do(h, "erin", "/need 1 完成", admin=True)  # next time she is named in the group at once
+    actions = h.take()
+    assert [a.user_id for a in actions if isinstance(a, A.DirectMessage)] == ["bob"]
+    assert [plain(a.text) for a in actions if isinstance(a, A.Reply)] == [
+        "@alice 你的需求 #1 已更新为「已完成」。"
+    ]
+    await h.stop()
+
+
+def _public(actions: list[A.Action]) -> list[str]:
+    return [plain(a.text) for a in actions if isinstance(a, A.Send | A.Reply)]
+
+
+async def test_the_status_menu_is_the_pressing_admins_alone(db) -> None:  # type: ignore[no-untyped-def]
+    h = await Harness(db).start()
+    await _ready(h, "alice", "bob")
+    await h.say("alice", "/need 希望每月公布一次社群数据报告")
+    mid = await _card_id(h)
+    gid = (await h.app.groups.get(PLATFORM, "g1")).id  # type: ignore[union-attr]
+    menu_data = ["needs:s:1:accepted", "needs:s:1:planned", "needs:s:1:progress", "needs:s:1:done"]
+    # Telegram-like: a reply is a group message, so the card itself becomes the menu
+    for data in ("needs:r:1", "needs:s:1:accepted", "needs:c:1"):  # a member pressing any of them
+        await h.press("bob", data, message_id=mid)
+        actions = h.take()
+        assert [(a.text, a.alert) for a in actions if isinstance(a, A.AnswerButton)] == [
+            ("只有管理员可以处理需求。", True)
+        ], data
+        assert not _public(actions) and not [a for a in actions if isinstance(a, A.EditMessage)]
+    await h.press("erin", "needs:r:1", message_id=mid, admin=True)
+    actions = h.take()
+    assert not _public(actions)
+    [menu] = [a for a in actions if isinstance(a, A.EditMessage)]
+    assert menu.message_id == mid and "处理需求 #1：选择新状态" in menu.text
+    assert plain(menu.text).startswith("📌 需求 #1 · 待处理")
+    flat = [b.data for row in menu.buttons for b in row]
+    assert flat[:4] == menu_data and flat[-1] == "needs:c:1"
+    await h.press("erin", "needs:c:1", message_id=mid, admin=True)  # Back: the card again
+    [card] = [a for a in h.take() if isinstance(a, A.EditMessage)]
+    assert card.message_id == mid and [b.data for b in card.buttons[0]] == ["needs:v:1", "needs:r:1"]
+    await h.press("erin", "needs:r:1", message_id=mid, admin=True)
+    h.take()
+    await h.press("erin", "needs:s:1:accepted", message_id=mid, admin=True)
+    actions = h.take()
+    [card] = [a for a in actions if isinstance(a, A.EditMessage)]
+    assert card.message_id == mid and plain(card.text).startswith("📌 需求 #1 · 已受理")
+    assert "选择新状态" not in card.text and [b.data for b in card.buttons[0]] == ["needs:v:1", "needs:r:1"]
+    assert [a.text for a in actions if isinstance(a, A.AnswerButton)] == ["需求 #1 已更新为「已受理」。"]
+    assert _public(actions) == ["@alice 你的需求 #1 已更新为「已受理」。"]  # the news, for everyone
+    await h.press("erin", "needs:s:1:declined", message_id=mid, admin=True)  # not on the menu: forged
+    actions = h.take()
+    assert [a.alert for a in actions if isinstance(a, A.AnswerButton)] == [True] and not _public(actions)
+    assert (await NeedsRepo(db).get(gid, 1)).status == "accepted"  # type: ignore[union-attr]
+    # Discord-like: the press is answered privately, with the menu; the card is not touched
+    h.adapter.private_answers = True  # type: ignore[attr-defined]
+    await h.press("erin", "needs:r:1", message_id=mid, admin=True)
+    actions = h.take()
+    [answer] = [a for a in actions if isinstance(a, A.AnswerButton)]
+    assert "处理需求 #1：选择新状态" in answer.text
+    assert [b.data for row in answer.buttons for b in row] == [*menu_data, "needs:s:1:open"]
+    assert not _public(actions) and not [a for a in actions if isinstance(a, A.EditMessage)]
+    await h.press("erin", "needs:s:1:progress", message_id="ephemeral-1", admin=True)
+    actions = h.take()
+    assert [a.message_id for a in actions if isinstance(a, A.EditMessage)] == [mid]  # the card alone
+    assert [a.text for a in actions if isinstance(a, A.AnswerButton)] == ["需求 #1 已更新为「进行中」。"]
+    await h.press("bob", "needs:s:1:done", message_id="ephemeral-1")
+    assert [(a.text, a.alert) for a in h.take() if isinstance(a, A.AnswerButton)] == [
+        ("只有管理员可以处理需求。", True)
+    ]
+    await h.stop()
