@@ -27,7 +27,7 @@ from bot.commands import CommandSpec
 from bot.context import Context
 from bot.events import ButtonPressed, ChatRef, MessagePosted, UserRef
 from bot.feature import Feature
-from bot.i18n import duration, normalize_language, t
+from bot.i18n import duration, t
 from bot.markup import clean_name, mention
 from bot.parsing import REST, parse_duration, parse_int, parse_mention, tokenize
 from bot.unit import current as current_unit
@@ -78,11 +78,6 @@ class Args(BaseModel):
 def excerpt_of(text: str) -> str:
     one_line = " ".join(text.split())
     return one_line if len(one_line) <= EXCERPT else one_line[: EXCERPT - 1] + "…"
-
-
-def member_language(ctx: Context, user: UserRef | None) -> str:
-    """The member's own language when the platform tells it, else the group's."""
-    return (normalize_language(user.language or "") if user else None) or ctx.lang
 
 
 class ModerationFeature(Feature):
@@ -457,7 +452,9 @@ class ModerationFeature(Feature):
     async def _tell_member(
         self, ctx: Context, user: UserRef, case: Case, warnings: int, *, failed: bool, buttons: Keyboard = ()
     ) -> None:
-        lang = member_language(ctx, user)
+        # Posted in the group, so in the group's language: the reason (a rule's words, a detector's
+        # text) is in it already, and a member's English client must not make the notice half English.
+        lang = ctx.lang
         who = mention(user.user_id, user.name)
         if case.action == "delete":
             text = t(lang, "mod.told.deleted", mention=who, reason=case.reason)

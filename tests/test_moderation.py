@@ -391,3 +391,32 @@ async def test_an_alert_without_a_log_chat_reaches_the_group(db) -> None:  # typ
     assert log.chat.chat_id == "g1" and "预警" in plain(log.text)
     assert not any(isinstance(a, A.Delete) for a in actions)
     await h.stop()
+
+
+async def test_a_notice_in_the_group_is_in_the_groups_language_whatever_the_members_client(db) -> None:  # type: ignore[no-untyped-def]
+    """QA saw "Alice warned: 发布其他群的邀请链接.\\nWarnings: 1…": the template in the member's client
+    language, the reason in the group's. What the group reads is in the group's language alone."""
+    from dataclasses import replace
+
+    from bot.events import UserRef
+
+    h = await setup(db, "加微信")
+
+    def english(user: str, text: str) -> A.Action:
+        return replace(h.message(user, text), user=UserRef(user, user.title(), user, language="en"))  # type: ignore[return-value]
+
+    await h.app.handle(english("alice", "join us t.me/+AbCdEf123"))  # type: ignore[arg-type]
+    [notice] = sent(h.take())
+    assert notice.startswith("@Alice 被警告：发布其他群的邀请链接"), notice
+    assert not any(word in notice for word in ("warned", "Warnings", "Next"))
+    h.clock.advance(timedelta(minutes=2))
+    await h.app.handle(english("alice", "快加微信有福利"))  # type: ignore[arg-type]
+    [notice] = sent(h.take())
+    assert notice.startswith("@Alice 被警告：触发敏感词“加微信”") and "warn" not in notice.lower()
+    await h.say("carol", "/lang en", admin=True)  # and an English group reads English, whoever posts
+    h.clock.advance(timedelta(minutes=2))
+    chinese = replace(h.message("bob", "加微信 abc"), user=UserRef("bob", "Bob", "bob", language="zh-hans"))
+    await h.app.handle(chinese)
+    [notice] = sent(h.take())
+    assert notice.startswith("@Bob warned: blocked word “加微信”"), notice
+    await h.stop()
