@@ -387,8 +387,13 @@ async def test_a_need_voted_and_answered_through_discord(bot: Bot) -> None:
     posts = [c for c in bot.fake.of("POST", "/messages")]
     assert len(posts) == 1  # the vote edited the card; no new message
     bot.post(CAROL, "/need 1 accepted 下周安排", roles=[F.ROLE_ADMIN])
-    texts = await bot.said(3)
-    assert any("你的需求 #1 已更新为「已受理」" in t for t in texts), texts
+    # Discord's DMs are tried, not opted into: Alice hears it by DM, the channel reads the news
+    await bot.fake.wait_until(
+        lambda: (
+            any("你关注的需求 #1" in t and "已更新为「已受理」" in t for t in bot._texts())
+            and any(t.startswith("需求 #1 已更新为「已受理」") for t in bot._texts())
+        )
+    )
 
 
 async def test_recall_dm_refused_by_discord_falls_back_to_the_group_next_day(bot: Bot, db: Database) -> None:
@@ -582,3 +587,76 @@ async def test_a_lock_is_also_a_channel_permission_with_trusted_members_exempt(b
             c.path.endswith(f"/permissions/{everyone}") for c in bot.fake.of("DELETE", "/permissions/")
         )
     )
+
+
+
+def _press(custom_id: str, presser: dict[str, Any], *, admin: bool = False, on: str = "card") -> dict[str, Any]:
+    """A component interaction on a bot message, by an admin (Manage Server) or a member."""
+    data = {"custom_id": custom_id, "component_type": 2}
+    shown = F.message(F.snowflake(), F.BOT_USER, on)
+    return F.interaction(3, data, presser, admin=admin, message_payload=shown)
+
+
+def _answers(bot: Bot) -> list[dict[str, Any]]:
+    """What interactions were answered with: a response's data, a follow-up's or an @original edit's body."""
+    out = []
+    for c in bot.fake.calls:
+        body = c.body or {}
+        if c.path.startswith("/interactions") and body.get("type") == 4:
+            out.append(body.get("data") or {})
+        elif c.path.startswith("/webhooks") and c.method in ("POST", "PATCH") and "content" in body:
+            out.append(body)
+    return out
+
+
+def _in_channel(bot: Bot) -> list[str]:
+    return [c.body.get("content", "") for c in bot.fake.of("POST", f"/channels/{F.CHANNEL_ID}/messages")]
+
+
+async def test_submit_anyway_on_a_similar_need_through_discord(bot: Bot) -> None:
+    """The handler shortened the 85-byte payload to a reference and the adapter stored that reference
+    again: the press resolved to "~n" and expired. Only the adapter shortens now."""
+    bot.post(ALICE, "/need 希望增加夜间模式，晚上看着不刺眼，眼睛也能舒服一些")
+    await bot.fake.wait_until(lambda: len(_in_channel(bot)) >= 1)
+    bot.post(CAROL, "/need 希望增加夜间模式，晚上看着不刺眼，眼睛能舒服一些", roles=[F.ROLE_ADMIN])
+    await bot.fake.wait_until(lambda: len(_in_channel(bot)) >= 2)
+    offer = bot.fake.of("POST", f"/channels/{F.CHANNEL_ID}/messages")[1]
+    assert offer.body["content"].startswith("和已有的需求 #1 很像")
+    _vote_for, anyway = offer.body["components"][0]["components"]
+    assert anyway["label"] == "仍然提交"
+    bot.state.parse_interaction_create(_press(anyway["custom_id"], CAROL, on=offer.body["content"]))
+    await bot.fake.wait_until(lambda: any(t.startswith("📌 需求 #2 · 待处理") for t in _in_channel(bot)))
+    assert not any("失效" in a.get("content", "") for a in _answers(bot))
+
+
+async def test_the_need_status_menu_is_private_and_a_refused_dm_falls_back_on_discord(
+    bot: Bot, db: Database
+) -> None:
+    """The Respond menu is the pressing admin's private answer (never a channel message); a member
+    pressing it is told privately. The status notice goes to the submitter by DM, Discord's DMs being
+    tried rather than opted into; her DMs are closed (403, code 50007), so she is named in the channel
+    instead and the refusal is remembered."""
+    bot.post(ALICE, "/need 希望每月公布一次社群数据报告")
+    await bot.fake.wait_until(lambda: len(_in_channel(bot)) >= 1)
+    card = bot.fake.of("POST", f"/channels/{F.CHANNEL_ID}/messages")[0]
+    respond = card.body["components"][0]["components"][1]
+    bot.state.parse_interaction_create(_press(respond["custom_id"], ALICE, on=card.body["content"]))
+    await bot.fake.wait_until(lambda: any("只有管理员可以处理需求" in a.get("content", "") for a in _answers(bot)))
+    bot.state.parse_interaction_create(_press(respond["custom_id"], CAROL, admin=True, on=card.body["content"]))
+    await bot.fake.wait_until(lambda: any("选择新状态" in a.get("content", "") for a in _answers(bot)))
+    menu = next(a for a in _answers(bot) if "选择新状态" in a.get("content", ""))
+    assert menu.get("flags", 0) & 64  # only the admin sees it
+    labels = [b["label"] for row in menu["components"] for b in row["components"]]
+    assert labels == ["已受理", "已排期", "进行中", "已完成", "待处理"]
+    assert len(_in_channel(bot)) == 1 and not any("仅限管理员" in t for t in _in_channel(bot))
+    accept = menu["components"][0]["components"][0]
+    bot.fake.fail_next("POST", "/messages", 403, {"code": 50007, "message": "Cannot send messages to this user"})
+    bot.state.parse_interaction_create(_press(accept["custom_id"], CAROL, admin=True, on=menu["content"]))
+    await bot.fake.wait_until(lambda: any("你的需求 #1 已更新为「已受理」" in t for t in _in_channel(bot)))
+    assert bot.fake.of("POST", "/users/@me/channels")  # the DM was tried
+    named = [t for t in _in_channel(bot) if "已更新为「已受理」" in t]
+    assert any(t.startswith("<@1001> 你的需求 #1 已更新为「已受理」") for t in named)  # her DM's fallback
+    edits = [c for c in bot.fake.calls if c.method == "PATCH" and "/channels/" in c.path]
+    assert any("📌 需求 #1 · 已受理" in (c.body or {}).get("content", "") for c in edits)  # the card
+    refused = "SELECT COUNT(*) FROM dm_refused WHERE user_id = '1001'"
+    await eventually(lambda: _equals(db.fetchval(refused), 1))

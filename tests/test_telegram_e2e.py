@@ -742,3 +742,83 @@ async def test_a_text_mention_of_someone_not_in_the_group_is_not_found(bot: Bot,
     texts = await replies(fake, 2)
     assert texts[0].startswith("在本群找不到成员") and texts[1].startswith("本群没有找到成员")
     assert not any("/points give|take" in t or "/whois @" in t for t in texts)
+
+
+async def _card_message_id(db: Database, need_id: int) -> int:
+    """The need card's message id, as the bot kept it once Telegram answered the send."""
+    sql = "SELECT card_message_id FROM needs WHERE id = ?"
+
+    async def kept() -> bool:
+        return await db.fetchval(sql, need_id) is not None
+
+    await eventually(kept)
+    return int(await db.fetchval(sql, need_id))
+
+
+async def test_submit_anyway_on_a_similar_need_through_telegram(bot: Bot, fake: FakeBotApi) -> None:
+    """The payload carries the need's text (85 bytes here): stored once by the adapter, not first by the
+    handler as well, so the press resolves to it instead of "这个按钮已失效"."""
+    say(fake, ALICE, "/need 希望增加夜间模式，晚上看着不刺眼，眼睛也能舒服一些")
+    await fake.wait_for("sendMessage")
+    say(fake, BOB, "/need 希望增加夜间模式，晚上看着不刺眼，眼睛能舒服一些")
+    offer = (await fake.wait_for("sendMessage", 2))[1]
+    assert offer["text"].startswith("和已有的需求 #1 很像")
+    _vote_for, anyway = offer["reply_markup"]["inline_keyboard"][0]
+    assert anyway["text"] == "仍然提交" and len(anyway["callback_data"].encode()) <= 64
+    fake.push(callback("cbq-any", CHAT, 900, BOB, anyway["callback_data"]))
+    [answer] = await fake.wait_for("answerCallbackQuery")
+    assert not answer.get("text")  # not "这个按钮已失效"
+    card = (await fake.wait_for("sendMessage", 3))[2]
+    assert card["text"].startswith("📌 需求 #2 · 待处理\n希望增加夜间模式，晚上看着不刺眼，眼睛能舒服一些")
+
+
+async def test_the_need_status_menu_is_the_admins_alone_on_telegram(
+    bot: Bot, fake: FakeBotApi, db: Database
+) -> None:
+    """A reply to a press is a group message on Telegram: the card shows the menu in place, and members
+    pressing any of it get an alert, never a public "/need 仅限管理员使用。"."""
+    say(fake, ALICE, "/need 希望每月公布一次社群数据报告")
+    [card] = await fake.wait_for("sendMessage")
+    card_id = await _card_message_id(db, 1)
+    respond = card["reply_markup"]["inline_keyboard"][0][1]
+    fake.push(callback("cbq-r1", CHAT, card_id, BOB, respond["callback_data"]))
+    [refused] = await fake.wait_for("answerCallbackQuery")
+    assert refused["text"] == "只有管理员可以处理需求。" and refused["show_alert"] is True
+    fake.push(callback("cbq-r2", CHAT, card_id, CAROL, respond["callback_data"]))
+    [menu] = await fake.wait_for("editMessageText")
+    assert int(menu["message_id"]) == card_id and "处理需求 #1：选择新状态" in menu["text"]
+    rows = menu["reply_markup"]["inline_keyboard"]
+    labels = [b["text"] for row in rows for b in row]
+    assert labels == ["已受理", "已排期", "进行中", "已完成", "待处理", "↩️ 返回"]
+    accept = rows[0][0]
+    fake.push(callback("cbq-s1", CHAT, card_id, BOB, accept["callback_data"]))  # a member, again
+    refused = (await fake.wait_for("answerCallbackQuery", 3))[2]
+    assert refused["text"] == "只有管理员可以处理需求。" and refused["show_alert"] is True
+    fake.push(callback("cbq-s2", CHAT, card_id, CAROL, accept["callback_data"]))
+    done = (await fake.wait_for("answerCallbackQuery", 4))[3]
+    assert done["text"] == "需求 #1 已更新为「已受理」。"
+    restored = (await fake.wait_for("editMessageText", 2))[1]
+    assert int(restored["message_id"]) == card_id and restored["text"].startswith("📌 需求 #1 · 已受理")
+    assert "选择新状态" not in restored["text"]
+    assert [b["text"] for b in restored["reply_markup"]["inline_keyboard"][0]] == ["👍 +1（1）", "处理 / Respond"]
+    told = (await fake.wait_for("sendMessage", 2))[1]
+    assert told["text"].startswith('<a href="tg://user?id=1001">Alice</a> 你的需求 #1 已更新为「已受理」。')
+    assert not any("仅限管理员" in c["text"] for c in fake.of("sendMessage"))
+
+
+async def test_members_menus_leave_out_commands_members_are_refused_by_default(
+    bot: Bot, fake: FakeBotApi
+) -> None:
+    """/stats is refused to members unless a group turns digest.public_stats on: only the admins' menus
+    list it. Every description fits Telegram's 256 characters."""
+    calls = fake.of("setMyCommands")
+    assert calls
+    for call in calls:
+        names = {c["command"] for c in call["commands"]}
+        if call["scope"]["type"] == "all_group_chats":
+            assert "stats" not in names and "checkin" in names, call
+        else:
+            assert "stats" in names, call
+        assert all(1 <= len(c["description"]) <= 256 for c in call["commands"])
+    say(fake, ALICE, "/stats")
+    assert await replies(fake, 1) == ["/stats 仅限管理员使用。"]
