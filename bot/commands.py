@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from rapidfuzz import fuzz, process
@@ -25,6 +25,14 @@ CommandFunc = Callable[["Context", Any], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class Choices:
+    """Argument metadata: the values a native menu offers for a field the handler reads more forgivingly
+    than a Literal would (/lang offers zh-CN and en, and still takes 中文 or english typed)."""
+
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class CommandSpec:
     name: str
     func: CommandFunc
@@ -33,6 +41,19 @@ class CommandSpec:
     aliases: tuple[str, ...] = ()  # other slash names, e.g. /qd for /checkin
     triggers: tuple[str, ...] = ()  # plain-text triggers: the whole message, e.g. 签到
     feature: str = ""
+    # Refused to members unless a group setting opens it (/stats): menus offer it to admins only.
+    admin_by_default: bool = False
+    # "message": the command acts on a message (the one replied to): where a platform has commands on a
+    # message's own menu (Discord's Apps menu), it is offered there instead of as a native slash command.
+    target: Literal["message"] | None = None
+    # The name of a file option the command reads through ctx.attachments() (/faq import), offered
+    # where a native command can take a file; elsewhere the file rides on the message or its reply.
+    file: str | None = None
+
+    @property
+    def for_members(self) -> bool:
+        """Whether members' menus list it."""
+        return not (self.admin_only or self.admin_by_default)
 
     @property
     def help_key(self) -> str:
@@ -41,6 +62,42 @@ class CommandSpec:
     @property
     def usage_key(self) -> str:
         return f"cmd.{self.name}.usage"
+
+
+_WIDE_ENDS = "，。；：、！？）】」"  # end a clause wherever they stand
+_NARROW_ENDS = ",.;:!?)"  # only before a space ("e.g." and "example.com" go on)
+
+
+def shorten(text: str, limit: int) -> str:
+    """A menu description that fits `limit` characters: whole as written when it fits, else cut at the
+    last clause end (or, failing one in the second half, the last space; Chinese may break between any
+    two characters) and ended with "…", never inside a word."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    room = text[: limit - 1]
+    clause = max(
+        (
+            i
+            for i, c in enumerate(room)
+            if c in _WIDE_ENDS or (c in _NARROW_ENDS and i + 1 < len(text) and text[i + 1] == " ")
+        ),
+        default=-1,
+    )
+    space = room.rfind(" ")
+    if clause >= limit // 2:
+        head = room[: clause + 1]
+    elif space >= limit // 2:
+        head = room[:space]
+    elif _wide(text[limit - 2]) or _wide(text[limit - 1]):
+        head = room  # between two characters of Chinese: no word is cut
+    else:
+        head = room[:space] if space > 0 else room
+    return head.rstrip(" ,;:，、；：") + "…"
+
+
+def _wide(char: str) -> bool:
+    return "\u2e80" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff" or "\uff00" <= char <= "\uffef"
 
 
 class UsageError(Exception):

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from bot import actions as A
 from bot import unit
 from bot.clock import local_day, to_ms
-from bot.events import Attachment, ButtonPressed, ChatRef, CommandInvoked, Event, MessagePosted
+from bot.events import Attachment, ButtonPressed, ChatRef, CommandInvoked, Event, MessagePosted, Replied
 from bot.files import FileRefused, decode_text
 from bot.i18n import t
 from bot.parsing import Mention
@@ -258,14 +258,21 @@ class Context:
             )
         )
 
-    def attachments(self) -> tuple[Attachment, ...]:
-        """Files on the message being handled, else on the message it replies to."""
+    def replied(self) -> Replied | None:
+        """The message the command is about: the one a message replies to, or the one a context-menu
+        command was used on. Every handler asks here, so both reach the same code."""
         ev = self.event
-        if not isinstance(ev, MessagePosted):
+        return ev.replied if isinstance(ev, MessagePosted | CommandInvoked) else None
+
+    def attachments(self) -> tuple[Attachment, ...]:
+        """Files on the message (or given as the command's file option), else on the message it is about."""
+        ev = self.event
+        if not isinstance(ev, MessagePosted | CommandInvoked):
             return ()
         if ev.attachments:
             return ev.attachments
-        return ev.replied.attachments if ev.replied is not None else ()
+        replied = self.replied()
+        return replied.attachments if replied is not None else ()
 
     async def read_file(self, attachment: Attachment, max_bytes: int) -> bytes:
         """Download a member's file (FileRefused when too big or unavailable)."""

@@ -102,12 +102,15 @@ class MessagePosted(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CommandInvoked(Event):
-    """A native command (Discord slash command); text commands arrive as MessagePosted."""
+    """A native command (a Discord slash command, or a message's context-menu command, which carries the
+    message it was used on as `replied`, as a reply would); text commands arrive as MessagePosted."""
 
     name: str
     args: str = ""
     message_id: str | None = None
     mentions: dict[str, UserRef] = field(default_factory=dict)
+    replied: Replied | None = None  # the message a context-menu command was used on
+    attachments: tuple[Attachment, ...] = ()  # files given as the command's file option
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", clean_text(self.name))

@@ -128,12 +128,17 @@ class Outbox:
         lane = self._lanes.get(platform)
         return None if lane is None else getattr(lane.adapter, "delete_window", None)
 
-    def permission_kinds(self, platform: str, locked: frozenset[str]) -> frozenset[str]:
+    def permission_kinds(
+        self, platform: str, locked: frozenset[str], chat_id: str | None = None
+    ) -> frozenset[str]:
         """Which of the locked kinds the platform's own permissions refuse (A.RestrictKinds); none
-        where the platform has no such permissions or no adapter runs for it."""
+        where the platform has no such permissions or no adapter runs for it. With `chat_id`: in that
+        group as things stand (none when the bot lacks the right to set them there)."""
         lane = self._lanes.get(platform)
         kinds = getattr(lane.adapter, "permission_kinds", None) if lane is not None else None
-        return frozenset() if kinds is None else frozenset(kinds(locked))
+        if kinds is None:
+            return frozenset()
+        return frozenset(kinds(locked) if chat_id is None else kinds(locked, chat_id))
 
     def dm_opt_in(self, platform: str) -> bool:
         lane = self._lanes.get(platform)

@@ -136,7 +136,12 @@ class DigestFeature(Feature):
     priority = 97
 
     def commands(self) -> list[CommandSpec]:
-        return [CommandSpec("stats", self.stats_cmd, Args, aliases=("统计", "数据"), feature=self.name)]
+        # members get a short public version only where digest.public_stats is on (off by default)
+        return [
+            CommandSpec(
+                "stats", self.stats_cmd, Args, aliases=("统计", "数据"), feature=self.name, admin_by_default=True
+            )
+        ]
 
     def jobs(self) -> dict[str, JobFunc]:
         return {"tick": self.tick_job}

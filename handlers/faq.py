@@ -103,7 +103,9 @@ class FaqFeature(Feature):
         await FaqRepo(app.db).prune_log(now_ms - LOG_KEPT_MS)
 
     def commands(self) -> list[CommandSpec]:
-        return [CommandSpec("faq", self.faq_cmd, Args, aliases=("常见问题", "问答"), feature=self.name)]
+        return [
+            CommandSpec("faq", self.faq_cmd, Args, aliases=("常见问题", "问答"), feature=self.name, file="file")
+        ]
 
     # --- members -------------------------------------------------------------------------------------
 

@@ -115,17 +115,17 @@ class LocksFeature(Feature):
 
     async def restrict(self, ctx: Context, before: frozenset[str]) -> frozenset[str]:
         """Where the platform's permissions can refuse kinds, send it the whole lock state (after the
-        unit commits, like any action); the kinds it will refuse itself. Nothing is sent when it
-        refuses none of the kinds locked before or after (a links lock touches no channel)."""
+        unit commits, like any action); the kinds it will refuse itself in this group, which is none
+        where the bot may not set permissions here (the adapter then tells the admins once). Nothing is
+        sent when it refuses none of the kinds locked before or after (a links lock touches no channel)."""
         outbox, platform = ctx.app.outbox, ctx.chat.platform
         self._locks.pop(ctx.group.id, None)
         locked = await self.locked(ctx)
-        enforced = outbox.permission_kinds(platform, locked)
-        if not enforced and not outbox.permission_kinds(platform, before):
-            return enforced
+        if not outbox.permission_kinds(platform, locked) and not outbox.permission_kinds(platform, before):
+            return frozenset()
         exempt = tuple(await TrustRepo(ctx.app.db).user_ids(ctx.group.id))
         await ctx.act(A.RestrictKinds(chat=ctx.chat, kinds=tuple(sorted(locked)), exempt=exempt))
-        return enforced
+        return outbox.permission_kinds(platform, locked, ctx.chat.chat_id)
 
     # --- commands ------------------------------------------------------------------------------------
 

@@ -116,10 +116,21 @@ class ModerationFeature(Feature):
             "links": (self.links_cmd, "链接"),
         }
         specs = [
-            CommandSpec(name, func, Args, admin_only=True, aliases=(alias,), feature=self.name)
+            CommandSpec(
+                name,
+                func,
+                Args,
+                admin_only=True,
+                aliases=(alias,),
+                feature=self.name,
+                file="file" if name == "filter" else None,  # /filter import reads a list file
+            )
             for name, (func, alias) in admin.items()
         ]
-        return [*specs, CommandSpec("report", self.report_cmd, Args, aliases=("举报",), feature=self.name)]
+        report = CommandSpec(
+            "report", self.report_cmd, Args, aliases=("举报",), feature=self.name, target="message"
+        )
+        return [*specs, report]
 
     # --- the group's compiled rules ------------------------------------------------------------------
 
@@ -688,7 +699,6 @@ class ModerationFeature(Feature):
         """The member a command is about: an @mention or id first, else the author of the replied message.
         Returns (member, the rest of the arguments, the replied message id)."""
         tokens = tokenize(rest)
-        event = ctx.event
         if tokens:
             try:
                 ref = parse_mention(tokens[0].text)
@@ -702,8 +712,9 @@ class ModerationFeature(Feature):
                 if ref.user_id is not None:
                     return UserRef(ref.user_id, ref.user_id), remaining, None
                 return None, remaining, None
-        if isinstance(event, MessagePosted) and event.replied is not None and event.replied.user is not None:
-            return event.replied.user, rest.strip(), event.replied.message_id
+        replied = ctx.replied()
+        if replied is not None and replied.user is not None:
+            return replied.user, rest.strip(), replied.message_id
         return None, rest.strip(), None
 
     async def _manual(self, ctx: Context, args: Args, action: str, usage: str) -> None:
@@ -725,8 +736,8 @@ class ModerationFeature(Feature):
             rest = reason_rest
         reason = rest.strip()[:200] or ctx.t("mod.reason.manual")
         excerpt = ""
-        if isinstance(ctx.event, MessagePosted) and ctx.event.replied is not None and replied:
-            excerpt = ctx.event.replied.text
+        if (about := ctx.replied()) is not None and replied:
+            excerpt = about.text
         case = await self.enforce(
             ctx,
             user,
@@ -986,7 +997,7 @@ class ModerationFeature(Feature):
     async def report_cmd(self, ctx: Context, args: Args) -> None:
         event = ctx.event
         assert event is not None
-        replied = event.replied if isinstance(event, MessagePosted) else None
+        replied = ctx.replied()
         if replied is None or replied.user is None:
             await ctx.reply(ctx.t("mod.report.reply_needed"), ephemeral=True)
             return

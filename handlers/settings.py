@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from rapidfuzz import fuzz, process
 
-from bot.commands import CommandSpec
+from bot.commands import Choices, CommandSpec
 from bot.context import Context
 from bot.feature import Feature
-from bot.i18n import normalize_language
+from bot.i18n import LANGUAGES, normalize_language
 from bot.parsing import REST
 from config.group_settings import all_keys, allowed_values, conflict_of, get_value
 from handlers.points import level_name, thresholds
@@ -24,7 +24,8 @@ class SetArgs(BaseModel):
 
 class LangArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    language: str | None = None
+    # menus offer our languages; typed, any spelling normalize_language knows (中文, english) is taken
+    language: Annotated[str | None, Choices(LANGUAGES)] = None
 
 
 def show_value(ctx: Context, value: Any) -> str:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from bot import actions as A
 from bot.commands import CommandSpec
 from bot.context import Context
-from bot.events import MessagePosted
+from bot.events import CommandInvoked, MessagePosted
 from bot.feature import Feature
 from bot.markup import mention
 from bot.parsing import REST, parse_int, parse_mention, tokenize
@@ -30,10 +30,8 @@ class Args(BaseModel):
 
 
 def replied_id(ctx: Context) -> str | None:
-    event = ctx.event
-    if isinstance(event, MessagePosted) and event.replied is not None:
-        return event.replied.message_id
-    return None
+    replied = ctx.replied()
+    return None if replied is None else replied.message_id
 
 
 class ToolsFeature(Feature):
@@ -43,9 +41,11 @@ class ToolsFeature(Feature):
     def commands(self) -> list[CommandSpec]:
         spec = CommandSpec
         return [
-            spec("pin", self.pin_cmd, Args, aliases=("置顶",), admin_only=True, feature=self.name),
-            spec("unpin", self.unpin_cmd, aliases=("取消置顶",), admin_only=True, feature=self.name),
-            spec("del", self.del_cmd, aliases=("删除",), admin_only=True, feature=self.name),
+            spec("pin", self.pin_cmd, Args, aliases=("置顶",), admin_only=True, feature=self.name, target="message"),
+            spec(
+                "unpin", self.unpin_cmd, aliases=("取消置顶",), admin_only=True, feature=self.name, target="message"
+            ),
+            spec("del", self.del_cmd, aliases=("删除",), admin_only=True, feature=self.name, target="message"),
             spec("purge", self.purge_cmd, Args, aliases=("清理",), admin_only=True, feature=self.name),
             spec("trust", self.trust_cmd, Args, aliases=("信任",), admin_only=True, feature=self.name),
             spec(
@@ -66,6 +66,8 @@ class ToolsFeature(Feature):
         result = await ctx.act_now(A.Pin(chat=ctx.chat, message_id=target, notify=not (words & QUIET)))
         if not result.ok:
             await ctx.reply(self.refused(ctx, result, "tools.pin_failed"))
+        else:
+            await self.done(ctx, "tools.pinned")
 
     async def unpin_cmd(self, ctx: Context, _args: object) -> None:
         target = replied_id(ctx)
@@ -75,25 +77,36 @@ class ToolsFeature(Feature):
         result = await ctx.act_now(A.Pin(chat=ctx.chat, message_id=target, pinned=False))
         if not result.ok:
             await ctx.reply(self.refused(ctx, result, "tools.unpin_failed"))
+        else:
+            await self.done(ctx, "tools.unpinned")
 
     async def del_cmd(self, ctx: Context, _args: object) -> None:
         target = replied_id(ctx)
         event = ctx.event
-        if target is None or not isinstance(event, MessagePosted):
+        if target is None:
             await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.del.usage")), ephemeral=True)
             return
         result = await ctx.act_now(A.Delete(chat=ctx.chat, message_id=target))
-        if result.ok:
+        if not result.ok:
+            await ctx.reply(self.refused(ctx, result, "tools.del_failed"))
+        elif isinstance(event, MessagePosted):
             await ctx.delete(event.message_id)  # the /del itself goes too: nothing is left to read
         else:
-            await ctx.reply(self.refused(ctx, result, "tools.del_failed"))
+            await self.done(ctx, "tools.deleted")
+
+    @staticmethod
+    async def done(ctx: Context, key: str) -> None:
+        """A native command (a message's Apps menu) is answered, privately; a typed command is not: the
+        pin or the deletion shows for itself."""
+        if isinstance(ctx.event, CommandInvoked):
+            await ctx.reply(ctx.t(key), ephemeral=True)
 
     async def purge_cmd(self, ctx: Context, args: Args) -> None:
         """Reply /purge: from that message to this one; /purge n: the last n and this one."""
         event = ctx.event
         rest = args.rest.strip()
         count = parse_int(rest, 1, 10**9) if rest else None
-        replied = event.replied if isinstance(event, MessagePosted) else None
+        replied = ctx.replied()
         if (replied is None and count is None) or (rest and count is None):
             await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.purge.usage")), ephemeral=True)
             return
@@ -146,13 +159,9 @@ class ToolsFeature(Feature):
                 await ctx.reply(ctx.t("common.member_not_found", who=tokens[0].text[:40]), ephemeral=True)
                 return None
         else:
-            event = ctx.event
-            if (
-                isinstance(event, MessagePosted)
-                and event.replied is not None
-                and event.replied.user is not None
-            ):
-                found = await ctx.app.members.get(ctx.group.id, event.replied.user.user_id)
+            replied = ctx.replied()
+            if replied is not None and replied.user is not None:
+                found = await ctx.app.members.get(ctx.group.id, replied.user.user_id)
             if found is None:
                 await ctx.reply(ctx.t("common.usage", usage=ctx.t(usage)), ephemeral=True)
         return found

@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import random
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bot.actions import ActionResult, Button, keyboard
 from bot.clock import from_ms, to_ms
@@ -31,10 +31,16 @@ if TYPE_CHECKING:
 MUTE_SLACK = timedelta(days=1)  # muted past the deadline, so a bot that is down never lets anyone through
 
 
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 class VerifyArgs(BaseModel):
+    """Typed so menus offer the modes and bound the minutes as `welcome.verify_minutes` is bounded."""
+
     model_config = ConfigDict(extra="forbid")
-    mode: str | None = None
-    minutes: Integer | None = None
+    mode: Annotated[Literal["off", "button", "math"] | None, BeforeValidator(_lower)] = None
+    minutes: Annotated[Integer, Field(ge=1, le=60)] | None = None
 
 
 def _job_id(group_id: int, user_id: str) -> str:
@@ -214,17 +220,7 @@ class VerificationFeature(Feature):
         if mode not in ("off", "button", "math"):
             await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.verify.usage")), ephemeral=True)
             return
-        if args.minutes is not None:
-            if not 1 <= args.minutes <= 60:
-                await ctx.reply(
-                    ctx.t(
-                        "settings.bad_value",
-                        key="welcome.verify_minutes",
-                        value=args.minutes,
-                        allowed=ctx.t("settings.allowed.int_range", lo=1, hi=60),
-                    )
-                )
-                return
+        if args.minutes is not None:  # 1 to 60: the model bounds it, so a menu can too
             await ctx.set_setting("welcome.verify_minutes", str(args.minutes))
         await ctx.set_setting("welcome.verify", mode)
         if mode == "off":

@@ -660,3 +660,95 @@ async def test_the_need_status_menu_is_private_and_a_refused_dm_falls_back_on_di
     assert any("📌 需求 #1 · 已受理" in (c.body or {}).get("content", "") for c in edits)  # the card
     refused = "SELECT COUNT(*) FROM dm_refused WHERE user_id = '1001'"
     await eventually(lambda: _equals(db.fetchval(refused), 1))
+
+
+async def test_pin_report_and_delete_from_a_messages_apps_menu(bot: Bot) -> None:
+    """Pin, Report and Delete are message commands (Apps → …), not slash commands that could only answer
+    their usage: the message they are used on reaches the same handlers as a reply's, and each
+    interaction is answered."""
+    [sync] = await bot.calls("PUT", f"/applications/{F.APP_ID}/guilds/{F.GUILD_ID}/commands")
+    menus = {c["name"]: c for c in sync.body if c.get("type") == 3}
+    assert set(menus) == {"Pin", "Unpin", "Delete", "Report"}
+    assert menus["Delete"]["name_localizations"] == {"zh-CN": "删除"}
+    assert not {"pin", "unpin", "del", "report"} & {c["name"] for c in sync.body if c.get("type") == 1}
+    target_id = bot.post(ALICE, "看我主页有惊喜")
+    target = F.message(target_id, ALICE, "看我主页有惊喜")
+
+    bot.state.parse_interaction_create(F.message_command("Pin", CAROL, target, admin=True))
+    [pin] = await bot.calls("PUT", "/pins/")
+    assert pin.path.endswith(f"/{target_id}")
+    [pinned] = await bot.calls("POST", "/interactions/", 1)  # answered, not left "thinking"
+    assert pinned.body["data"]["content"] == "📌 已置顶。" and pinned.body["data"]["flags"] & 64
+
+    bot.state.parse_interaction_create(F.message_command("Report", F.user(1002, "Bob"), target))
+    await bot.fake.wait_until(lambda: "谢谢，已通知管理员。" in bot._texts())
+    await bot.fake.wait_until(lambda: any("被举报" in t and "看我主页有惊喜" in t for t in bot._texts()))
+    thanks = bot.fake.of("POST", "/interactions/")[1]
+    assert thanks.body["data"]["flags"] & 64  # only the reporter sees it
+
+    bot.state.parse_interaction_create(F.message_command("Delete", CAROL, target, admin=True))
+    [deleted] = await bot.calls("DELETE", f"/messages/{target_id}")
+    assert deleted.path.endswith(f"/messages/{target_id}")
+    answered = (await bot.calls("POST", "/interactions/", 3))[2]
+    assert answered.body["data"]["content"] == "🗑️ 已删除。"
+    assert not any("用法" in t for t in bot._texts())
+
+
+async def test_faq_import_reads_the_file_option_of_the_slash_command(bot: Bot, db: Database) -> None:
+    """/faq import on Discord takes the list as an ATTACHMENT option: the interaction's resolved file
+    is read from the CDN as an attached one would be."""
+    text = "## 怎么签到\n> 如何签到\n在群里发送“签到”即可。\n\n## 积分有什么用\n可以在 /shop 兑换奖品。\n"
+    file = bot.fake.attach("faq.txt", text.encode())
+    payload = F.slash(
+        "faq",
+        CAROL,
+        [{"name": "rest", "type": 3, "value": "import"}, {"name": "file", "type": 11, "value": file["id"]}],
+        admin=True,
+    )
+    payload["data"]["resolved"] = {"attachments": {file["id"]: file}}
+    bot.state.parse_interaction_create(payload)
+    await bot.fake.wait_until(lambda: any("已导入 2 条" in t for t in bot._texts()))
+    assert await db.fetchval("SELECT COUNT(*) FROM faq_entries") == 2
+
+
+async def test_a_lock_without_manage_roles_claims_nothing_and_the_notice_is_said_once(
+    bot: Bot, db: Database
+) -> None:
+    """Without Manage Roles the /lock reply does not say Discord refuses the kinds; the "I lack Manage
+    Roles" notice comes once, not again on every /trust or /untrust, nor after a restart."""
+    no_rights = F.ALL_PERMISSIONS & ~(1 << 28) & ~(1 << 3)  # neither Manage Roles nor Administrator
+
+    def take_rights(state: Any) -> None:
+        state.parse_guild_role_update(
+            {"guild_id": str(F.GUILD_ID), "role": F.role(F.ROLE_BOT, "Qunbot", 3, no_rights)}
+        )
+
+    def notices() -> int:
+        return sum("管理权限" in t for t in bot._texts())
+
+    take_rights(bot.state)
+    bot.post(ALICE, "大家好")
+    bot.post(CAROL, "/lock media", roles=[F.ROLE_ADMIN])
+    await bot.fake.wait_until(lambda: any("已锁定" in t for t in bot._texts()))
+    await bot.fake.wait_until(lambda: notices() == 1)
+    [locked] = [t for t in bot._texts() if "已锁定" in t]
+    assert "频道权限也会直接不让成员发送" not in locked
+    assert not bot.fake.of("PUT", "/permissions/")
+
+    for command in (f"/trust <@{ALICE['id']}>", f"/untrust <@{ALICE['id']}>", f"/trust <@{ALICE['id']}>"):
+        before = len(bot._texts())
+        bot.post(CAROL, command, roles=[F.ROLE_ADMIN])
+        await bot.said(before + 1)
+    await asyncio.sleep(0.2)
+    assert notices() == 1
+
+    await bot.stop()
+    again = Bot(bot.fake, db)
+    await again.start()
+    bot.runner, bot.app, bot.state = again.runner, again.app, again.state  # the fixture stops these
+    take_rights(bot.state)
+    before = len(bot._texts())
+    bot.post(CAROL, f"/untrust <@{ALICE['id']}>", roles=[F.ROLE_ADMIN])
+    await bot.said(before + 1)
+    await asyncio.sleep(0.2)
+    assert notices() == 1

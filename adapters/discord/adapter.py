@@ -19,8 +19,14 @@ from typing import Any
 import aiohttp
 import discord
 
-from adapters.discord.commands import command_payloads, options_to_args
-from adapters.discord.locks import PermissionLocks, enforced
+from adapters.discord.commands import (
+    MESSAGE_COMMAND,
+    attachment_ids,
+    command_payloads,
+    invoked,
+    options_to_args,
+)
+from adapters.discord.locks import PermissionLocks, enforced, manageable
 from adapters.ordering import ChatLocks
 from bot import actions as A
 from bot.app import App
@@ -95,6 +101,43 @@ def is_admin(member: Any) -> bool:
 
 def attachments_of(message: discord.Message) -> tuple[Attachment, ...]:
     return tuple(Attachment(a.url, a.filename, a.size, a.content_type or "") for a in message.attachments)
+
+
+def attachment_of(raw: dict[str, Any]) -> Attachment:
+    """An attachment as an interaction's resolved data gives it (a file option, a message's files)."""
+    size = raw.get("size")
+    return Attachment(
+        str(raw.get("url", "")),
+        str(raw.get("filename", "")),
+        size if isinstance(size, int) else None,
+        str(raw.get("content_type") or ""),
+    )
+
+
+def replied_of(raw: dict[str, Any], members: dict[str, Any]) -> Replied | None:
+    """The message a message command was used on, from the interaction's resolved data (raw JSON:
+    discord.py builds no Message for it outside its own command tree)."""
+    mid, author = str(raw.get("id", "")), raw.get("author") or {}
+    if not is_id(mid):
+        return None
+    user = None
+    if is_id(str(author.get("id", ""))):
+        nick = (members.get(str(author["id"])) or {}).get("nick")
+        username = str(author.get("username") or "")
+        user = UserRef(
+            user_id=str(author["id"]),
+            name=str(nick or author.get("global_name") or username),
+            username=username or None,
+            is_bot=bool(author.get("bot")) or raw.get("webhook_id") is not None,
+        )
+    files = [a for a in raw.get("attachments") or [] if isinstance(a, dict)]
+    return Replied(
+        mid,
+        user,
+        str(raw.get("content") or "")[:MAX_TEXT],
+        attachments=tuple(attachment_of(a) for a in files),
+        at=discord.utils.snowflake_time(int(mid)),
+    )
 
 
 def kinds_of(message: discord.Message) -> tuple[str, ...]:
@@ -339,11 +382,7 @@ class DiscordAdapter:
             "channel": None if interaction.channel_id is None else str(interaction.channel_id),
         }
         if interaction.type is discord.InteractionType.application_command:
-            name = str(interaction.data.get("name", ""))
-            options = list(interaction.data.get("options", []))  # type: ignore[arg-type]
-            event = CommandInvoked(
-                **common, name=name, args=options_to_args(self.app.commands.get(name), options)
-            )
+            event = self._command(dict(interaction.data), common)
         elif interaction.type is discord.InteractionType.component:
             custom_id = str(interaction.data.get("custom_id", ""))
             message = interaction.message
@@ -362,6 +401,28 @@ class DiscordAdapter:
             await self._deliver(guild.id, event)
         finally:
             deferral.cancel()
+
+    def _command(self, data: dict[str, Any], common: dict[str, Any]) -> CommandInvoked:
+        """A slash command: its options as the argument text, its file option as attachments. A message
+        command (Apps → Pin): the message it was used on as `replied`, as a reply would carry it."""
+        spec = invoked(self.app.commands, data)
+        name = spec.name if spec is not None else str(data.get("name", ""))
+        resolved = data.get("resolved") or {}
+        if data.get("type") == MESSAGE_COMMAND:
+            target = str(data.get("target_id", ""))
+            raw = (resolved.get("messages") or {}).get(target)
+            replied = replied_of(raw, resolved.get("members") or {}) if isinstance(raw, dict) else None
+            if replied is not None and is_id(str(raw.get("channel_id", ""))):
+                self._channels.remember(replied.message_id, int(raw["channel_id"]))
+            return CommandInvoked(**common, name=name, replied=replied)
+        options = [o for o in data.get("options", []) if isinstance(o, dict)]
+        files = resolved.get("attachments") or {}
+        attachments = tuple(
+            attachment_of(files[i]) for i in attachment_ids(spec, options) if isinstance(files.get(i), dict)
+        )
+        return CommandInvoked(
+            **common, name=name, args=options_to_args(spec, options), attachments=attachments
+        )
 
     async def _direct_component(self, interaction: discord.Interaction) -> None:
         """A button on a DM ("stop these"): the core reads the group from its payload."""
@@ -645,9 +706,15 @@ class DiscordAdapter:
         except (discord.DiscordServerError, aiohttp.ClientError, TimeoutError) as exc:
             raise A.TransientError(str(exc)) from exc
 
-    def permission_kinds(self, locked: frozenset[str]) -> frozenset[str]:
-        """The locked kinds channel permissions refuse here (the outbox asks, for /lock's reply)."""
-        return enforced(locked)
+    def permission_kinds(self, locked: frozenset[str], chat_id: str | None = None) -> frozenset[str]:
+        """The locked kinds channel permissions refuse here. Asked about one group (for /lock's reply),
+        none unless the bot may manage some text channel's permissions there, as the sync itself checks:
+        a lock must not claim what the platform will not do."""
+        kinds = enforced(locked)
+        if chat_id is None or not kinds:
+            return kinds
+        guild = self.client.get_guild(int(chat_id)) if is_id(chat_id) else None
+        return kinds if guild is not None and manageable(guild) else frozenset()
 
     async def _restrict(
         self, action: A.RestrictKinds, locked: frozenset[str], exempt: frozenset[str]
@@ -663,10 +730,25 @@ class DiscordAdapter:
             done, skipped = 0, 1
             log.warning("lock permissions refused in %s: %s", guild.id, exc)
         if skipped and not done and enforced(locked):
-            lang = await self.app.language_of(action.chat)
-            await self._send(self._channel(action.chat), t(lang, "discord.lock_no_rights"), ())
+            await self._no_rights_notice(action.chat, "lacking:" + ",".join(sorted(enforced(locked))))
             raise A.PermanentError(A.Failure.FORBIDDEN, "no channel whose permissions the bot may manage")
+        await self._no_rights_notice(action.chat, None)
         return A.ActionResult(ok=True, extra={"channels": str(done), "skipped": str(skipped)})
+
+    async def _no_rights_notice(self, chat: ChatRef, state: str | None) -> None:
+        """Say "I lack Manage Roles" once per state (the kinds a lock could not have refused by
+        permission), not on every /trust that re-syncs the same state; stored, so a restart does not
+        repeat it either. `None`: the rights are there (or nothing needs them), so a later loss is told."""
+        scope = f"discord:lock-rights:{chat.chat_id}"
+        syncs = SyncRepo(self.app.db)
+        if await syncs.digest(scope) == state:
+            return
+        if state is None:
+            await syncs.forget(scope)
+            return
+        lang = await self.app.language_of(chat)
+        await self._send(self._channel(chat), t(lang, "discord.lock_no_rights"), ())
+        await syncs.synced(scope, state, to_ms(self.app.clock.now()))
 
     async def _grant_role(self, action: A.GrantRole, user_id: str, role_ref: str) -> A.ActionResult:
         guild = self._guild(action.chat)

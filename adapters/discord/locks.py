@@ -51,6 +51,12 @@ async def _set(
         await channel.set_permissions(target, overwrite=None, reason=reason)
 
 
+def manageable(guild: discord.Guild) -> bool:
+    """Whether the bot may set permissions in some text channel (Manage Roles there), as `sync` checks."""
+    me = guild.me
+    return me is not None and any(c.permissions_for(me).manage_roles for c in guild.text_channels)
+
+
 def _has_role(member: discord.Member, role_id: int) -> bool:
     return any(r.id == role_id for r in member.roles) or role_id in getattr(member, "_roles", ())
 

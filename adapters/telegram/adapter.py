@@ -35,6 +35,7 @@ from adapters.ordering import ChatLocks
 from bot import actions as A
 from bot.app import App
 from bot.clock import to_ms
+from bot.commands import shorten
 from bot.events import (
     MAX_TEXT,
     Attachment,
@@ -81,6 +82,7 @@ MEMBER_PERMISSIONS = ChatPermissions(
     can_add_web_page_previews=True,
 )
 _COMMAND_NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+COMMAND_DESCRIPTION_LIMIT = 256  # a BotCommand's description, 1 to 256 characters
 
 T = TypeVar("T")
 
@@ -164,7 +166,9 @@ class TelegramAdapter:
     # --- command menus -------------------------------------------------------------------------------
 
     async def publish_commands(self) -> None:
-        """Member commands for every group chat, member plus admin commands for chat admins, zh and en."""
+        """Member commands for every group chat, member plus admin commands for chat admins, zh and en.
+        A command members are refused by default (/stats, unless a group opens it) is in the admins'
+        menu only; descriptions over Telegram's 256 characters end at a clause or word, with "…"."""
         specs = [s for s in self.app.commands.all() if set(s.name) <= _COMMAND_NAME_OK and len(s.name) <= 32]
         for lang in (None, *LANGUAGES):
             text_lang = lang or "zh-CN"
@@ -172,9 +176,9 @@ class TelegramAdapter:
 
             def menu(admin: bool, text_lang: str = text_lang) -> list[BotCommand]:
                 return [
-                    BotCommand(s.name, t(text_lang, s.help_key)[:256])
+                    BotCommand(s.name, shorten(t(text_lang, s.help_key), COMMAND_DESCRIPTION_LIMIT) or s.name)
                     for s in specs
-                    if admin or not s.admin_only
+                    if admin or s.for_members
                 ]
 
             try:

@@ -402,3 +402,18 @@ class FakeDiscordApi:
         if parts[0] == "users" and m == "GET":
             return self._json(user(int(parts[1]), f"u{parts[1]}"))
         return web.Response(status=204)
+
+
+def message_command(
+    name: str, invoker: dict[str, Any], target: dict[str, Any], *, admin: bool = False
+) -> dict[str, Any]:
+    """A message context-menu command (Apps → "Pin") used on `target`, a message payload: Discord sends
+    the command's default name, the target's id, and the message itself under resolved.messages."""
+    data = {
+        "id": str(snowflake()),
+        "name": name,
+        "type": 3,
+        "target_id": target["id"],
+        "resolved": {"messages": {target["id"]: target}},
+    }
+    return interaction(2, data, invoker, admin=admin)
