@@ -28,6 +28,7 @@ from bot.actions import (
 )
 from bot.events import Attachment, ChatRef
 from bot.files import FileRefused
+from bot.keyboards import UNLIMITED, Grid
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,11 @@ class Outbox:
         if kinds is None:
             return frozenset()
         return frozenset(kinds(locked) if chat_id is None else kinds(locked, chat_id))
+
+    def button_grid(self, platform: str) -> Grid:
+        """How many buttons a row and rows one message may carry there (bot/keyboards.py)."""
+        lane = self._lanes.get(platform)
+        return UNLIMITED if lane is None else getattr(lane.adapter, "button_grid", UNLIMITED)
 
     def dm_opt_in(self, platform: str) -> bool:
         lane = self._lanes.get(platform)

@@ -21,6 +21,7 @@ from bot.commands import CommandSpec
 from bot.context import Context
 from bot.events import ButtonPressed, MessagePosted
 from bot.feature import Feature
+from bot.keyboards import paged
 from bot.parsing import REST, parse_int, tokenize
 from rules.normalize import compact
 from rules.questions import QuestionIndex, is_question, question_key
@@ -34,7 +35,7 @@ MAX_ANSWER = 3000
 MAX_ENTRIES = 200
 MAX_FILE = 1_000_000  # bytes of an imported file: 200 long answers fit many times over
 EXPORT_CHUNK = 3500  # characters an export may have to be shown as a message; longer ones go as a file
-LISTED = 24  # buttons under /faq (Telegram and Discord both take this many comfortably)
+LISTED = 24  # entries a keyword search offers at most (the full list is paged: bot/keyboards.py)
 FUZZY_CUTOFF = 80
 LOG_KEPT_MS = 120 * 86_400_000  # the FAQ's log, with the texts of unanswered questions, is kept 120 days
 # Link buttons under one answer: at most 8, in at most 4 rows (Discord's five rows then still hold the
@@ -222,10 +223,14 @@ class FaqFeature(Feature):
         if ctx.is_admin:  # admins also get the ids they edit by
             lines += [f"#{e.id} {e.question[:60]}" for e in entries]
             lines.append(ctx.t("faq.admin_hint"))
-        await ctx.reply("\n".join(lines), self.buttons(entries))
+        await ctx.reply("\n".join(lines), self.buttons(ctx, entries))
 
-    def buttons(self, entries: list[Entry]) -> Keyboard:
-        return keyboard(*[[Button(e.question[:40], f"faq:{e.id}")] for e in entries[:LISTED]])
+    def buttons(self, ctx: Context, entries: list[Entry], page: int = 0) -> Keyboard:
+        """The questions as buttons, several a row, paged by what one message holds on this platform."""
+        grid = ctx.app.outbox.button_grid(ctx.chat.platform)
+        questions = [Button(e.question[:40], f"faq:{e.id}") for e in entries]
+        labels = (ctx.t("common.page_prev"), ctx.t("common.page_next"))
+        return paged(questions, page, grid, lambda k: f"faq:p:{k}", labels=labels).keyboard
 
     def more(self, ctx: Context, entry: Entry | None = None) -> Keyboard:
         """The entry's own link buttons, if any, then the way to the other questions."""
@@ -259,11 +264,12 @@ class FaqFeature(Feature):
                 )
                 await ctx.app.emit(ctx, "admins.notice", text=text)
             return
-        if payload == "list":
+        if payload == "list" or payload.startswith("p:"):  # the list, or another page of it
+            page = (parse_int(payload[2:], 0) or 0) if payload.startswith("p:") else 0
             entries = await repo.entries(ctx.group.id)
             await ctx.answer_button()
             text = ctx.t("faq.list_title", count=len(entries)) if entries else ctx.t("faq.empty")
-            await ctx.edit(event.message_id, text, self.buttons(entries))
+            await ctx.edit(event.message_id, text, self.buttons(ctx, entries, page))
             return
         entry_id = parse_int(payload, 1)
         entry = None if entry_id is None else await repo.get(ctx.group.id, entry_id)

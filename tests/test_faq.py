@@ -63,7 +63,7 @@ async def test_the_list_is_buttons_and_a_press_turns_it_into_the_answer(db) -> N
     [listing] = [a for a in h.take() if isinstance(a, A.Reply)]
     labels = [b.label for row in listing.buttons for b in row]
     assert labels == ["怎么签到", "积分有什么用"] and "#1" not in listing.text  # members see no ids
-    await h.press("alice", listing.buttons[1][0].data, message_id="10000")
+    await h.press("alice", listing.buttons[0][1].data, message_id="10000")  # several a row
     edits = [a for a in h.take() if isinstance(a, A.EditMessage)]
     assert len(edits) == 1 and plain(edits[0].text).startswith("❓ 积分有什么用")  # no new message
     assert edits[0].buttons[0][0].data == "faq:list"
@@ -249,4 +249,40 @@ async def test_export_and_import_round_trip_as_text_and_as_a_file(db, tmp_path) 
     assert (
         "用法" not in (await h.say("carol", "/faq import", admin=True, chat_id="g3"))[0]
     )  # explains the format
+    await h.stop()
+
+
+async def test_a_long_list_is_laid_out_several_a_row_and_paged_within_the_platform_grid(db) -> None:  # type: ignore[no-untyped-def]
+    """Discord holds 5 rows of 5: 30 questions are pages of what fits plus a ◀ n/m ▶ row, and every
+    question is reachable; Telegram's taller grid shows more a page (no more 5-on-one, 24-on-other)."""
+    from bot.keyboards import Grid
+
+    h = await Harness(db).start()
+    for i in range(30):
+        await _admin(h, f"/faq add 第{i}个问题是什么 | 答案 {i}")
+    h.take()
+    seen: dict[Grid, set[str]] = {}
+    for grid in (Grid(5, 5), Grid(8, 13)):
+        h.adapter.button_grid = grid  # type: ignore[attr-defined]
+        await h.app.handle(h.message("alice", "/faq"))
+        [listing] = [a for a in h.take() if isinstance(a, A.Reply)]
+        keyboard = listing.buttons
+        seen[grid] = set()
+        for _ in range(10):
+            assert len(keyboard) <= grid.rows and all(1 < len(r) <= grid.per_row for r in keyboard)
+            questions = [b for row in keyboard for b in row if not b.data.startswith("faq:p:")]
+            seen[grid] |= {b.data for b in questions}
+            nav = keyboard[-1]
+            assert nav[0].label == "◀ 上一页" and nav[2].label == "下一页 ▶"
+            await h.press("alice", nav[2].data, message_id="10000")
+            [edit] = [a for a in h.take() if isinstance(a, A.EditMessage)]
+            keyboard = edit.buttons
+        assert len(seen[grid]) == 30  # every question reachable through the pages
+    h.adapter.button_grid = Grid(5, 5)  # type: ignore[attr-defined]
+    await h.app.handle(h.message("bob", "/faq"))  # (a third identical /faq from alice is a repeat)
+    [small] = [a for a in h.take() if isinstance(a, A.Reply)]
+    h.adapter.button_grid = Grid(8, 13)  # type: ignore[attr-defined]
+    await h.app.handle(h.message("dave", "/faq"))
+    [tall] = [a for a in h.take() if isinstance(a, A.Reply)]
+    assert sum(map(len, small.buttons[:-1])) == 8 and sum(map(len, tall.buttons[:-1])) == 24
     await h.stop()
