@@ -184,6 +184,7 @@ class App:
                     log.exception("%s.on_active failed on %s", feature.name, event.event_key)
         await self._route(ctx, event)
         await ctx.flush_postscripts()
+        await ctx.close_answer()
 
     async def _route(self, ctx: Context, event: Event) -> None:
         if isinstance(event, MessagePosted):

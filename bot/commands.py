@@ -178,7 +178,8 @@ class CommandRegistry:
         return list(self._specs.values())
 
     def visible_to(self, is_admin: bool) -> list[CommandSpec]:
-        return [s for s in self._specs.values() if is_admin or not s.admin_only]
+        """What /help and suggestions offer: members never see a command they are refused by default."""
+        return [s for s in self._specs.values() if is_admin or s.for_members]
 
     def match(self, text: str) -> Match | None:
         """A slash command (`/name args`), or a plain-text trigger as the whole message (or followed by args).

@@ -35,6 +35,7 @@ class Context:
         self.chat = event.chat if event is not None else ChatRef(group.platform, group.chat_id, group.title)
         self._gathered: list[str] | None = None
         self._postscripts: list[str] = []
+        self.answered = False  # the event's caller got an answer (a reply to it, or a press answered)
 
     # --- reading -------------------------------------------------------------------------------------
 
@@ -129,12 +130,33 @@ class Context:
         """Every action passes here. Inside an event's unit of work it is queued, committed with the
         event and sent after the commit (the answer is then `unit.QUEUED`); `remember` routes the
         platform's real answer to a feature's `on_sent`."""
+        self._note_answer(action)
         return await unit.act(self.app, action, remember)
 
     async def act_now(self, action: A.Action) -> A.ActionResult:
         """For the rare handler that must see the platform's answer before going on: sent before the
         commit, so only for actions harmless to repeat (see unit.act_now)."""
+        self._note_answer(action)
         return await unit.act_now(self.app, action)
+
+    def _note_answer(self, action: A.Action) -> None:
+        ev = self.event
+        if isinstance(action, A.Reply) and ev is not None and action.event_key == ev.event_key:
+            self.answered = True
+        elif isinstance(action, A.AnswerButton) and isinstance(ev, ButtonPressed):
+            self.answered = self.answered or action.callback_id == ev.callback_id
+
+    async def close_answer(self) -> None:
+        """An event that must be answered exactly once (a slash command, a button press: Discord shows
+        "the application did not respond" otherwise, Telegram a spinning button) gets a closing answer
+        when no handler gave one: a silent acknowledgement of a press, a private "done" for a command
+        whose work was all actions (a deletion, a pin)."""
+        if self.answered:
+            return
+        if isinstance(self.event, ButtonPressed):
+            await self.answer_button()
+        elif isinstance(self.event, CommandInvoked):
+            await self.reply(self.t("common.done"), ephemeral=True)
 
     def postscript(self, text: str) -> None:
         """A line for the member about this very action (welcome back, and your gift): it rides in the
@@ -146,7 +168,14 @@ class Context:
             text, self._postscripts = "\n".join(self._postscripts), []
             await self.reply(text)
 
-    async def reply(self, text: str, buttons: A.Keyboard = (), *, ephemeral: bool = False) -> A.ActionResult:
+    async def reply(
+        self,
+        text: str,
+        buttons: A.Keyboard = (),
+        *,
+        ephemeral: bool = False,
+        remember: str | None = None,
+    ) -> A.ActionResult:
         if self._postscripts and not ephemeral:
             text, self._postscripts = "\n".join([text, *self._postscripts]), []
         ev = self.event
@@ -159,13 +188,18 @@ class Context:
                     event_key=ev.event_key,
                     buttons=buttons,
                     ephemeral=ephemeral,
-                )
+                ),
+                remember=remember,
             )
-        return await self.send(text, buttons)
+        return await self.send(text, buttons, remember=remember)
 
     async def send(
         self, text: str, buttons: A.Keyboard = (), *, remember: str | None = None
     ) -> A.ActionResult:
+        """A message to the whole group. The first one a native command sends is its answer (a Discord
+        interaction must be answered, and a result posted beside it would leave it unanswered)."""
+        if isinstance(self.event, CommandInvoked) and not self.answered:
+            return await self.reply(text, buttons, remember=remember)
         if self._postscripts and self.event is not None:
             text, self._postscripts = "\n".join([text, *self._postscripts]), []
         return await self.act(A.Send(chat=self.chat, text=text, buttons=buttons), remember=remember)

@@ -24,8 +24,8 @@ class HelpFeature(Feature):
 
     async def help(self, ctx: Context, _args: object) -> None:
         specs = ctx.app.commands.visible_to(ctx.is_admin)
-        member = [s for s in specs if not s.admin_only]
-        admin = [s for s in specs if s.admin_only]
+        member = [s for s in specs if s.for_members]
+        admin = [s for s in specs if not s.for_members]
         lines = [ctx.t("help.title")]
         lines += [_line(ctx, s) for s in member]
         if admin:

@@ -422,9 +422,11 @@ class NeedsFeature(Feature):
         elif kind == "s":
             changed = await self.respond(ctx, need.id, status, pressed=in_place)
             if changed is not None:
-                await ctx.answer_button(
-                    ctx.t("needs.changed", id=changed.id, status=self.status_name(ctx, changed.status))
-                )
+                done = ctx.t("needs.changed", id=changed.id, status=self.status_name(ctx, changed.status))
+                if private:  # the private menu becomes the confirmation: used, it offers nothing more
+                    await ctx.edit(event.message_id, done)
+                else:
+                    await ctx.answer_button(done)
         elif need.status in FINAL:  # closed since the card was posted: nothing to choose
             await ctx.answer_button(ctx.t("needs.closed_or_gone"), alert=True)
             await self.refresh(ctx, need, in_place)

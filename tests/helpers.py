@@ -203,6 +203,7 @@ class Tools(Feature):
             CommandSpec("reward", self.reward, RewardArgs, feature=self.name),
             CommandSpec("banme", self.banme, feature=self.name),
             CommandSpec("slow", self.slow, feature=self.name),
+            CommandSpec("slowme", self.slowme, feature=self.name),
         ]
 
     async def poll(self, ctx: Context, _args: Any) -> None:
@@ -237,6 +238,10 @@ class Tools(Feature):
     async def slow(self, ctx: Context, _args: Any) -> None:
         await asyncio.sleep(0.5)  # slower than the platform's answer window in tests
         await ctx.reply("done at last")
+
+    async def slowme(self, ctx: Context, _args: Any) -> None:
+        await asyncio.sleep(0.5)
+        await ctx.reply("only for you", ephemeral=True)
 
 
 class RewardArgs(BaseModel):

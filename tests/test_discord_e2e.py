@@ -268,9 +268,24 @@ async def test_a_slow_command_is_deferred_then_answered(bot: Bot) -> None:
     bot.runner.adapter.defer_after = 0.1
     bot.state.parse_interaction_create(F.slash("slow", ALICE))
     [callback] = await bot.calls("POST", "/interactions/")
-    assert callback.body["type"] == 5  # "thinking…" within the window
-    [followup] = await bot.calls("POST", f"/webhooks/{F.APP_ID}/")
-    assert followup.body["content"] == "done at last"
+    # "thinking…" within the window, shown to the caller only: a private answer may still follow
+    assert callback.body["type"] == 5 and callback.body["data"]["flags"] == 64
+    # the answer is public: posted in the channel, and the private "thinking…" removed
+    [posted] = await bot.calls("POST", f"/channels/{F.CHANNEL_ID}/messages")
+    assert posted.body["content"] == "done at last"
+    await bot.calls("DELETE", f"/webhooks/{F.APP_ID}/")
+    assert not bot.fake.of("POST", f"/webhooks/{F.APP_ID}/")
+
+
+async def test_a_slow_private_answer_stays_private(bot: Bot) -> None:
+    bot.runner.adapter.defer_after = 0.1
+    bot.state.parse_interaction_create(F.slash("slowme", ALICE))
+    [callback] = await bot.calls("POST", "/interactions/")
+    assert callback.body["type"] == 5 and callback.body["data"]["flags"] == 64
+    [edit] = await bot.calls("PATCH", f"/webhooks/{F.APP_ID}/")
+    assert edit.path.endswith("/messages/@original")
+    assert edit.body["content"] == "only for you"
+    assert not bot.fake.of("POST", f"/channels/{F.CHANNEL_ID}/messages")
 
 
 async def test_buttons_on_old_messages_work_after_a_restart(bot: Bot) -> None:
@@ -589,77 +604,37 @@ async def test_a_lock_is_also_a_channel_permission_with_trusted_members_exempt(b
     )
 
 
-
-def _press(custom_id: str, presser: dict[str, Any], *, admin: bool = False, on: str = "card") -> dict[str, Any]:
-    """A component interaction on a bot message, by an admin (Manage Server) or a member."""
-    data = {"custom_id": custom_id, "component_type": 2}
-    shown = F.message(F.snowflake(), F.BOT_USER, on)
-    return F.interaction(3, data, presser, admin=admin, message_payload=shown)
-
-
-def _answers(bot: Bot) -> list[dict[str, Any]]:
-    """What interactions were answered with: a response's data, a follow-up's or an @original edit's body."""
-    out = []
-    for c in bot.fake.calls:
-        body = c.body or {}
-        if c.path.startswith("/interactions") and body.get("type") == 4:
-            out.append(body.get("data") or {})
-        elif c.path.startswith("/webhooks") and c.method in ("POST", "PATCH") and "content" in body:
-            out.append(body)
-    return out
+async def test_hostile_names_reach_the_board_as_plain_letters(bot: Bot) -> None:
+    """Members named as masked links, headings, spoilers and mention pills check in; /top (a slash
+    command) sends every name escaped: no link, heading, spoiler or pill survives, and nobody is pinged."""
+    names = ["[免费领取Nitro](https://evil.cn)", "# 管理员通知 ||点我||", "**官方** <@700000000000000001>"]
+    for i, name in enumerate(names):
+        bot.post(F.user(1200 + i, name), "签到")
+    await bot.said(3)
+    bot.state.parse_interaction_create(F.slash("top", ALICE))
+    [callback] = await bot.calls("POST", "/interactions/")
+    board = callback.body["data"]["content"]
+    assert "\\[免费领取Nitro\\](<https://evil.cn>)" in board
+    assert "# 管理员通知 \\|\\|点我\\|\\|" in board  # mid-line a # is no heading
+    assert "\\*\\*官方\\*\\* \\<@700000000000000001>" in board
+    assert "](https://" not in board and "||点" not in board and "**官" not in board
+    assert callback.body["data"]["allowed_mentions"]["parse"] == []
 
 
-def _in_channel(bot: Bot) -> list[str]:
-    return [c.body.get("content", "") for c in bot.fake.of("POST", f"/channels/{F.CHANNEL_ID}/messages")]
-
-
-async def test_submit_anyway_on_a_similar_need_through_discord(bot: Bot) -> None:
-    """The handler shortened the 85-byte payload to a reference and the adapter stored that reference
-    again: the press resolved to "~n" and expired. Only the adapter shortens now."""
-    bot.post(ALICE, "/need 希望增加夜间模式，晚上看着不刺眼，眼睛也能舒服一些")
-    await bot.fake.wait_until(lambda: len(_in_channel(bot)) >= 1)
-    bot.post(CAROL, "/need 希望增加夜间模式，晚上看着不刺眼，眼睛能舒服一些", roles=[F.ROLE_ADMIN])
-    await bot.fake.wait_until(lambda: len(_in_channel(bot)) >= 2)
-    offer = bot.fake.of("POST", f"/channels/{F.CHANNEL_ID}/messages")[1]
-    assert offer.body["content"].startswith("和已有的需求 #1 很像")
-    _vote_for, anyway = offer.body["components"][0]["components"]
-    assert anyway["label"] == "仍然提交"
-    bot.state.parse_interaction_create(_press(anyway["custom_id"], CAROL, on=offer.body["content"]))
-    await bot.fake.wait_until(lambda: any(t.startswith("📌 需求 #2 · 待处理") for t in _in_channel(bot)))
-    assert not any("失效" in a.get("content", "") for a in _answers(bot))
-
-
-async def test_the_need_status_menu_is_private_and_a_refused_dm_falls_back_on_discord(
-    bot: Bot, db: Database
-) -> None:
-    """The Respond menu is the pressing admin's private answer (never a channel message); a member
-    pressing it is told privately. The status notice goes to the submitter by DM, Discord's DMs being
-    tried rather than opted into; her DMs are closed (403, code 50007), so she is named in the channel
-    instead and the refusal is remembered."""
-    bot.post(ALICE, "/need 希望每月公布一次社群数据报告")
-    await bot.fake.wait_until(lambda: len(_in_channel(bot)) >= 1)
-    card = bot.fake.of("POST", f"/channels/{F.CHANNEL_ID}/messages")[0]
-    respond = card.body["components"][0]["components"][1]
-    bot.state.parse_interaction_create(_press(respond["custom_id"], ALICE, on=card.body["content"]))
-    await bot.fake.wait_until(lambda: any("只有管理员可以处理需求" in a.get("content", "") for a in _answers(bot)))
-    bot.state.parse_interaction_create(_press(respond["custom_id"], CAROL, admin=True, on=card.body["content"]))
-    await bot.fake.wait_until(lambda: any("选择新状态" in a.get("content", "") for a in _answers(bot)))
-    menu = next(a for a in _answers(bot) if "选择新状态" in a.get("content", ""))
-    assert menu.get("flags", 0) & 64  # only the admin sees it
-    labels = [b["label"] for row in menu["components"] for b in row["components"]]
-    assert labels == ["已受理", "已排期", "进行中", "已完成", "待处理"]
-    assert len(_in_channel(bot)) == 1 and not any("仅限管理员" in t for t in _in_channel(bot))
-    accept = menu["components"][0]["components"][0]
-    bot.fake.fail_next("POST", "/messages", 403, {"code": 50007, "message": "Cannot send messages to this user"})
-    bot.state.parse_interaction_create(_press(accept["custom_id"], CAROL, admin=True, on=menu["content"]))
-    await bot.fake.wait_until(lambda: any("你的需求 #1 已更新为「已受理」" in t for t in _in_channel(bot)))
-    assert bot.fake.of("POST", "/users/@me/channels")  # the DM was tried
-    named = [t for t in _in_channel(bot) if "已更新为「已受理」" in t]
-    assert any(t.startswith("<@1001> 你的需求 #1 已更新为「已受理」") for t in named)  # her DM's fallback
-    edits = [c for c in bot.fake.calls if c.method == "PATCH" and "/channels/" in c.path]
-    assert any("📌 需求 #1 · 已受理" in (c.body or {}).get("content", "") for c in edits)  # the card
-    refused = "SELECT COUNT(*) FROM dm_refused WHERE user_id = '1001'"
-    await eventually(lambda: _equals(db.fetchval(refused), 1))
+async def test_a_slash_command_that_only_acts_is_still_answered_once(bot: Bot) -> None:
+    """/warn answers its interaction with the member's notice itself (not a message beside it), and a
+    command whose work is all actions gets a private 'done': never 'the application did not respond'."""
+    bot.post(ALICE, "大家好")
+    await asyncio.sleep(0.2)
+    bot.state.parse_interaction_create(
+        F.slash("warn", CAROL, [{"name": "rest", "type": 3, "value": f"<@{ALICE['id']}> 刷屏"}], admin=True)
+    )
+    [callback] = await bot.calls("POST", "/interactions/")
+    assert callback.body["type"] == 4 and callback.body["data"]["content"].startswith("<@1001>")
+    assert not callback.body["data"].get("flags")  # the notice is for the group to see
+    await asyncio.sleep(0.3)
+    assert len(bot.fake.of("POST", "/interactions/")) == 1
+    assert not [c for c in bot.fake.of("POST", f"/channels/{F.CHANNEL_ID}/messages")]
 
 
 async def test_pin_report_and_delete_from_a_messages_apps_menu(bot: Bot) -> None:
@@ -752,3 +727,75 @@ async def test_a_lock_without_manage_roles_claims_nothing_and_the_notice_is_said
     await bot.said(before + 1)
     await asyncio.sleep(0.2)
     assert notices() == 1
+
+
+def _press(custom_id: str, presser: dict[str, Any], *, admin: bool = False, on: str = "card") -> dict[str, Any]:
+    """A component interaction on a bot message, by an admin (Manage Server) or a member."""
+    data = {"custom_id": custom_id, "component_type": 2}
+    shown = F.message(F.snowflake(), F.BOT_USER, on)
+    return F.interaction(3, data, presser, admin=admin, message_payload=shown)
+
+
+def _answers(bot: Bot) -> list[dict[str, Any]]:
+    """What interactions were answered with: a response's data, a follow-up's or an @original edit's body."""
+    out = []
+    for c in bot.fake.calls:
+        body = c.body or {}
+        if c.path.startswith("/interactions") and body.get("type") == 4:
+            out.append(body.get("data") or {})
+        elif c.path.startswith("/webhooks") and c.method in ("POST", "PATCH") and "content" in body:
+            out.append(body)
+    return out
+
+
+def _in_channel(bot: Bot) -> list[str]:
+    return [c.body.get("content", "") for c in bot.fake.of("POST", f"/channels/{F.CHANNEL_ID}/messages")]
+
+
+async def test_submit_anyway_on_a_similar_need_through_discord(bot: Bot) -> None:
+    """The handler shortened the 85-byte payload to a reference and the adapter stored that reference
+    again: the press resolved to "~n" and expired. Only the adapter shortens now."""
+    bot.post(ALICE, "/need 希望增加夜间模式，晚上看着不刺眼，眼睛也能舒服一些")
+    await bot.fake.wait_until(lambda: len(_in_channel(bot)) >= 1)
+    bot.post(CAROL, "/need 希望增加夜间模式，晚上看着不刺眼，眼睛能舒服一些", roles=[F.ROLE_ADMIN])
+    await bot.fake.wait_until(lambda: len(_in_channel(bot)) >= 2)
+    offer = bot.fake.of("POST", f"/channels/{F.CHANNEL_ID}/messages")[1]
+    assert offer.body["content"].startswith("和已有的需求 #1 很像")
+    _vote_for, anyway = offer.body["components"][0]["components"]
+    assert anyway["label"] == "仍然提交"
+    bot.state.parse_interaction_create(_press(anyway["custom_id"], CAROL, on=offer.body["content"]))
+    await bot.fake.wait_until(lambda: any(t.startswith("📌 需求 #2 · 待处理") for t in _in_channel(bot)))
+    assert not any("失效" in a.get("content", "") for a in _answers(bot))
+
+
+async def test_the_need_status_menu_is_private_and_a_refused_dm_falls_back_on_discord(
+    bot: Bot, db: Database
+) -> None:
+    """The Respond menu is the pressing admin's private answer (never a channel message); a member
+    pressing it is told privately. The status notice goes to the submitter by DM, Discord's DMs being
+    tried rather than opted into; her DMs are closed (403, code 50007), so she is named in the channel
+    instead and the refusal is remembered."""
+    bot.post(ALICE, "/need 希望每月公布一次社群数据报告")
+    await bot.fake.wait_until(lambda: len(_in_channel(bot)) >= 1)
+    card = bot.fake.of("POST", f"/channels/{F.CHANNEL_ID}/messages")[0]
+    respond = card.body["components"][0]["components"][1]
+    bot.state.parse_interaction_create(_press(respond["custom_id"], ALICE, on=card.body["content"]))
+    await bot.fake.wait_until(lambda: any("只有管理员可以处理需求" in a.get("content", "") for a in _answers(bot)))
+    bot.state.parse_interaction_create(_press(respond["custom_id"], CAROL, admin=True, on=card.body["content"]))
+    await bot.fake.wait_until(lambda: any("选择新状态" in a.get("content", "") for a in _answers(bot)))
+    menu = next(a for a in _answers(bot) if "选择新状态" in a.get("content", ""))
+    assert menu.get("flags", 0) & 64  # only the admin sees it
+    labels = [b["label"] for row in menu["components"] for b in row["components"]]
+    assert labels == ["已受理", "已排期", "进行中", "已完成", "待处理"]
+    assert len(_in_channel(bot)) == 1 and not any("仅限管理员" in t for t in _in_channel(bot))
+    accept = menu["components"][0]["components"][0]
+    bot.fake.fail_next("POST", "/messages", 403, {"code": 50007, "message": "Cannot send messages to this user"})
+    bot.state.parse_interaction_create(_press(accept["custom_id"], CAROL, admin=True, on=menu["content"]))
+    await bot.fake.wait_until(lambda: any("你的需求 #1 已更新为「已受理」" in t for t in _in_channel(bot)))
+    assert bot.fake.of("POST", "/users/@me/channels")  # the DM was tried
+    named = [t for t in _in_channel(bot) if "已更新为「已受理」" in t]
+    assert any(t.startswith("<@1001> 你的需求 #1 已更新为「已受理」") for t in named)  # her DM's fallback
+    edits = [c for c in bot.fake.calls if c.method == "PATCH" and "/channels/" in c.path]
+    assert any("📌 需求 #1 · 已受理" in (c.body or {}).get("content", "") for c in edits)  # the card
+    refused = "SELECT COUNT(*) FROM dm_refused WHERE user_id = '1001'"
+    await eventually(lambda: _equals(db.fetchval(refused), 1))

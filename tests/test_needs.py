@@ -463,8 +463,10 @@ async def test_the_status_menu_is_the_pressing_admins_alone(db) -> None:  # type
     assert not _public(actions) and not [a for a in actions if isinstance(a, A.EditMessage)]
     await h.press("erin", "needs:s:1:progress", message_id="ephemeral-1", admin=True)
     actions = h.take()
-    assert [a.message_id for a in actions if isinstance(a, A.EditMessage)] == [mid]  # the card alone
-    assert [a.text for a in actions if isinstance(a, A.AnswerButton)] == ["需求 #1 已更新为「进行中」。"]
+    # the card is brought up to date, and the private menu becomes the confirmation, with no buttons left
+    edits = [(a.message_id, a.text, a.buttons) for a in actions if isinstance(a, A.EditMessage)]
+    assert edits[0][0] == mid and edits[1] == ("ephemeral-1", "需求 #1 已更新为「进行中」。", ())
+    assert [a.text for a in actions if isinstance(a, A.AnswerButton)] == [""]  # and the press is closed
     await h.press("bob", "needs:s:1:done", message_id="ephemeral-1")
     assert [(a.text, a.alert) for a in h.take() if isinstance(a, A.AnswerButton)] == [
         ("只有管理员可以处理需求。", True)

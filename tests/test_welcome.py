@@ -116,7 +116,8 @@ async def test_templates_are_validated_and_rendered(sqlite_db) -> None:  # type:
 
 
 async def test_a_hostile_name_cannot_format_or_ping(sqlite_db) -> None:  # type: ignore[no-untyped-def]
-    from adapters.discord.adapter import allowed, clip
+    from adapters.discord.adapter import allowed
+    from adapters.discord.render import render as discord_render
     from adapters.telegram.adapter import render
     from bot.events import MemberJoined, UserRef
 
@@ -132,7 +133,7 @@ async def test_a_hostile_name_cannot_format_or_ping(sqlite_db) -> None:  # type:
     assert '<a href="tg://user?id=4242">&lt;b&gt;{count}&lt;/b&gt; @\u2060everyone</a>' in html
     assert "<b>" not in html and "\u202e" not in html
     # Discord: a real mention of that user only; @everyone cannot ping.
-    assert "<@4242>" in clip(greeting.text)
+    assert "<@4242>" in discord_render(greeting.text)
     mentions = allowed(greeting.text)
     assert mentions.everyone is False and [u.id for u in mentions.users] == [4242]  # type: ignore[union-attr]
     await h.stop()

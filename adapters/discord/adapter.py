@@ -27,6 +27,7 @@ from adapters.discord.commands import (
     options_to_args,
 )
 from adapters.discord.locks import PermissionLocks, enforced, manageable
+from adapters.discord.render import chunks, flat, render
 from adapters.ordering import ChatLocks
 from bot import actions as A
 from bot.app import App
@@ -46,7 +47,8 @@ from bot.events import (
 )
 from bot.files import FileRefused
 from bot.i18n import t
-from bot.markup import mentioned_ids, plain, split
+from bot.keyboards import Grid, reflow
+from bot.markup import mentioned_ids
 from bot.outbox import DISCORD_LIMITS
 from bot.parsing import is_id
 from storage.syncs import SyncRepo
@@ -54,11 +56,13 @@ from storage.syncs import SyncRepo
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
-MESSAGE_LIMIT = 2000
 CUSTOM_ID_LIMIT = 100
+LABEL_LIMIT = 80
+BUTTON_GRID = Grid(per_row=5, rows=5)  # a message's action rows, and buttons in one
 MAX_TIMEOUT = timedelta(days=28)
 PURGE_MAX = 500  # messages one /purge may take (the core caps it the same)
 BULK_WINDOW = timedelta(days=14) - timedelta(minutes=5)  # Discord bulk-deletes younger messages only
+PRESS_USABLE = timedelta(minutes=14)  # an interaction's token lasts 15 minutes
 DEFER_AFTER = 2.0  # seconds; Discord wants an interaction answered within 3
 _REMEMBERED = 5_000
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -165,15 +169,6 @@ def kinds_of(message: discord.Message) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def clip(text: str) -> str:
-    """Mentions become <@id>; the rest stays as written (Discord markdown is not escaped: names are cleaned)."""
-    out = "".join(p if isinstance(p, str) else f"<@{p.user_id}>" for p in split(text))
-    if len(out) > MESSAGE_LIMIT:
-        flat = plain(text)
-        out = flat if len(flat) <= MESSAGE_LIMIT else flat[: MESSAGE_LIMIT - 1] + "…"
-    return out
-
-
 def allowed(text: str) -> discord.AllowedMentions:
     """Only the members a message names on purpose may be pinged; never @everyone, @here or roles."""
     ids = [int(i) for i in mentioned_ids(text) if is_id(i)]
@@ -185,11 +180,18 @@ def allowed(text: str) -> discord.AllowedMentions:
 
 
 class _Pending:
-    """An interaction waiting for its answer; the lock keeps the auto-defer and the answer from racing."""
+    """An interaction waiting for its answer; the lock keeps the auto-defer and the answer from racing.
+
+    A command's automatic deferral is always ephemeral (a "thinking…" only the caller sees), so a slow
+    private answer stays private; a public answer after it is posted in the channel and the private
+    "thinking…" is removed. `answered` says the caller got something; `deferred` that the loading
+    message is still waiting to be replaced."""
 
     def __init__(self, interaction: discord.Interaction) -> None:
         self.interaction = interaction
         self.lock = asyncio.Lock()
+        self.deferred = False
+        self.answered = False
 
 
 class _Remembered(OrderedDict[str, Any]):
@@ -205,11 +207,15 @@ class DiscordAdapter:
     private_answers = True  # a component interaction can be answered ephemerally
     limits = DISCORD_LIMITS
     dm_opt_in = False  # DMs are tried; a member with closed DMs makes the API answer 403
+    button_grid = BUTTON_GRID
 
     def __init__(self, app: App, client: discord.Client) -> None:
         self.app = app
         self.client = client
         self._pending: _Remembered = _Remembered()  # event key -> _Pending
+        # message id -> the latest press on it: an edit of that message goes through the press (it may
+        # be a private message, which only the interaction can reach)
+        self._pressed: _Remembered = _Remembered()
         self._channels: _Remembered = _Remembered()  # message id -> channel id
         self._home: dict[str, int] = {}  # guild id -> last active channel id
         self._guild_lock = ChatLocks()
@@ -396,11 +402,15 @@ class DiscordAdapter:
             return
         pending = _Pending(interaction)
         self._pending.remember(key, pending)
-        deferral = asyncio.create_task(self._defer_later(pending, component=isinstance(event, ButtonPressed)))
+        component = isinstance(event, ButtonPressed)
+        if component and interaction.message is not None:
+            self._pressed.remember(str(interaction.message.id), pending)
+        deferral = asyncio.create_task(self._defer_later(pending, component=component))
         try:
             await self._deliver(guild.id, event)
         finally:
             deferral.cancel()
+            await self._close(pending, event.chat, component=component)
 
     def _command(self, data: dict[str, Any], common: dict[str, Any]) -> CommandInvoked:
         """A slash command: its options as the argument text, its file option as attachments. A message
@@ -442,16 +452,27 @@ class DiscordAdapter:
         )
         pending = _Pending(interaction)
         self._pending.remember(key, pending)
+        if message is not None:
+            self._pressed.remember(str(message.id), pending)
         deferral = asyncio.create_task(self._defer_later(pending, component=True))
         try:
             async with self._guild_lock(f"dm:{interaction.user.id}"):
                 await self.app.handle(event)
         finally:
             deferral.cancel()
+            await self._close(pending, None, component=True)
 
     async def _defer_later(self, pending: _Pending, *, component: bool) -> None:
-        """Answer 'thinking…' if the core has not answered within two seconds."""
+        """Acknowledge within Discord's three seconds if the core has not answered within two: a press
+        silently (the message stays as it is), a command with a "thinking…" only the caller sees, so
+        that a slow private answer (/me, a refusal) is not forced public by the first follow-up."""
         await asyncio.sleep(self.defer_after)
+        # Once under way the deferral finishes even if the event ends meanwhile: a request cut off
+        # mid-flight would leave nobody knowing whether Discord took it.
+        await asyncio.shield(self._defer_now(pending, component=component))
+
+    @staticmethod
+    async def _defer_now(pending: _Pending, *, component: bool) -> None:
         async with pending.lock:
             response = pending.interaction.response
             if not response.is_done():
@@ -459,7 +480,8 @@ class DiscordAdapter:
                     if component:
                         await response.defer()
                     else:
-                        await response.defer(thinking=True)
+                        await response.defer(thinking=True, ephemeral=True)
+                        pending.deferred = True
 
     # --- actions to API calls ------------------------------------------------------------------------
 
@@ -482,16 +504,20 @@ class DiscordAdapter:
     async def _view(self, buttons: A.Keyboard) -> discord.ui.View | None:
         if not buttons:
             return None
+        rows, dropped = reflow(buttons, BUTTON_GRID)
+        if dropped:
+            log.error("%d button(s) past Discord's %d rows dropped: the feature should page", dropped, 5)
         view = discord.ui.View(timeout=None)
         now_ms = to_ms(self.app.clock.now())
-        for row_no, row in enumerate(buttons[:5]):
-            for b in row[:5]:
+        for row_no, row in enumerate(rows):
+            for b in row:
+                label = b.label[:LABEL_LIMIT] or "·"
                 if b.data.startswith(A.URL_PREFIX):  # a link opens in the browser; no interaction
                     url = b.data[len(A.URL_PREFIX) :]
-                    view.add_item(discord.ui.Button(label=b.label[:80], url=url, row=row_no))
+                    view.add_item(discord.ui.Button(label=label, url=url, row=row_no))
                     continue
                 custom_id = await self.app.buttons.shorten(b.data, CUSTOM_ID_LIMIT, now_ms)
-                view.add_item(discord.ui.Button(label=b.label[:80], custom_id=custom_id, row=row_no))
+                view.add_item(discord.ui.Button(label=label, custom_id=custom_id, row=row_no))
         return view
 
     def _guild(self, chat: ChatRef) -> discord.Guild:
@@ -521,30 +547,110 @@ class DiscordAdapter:
         buttons: A.Keyboard,
         reference: discord.MessageReference | None = None,
     ) -> A.ActionResult:
-        kwargs: dict[str, Any] = {"allowed_mentions": allowed(text)}
+        """One message, or several cut at line ends when the text passes Discord's 2,000 characters:
+        the first answers `reference`, the last carries the buttons; its id is the one returned."""
+        parts = chunks(text)
         view = await self._view(buttons)
-        if view is not None:
-            kwargs["view"] = view
-        if reference is not None:
-            kwargs["reference"] = reference
-        sent = await channel.send(clip(text), **kwargs)
-        self._channels.remember(str(sent.id), sent.channel.id)
+        mentions = allowed(text)
+        sent: discord.Message | None = None
+        for i, part in enumerate(parts):
+            kwargs: dict[str, Any] = {"allowed_mentions": mentions}
+            if view is not None and i == len(parts) - 1:
+                kwargs["view"] = view
+            if reference is not None and i == 0:
+                kwargs["reference"] = reference
+            sent = await channel.send(part, **kwargs)
+            self._channels.remember(str(sent.id), sent.channel.id)
+        assert sent is not None
         return A.ActionResult(ok=True, message_id=str(sent.id))
 
     async def _respond(
         self, pending: _Pending, text: str, buttons: A.Keyboard, ephemeral: bool
     ) -> A.ActionResult:
+        """An answer to an interaction: its response, the private "thinking…" replaced, or a follow-up."""
         async with pending.lock:
             interaction = pending.interaction
-            kwargs: dict[str, Any] = {"allowed_mentions": allowed(text), "ephemeral": ephemeral}
+            parts = chunks(text)
             view = await self._view(buttons)
-            if view is not None:
-                kwargs["view"] = view
+            mentions = allowed(text)
+
+            def extra(i: int) -> dict[str, Any]:
+                kwargs: dict[str, Any] = {"allowed_mentions": mentions}
+                if view is not None and i == len(parts) - 1:
+                    kwargs["view"] = view
+                return kwargs
+
+            message_id: str | None = None
+            first = 0
             if not interaction.response.is_done():
-                await interaction.response.send_message(clip(text), **kwargs)
-                return A.OK
-            sent = await interaction.followup.send(clip(text), wait=True, **kwargs)
-            return A.ActionResult(ok=True, message_id=str(sent.id))
+                callback = await interaction.response.send_message(parts[0], ephemeral=ephemeral, **extra(0))
+                pending.answered, first = True, 1
+                message_id = None if callback.message_id is None else str(callback.message_id)
+            elif pending.deferred and not pending.answered:
+                pending.answered = True
+                if not ephemeral:  # the private "thinking…" cannot turn public: post, then remove it
+                    channel = self._interaction_channel(interaction)
+                    result = await self._send(channel, text, buttons)
+                    with contextlib.suppress(discord.HTTPException):
+                        await interaction.delete_original_response()
+                    pending.deferred = False
+                    return result
+                edited = await interaction.edit_original_response(
+                    content=parts[0], **{k: v for k, v in extra(0).items() if k != "allowed_mentions"}
+                )
+                pending.deferred, first = False, 1
+                message_id = str(edited.id)
+            for i in range(first, len(parts)):
+                sent = await interaction.followup.send(parts[i], wait=True, ephemeral=ephemeral, **extra(i))
+                pending.answered = True
+                message_id = str(sent.id)
+            return A.ActionResult(ok=True, message_id=message_id)
+
+    def _fresh_press(self, message_id: str) -> bool:
+        """A press on this message whose interaction can still be used (Discord: 15 minutes)."""
+        pending = self._pressed.get(message_id)
+        return pending is not None and datetime.now(UTC) - pending.interaction.created_at < PRESS_USABLE
+
+    async def _edit_pressed(self, pending: _Pending, text: str, buttons: A.Keyboard) -> A.ActionResult:
+        """Edit the message a button was pressed on through the press itself: as its answer (an update of
+        the message) while unanswered, else through the interaction's webhook. This reaches a private
+        (ephemeral) message too, which the channel's endpoint cannot: a used private menu goes away."""
+        async with pending.lock:
+            interaction = pending.interaction
+            view = await self._view(buttons)
+            if not interaction.response.is_done():
+                await interaction.response.edit_message(content=flat(text), view=view)
+            else:
+                await interaction.edit_original_response(content=flat(text), view=view)
+            return A.OK
+
+    def _interaction_channel(self, interaction: discord.Interaction) -> discord.abc.Messageable:
+        if interaction.channel_id is None or interaction.guild_id is None:
+            raise A.PermanentError(A.Failure.NOT_FOUND, "interaction without a channel")
+        return self.client.get_partial_messageable(interaction.channel_id, guild_id=interaction.guild_id)
+
+    async def _close(self, pending: _Pending, chat: ChatRef | None, *, component: bool) -> None:
+        """Whatever the core did, an interaction is answered once: the core answers every command and
+        press itself (bot/app.py), so this only catches a failure on the way (the event crashed, the
+        answer was refused): the caller is told privately rather than left with "did not respond"."""
+        async with pending.lock:
+            interaction = pending.interaction
+            try:
+                if component:
+                    if not interaction.response.is_done():
+                        await interaction.response.defer()
+                    return
+                if pending.answered:
+                    return
+                lang = await self.app.language_of(chat) if chat is not None else "zh-CN"
+                text = render(t(lang, "common.internal_error"))
+                if pending.deferred:
+                    await interaction.edit_original_response(content=text)
+                elif not interaction.response.is_done():
+                    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+                pending.answered = True
+            except discord.HTTPException as exc:
+                log.warning("cannot close interaction %s: %s", interaction.id, exc)
 
     async def member_is_admin(self, chat_id: str, user_id: str) -> bool:
         if not (is_id(chat_id) and is_id(user_id)):
@@ -583,10 +689,12 @@ class DiscordAdapter:
                         fail_if_not_exists=False,
                     )
                 return await self._send(channel, text, buttons, reference)
+            case A.EditMessage(message_id=mid, text=text, buttons=buttons) if self._fresh_press(mid):
+                return await self._edit_pressed(self._pressed[mid], text, buttons)
             case A.EditMessage(message_id=mid, text=text, buttons=buttons):
                 message = self._channel(action.chat, mid).get_partial_message(int(mid))
-                await message.edit(
-                    content=clip(text), view=await self._view(buttons), allowed_mentions=NO_MENTIONS
+                await message.edit(  # an edit stays one message: cut, with an ellipsis, if it must be
+                    content=flat(text), view=await self._view(buttons), allowed_mentions=NO_MENTIONS
                 )
             case A.Delete(message_id=mid):
                 await self._channel(action.chat, mid).get_partial_message(int(mid)).delete()
@@ -614,19 +722,12 @@ class DiscordAdapter:
                 pending = self._pending.get(f"dc:i:{cb}")
                 if pending is None:
                     raise A.PermanentError(A.Failure.NOT_FOUND, "interaction expired")
-                view = await self._view(buttons) or discord.utils.MISSING
-                async with pending.lock:
-                    response = pending.interaction.response
-                    if text and not response.is_done():
-                        await response.send_message(
-                            clip(text), ephemeral=True, allowed_mentions=NO_MENTIONS, view=view
-                        )
-                    elif text:
-                        await pending.interaction.followup.send(
-                            clip(text), ephemeral=True, allowed_mentions=NO_MENTIONS, view=view
-                        )
-                    elif not response.is_done():
-                        await response.defer()
+                if not text:
+                    async with pending.lock:
+                        if not pending.interaction.response.is_done():
+                            await pending.interaction.response.defer()
+                    return A.OK
+                return await self._respond(pending, text, buttons, True)
             case A.DirectMessage(user_id=uid, text=text, buttons=buttons):
                 user = self.client.get_user(int(uid)) or await self.client.fetch_user(int(uid))
                 return await self._send(user, text, buttons)
@@ -688,7 +789,7 @@ class DiscordAdapter:
             raise A.PermanentError(A.Failure.NOT_FOUND, f"file {action.filename}: {exc}") from exc
         upload = discord.File(io.BytesIO(data), filename=action.filename)
         sent = await target.send(
-            clip(action.caption) if action.caption else None,
+            flat(action.caption) if action.caption else None,
             file=upload,
             allowed_mentions=allowed(action.caption),
         )

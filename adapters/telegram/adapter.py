@@ -34,6 +34,7 @@ from telegram.constants import ChatType, ParseMode
 from adapters.ordering import ChatLocks
 from bot import actions as A
 from bot.app import App
+from bot.chunks import split_text
 from bot.clock import to_ms
 from bot.commands import shorten
 from bot.events import (
@@ -51,7 +52,8 @@ from bot.events import (
 )
 from bot.files import FileRefused
 from bot.i18n import LANGUAGES, t
-from bot.markup import plain, split
+from bot.keyboards import Grid, reflow
+from bot.markup import split
 from bot.outbox import TELEGRAM_LIMITS
 from bot.parsing import is_id
 
@@ -61,6 +63,9 @@ PLATFORM = "telegram"
 CALLBACK_DATA_BYTES = 64
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
+KEYBOARD_LIMIT = Grid(per_row=8, rows=100)  # what the Bot API accepts in one inline keyboard
+KEYBOARD_BUTTONS = 100
+BUTTON_GRID = Grid(per_row=8, rows=13)  # what features lay a list out in: a phone's screen of rows
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "chat_member", "my_chat_member"]
 ADMIN_TTL = 600.0  # seconds an admin list is trusted; a chat_member change drops it sooner
 JOIN_WINDOW = 120.0  # a join seen through both update paths within this window is one join
@@ -119,16 +124,23 @@ def _html(text: str) -> str:
     return "".join(parts)
 
 
+def visible(text: str) -> int:
+    """How Telegram counts a message against its limits: the text after HTML parsing, in UTF-16 units
+    (a mention shows its name)."""
+    return sum(
+        len((p if isinstance(p, str) else p.name).encode("utf-16-le")) // 2 for p in split(text)
+    )
+
+
+def chunks(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """The text as HTML messages of at most `limit` visible characters each, cut at line ends."""
+    return [_html(piece) for piece in split_text(text, limit, visible)]
+
+
 def render(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """Handlers write plain text (plus mentions): escape it for HTML parse mode, within Telegram's limit."""
-    out = _html(text)
-    if len(out) > limit:  # cut the plain form; mentions beyond the limit become names
-        flat = plain(text)
-        out = html.escape(flat, quote=False)
-        while len(out) > limit:
-            flat = flat[: len(flat) - (len(out) - limit) - 1]
-            out = html.escape(flat, quote=False) + "…"
-    return out
+    """Handlers write plain text (plus mentions): escaped for HTML parse mode, as one message (an edit,
+    a caption) cut with an ellipsis when it passes `limit`."""
+    return _html(split_text(text, limit, visible, max_chunks=1)[0])
 
 
 @dataclass(slots=True)
@@ -145,6 +157,7 @@ class TelegramAdapter:
     dm_opt_in = True  # a bot may only write to users who started it
     delete_window = timedelta(hours=48)  # older messages cannot be deleted by a bot
     roles = False  # no roles to give (level rewards and "inactive" are not a thing here)
+    button_grid = BUTTON_GRID
 
     def __init__(self, app: App, bot: Bot, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.app = app
@@ -558,21 +571,27 @@ class TelegramAdapter:
     async def _markup(self, buttons: A.Keyboard) -> InlineKeyboardMarkup | None:
         if not buttons:
             return None
+        rows, dropped = reflow(buttons, KEYBOARD_LIMIT)
+        while sum(len(r) for r in rows) > KEYBOARD_BUTTONS:
+            dropped += len(rows[-1])
+            rows = rows[:-1]
+        if dropped:
+            log.error("%d button(s) past Telegram's keyboard limits dropped: the feature should page", dropped)
         now_ms = to_ms(self.app.clock.now())
-        rows = []
-        for row in buttons:
-            rows.append(
+        markup = []
+        for row in rows:
+            markup.append(
                 [
-                    InlineKeyboardButton(b.label[:64], url=b.data[len(A.URL_PREFIX) :])
+                    InlineKeyboardButton(b.label[:64] or "·", url=b.data[len(A.URL_PREFIX) :])
                     if b.data.startswith(A.URL_PREFIX)
                     else InlineKeyboardButton(
-                        b.label[:64],
+                        b.label[:64] or "·",
                         callback_data=await self.app.buttons.shorten(b.data, CALLBACK_DATA_BYTES, now_ms),
                     )
                     for b in row
                 ]
             )
-        return InlineKeyboardMarkup(rows)
+        return InlineKeyboardMarkup(markup)
 
     async def perform(self, action: A.Action) -> A.ActionResult:
         try:
@@ -608,26 +627,13 @@ class TelegramAdapter:
         chat_id = int(action.chat.chat_id)
         match action:
             case A.Send(text=text, buttons=buttons, channel=channel):
-                sent = await bot.send_message(
-                    chat_id,
-                    render(text),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=await self._markup(buttons),
-                    message_thread_id=int(channel) if channel and is_id(channel) else None,
-                )
-                return A.ActionResult(ok=True, message_id=str(sent.message_id))
+                thread = int(channel) if channel and is_id(channel) else None
+                return await self._send_text(chat_id, text, buttons, thread=thread)
             case A.Reply(text=text, buttons=buttons, reply_to=reply_to):
                 params = None
                 if reply_to is not None and is_id(reply_to):
                     params = ReplyParameters(int(reply_to), allow_sending_without_reply=True)
-                sent = await bot.send_message(
-                    chat_id,
-                    render(text),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=await self._markup(buttons),
-                    reply_parameters=params,
-                )
-                return A.ActionResult(ok=True, message_id=str(sent.message_id))
+                return await self._send_text(chat_id, text, buttons, reply=params)
             case A.EditMessage(message_id=mid, text=text, buttons=buttons):
                 await bot.edit_message_text(
                     render(text),
@@ -667,13 +673,7 @@ class TelegramAdapter:
             case A.AnswerButton(callback_id=cb, text=text, alert=alert):
                 await bot.answer_callback_query(cb, text=text[:200] or None, show_alert=alert)
             case A.DirectMessage(user_id=uid, text=text, buttons=buttons):
-                sent = await bot.send_message(
-                    int(uid),
-                    render(text),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=await self._markup(buttons),
-                )
-                return A.ActionResult(ok=True, message_id=str(sent.message_id))
+                return await self._send_text(int(uid), text, buttons)
             case A.SendFile():
                 return await self._send_file(action, chat_id)
             case A.Purge():
@@ -683,6 +683,32 @@ class TelegramAdapter:
             case _:
                 return A.ActionResult(ok=False, failure=A.Failure.UNSUPPORTED, detail=type(action).__name__)
         return A.OK
+
+    async def _send_text(
+        self,
+        chat_id: int,
+        text: str,
+        buttons: A.Keyboard,
+        *,
+        reply: ReplyParameters | None = None,
+        thread: int | None = None,
+    ) -> A.ActionResult:
+        """One message, or several cut at line ends past Telegram's 4,096 characters: the first answers
+        `reply`, the last carries the keyboard; its id is the one returned."""
+        parts = chunks(text)
+        markup = await self._markup(buttons)
+        sent: Message | None = None
+        for i, part in enumerate(parts):
+            sent = await self.bot.send_message(
+                chat_id,
+                part,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup if i == len(parts) - 1 else None,
+                reply_parameters=reply if i == 0 else None,
+                message_thread_id=thread,
+            )
+        assert sent is not None
+        return A.ActionResult(ok=True, message_id=str(sent.message_id))
 
     async def _purge(self, action: A.Purge, chat_id: int) -> A.ActionResult:
         """Message ids of a group are consecutive, so the run is a range; deleteMessages takes 100 a call
@@ -711,11 +737,16 @@ class TelegramAdapter:
         except OSError as exc:
             raise A.PermanentError(A.Failure.NOT_FOUND, f"file {action.filename}: {exc}") from exc
         upload = InputFile(data, filename=action.filename)
-        caption = render(action.caption, CAPTION_LIMIT) if action.caption else None
+        # A caption holds 1,024 characters: the file carries what fits, the rest follows as messages.
+        pieces = split_text(action.caption, CAPTION_LIMIT, visible) if action.caption else [""]
+        caption = _html(pieces[0]) or None
+        rest = "\n".join(pieces[1:])
         send = self.bot.send_photo if action.photo else self.bot.send_document
         sent = await send(
             target, upload, caption=caption, parse_mode=ParseMode.HTML, message_thread_id=thread
         )
+        if rest:
+            await self._send_text(target, rest, (), thread=thread)
         return A.ActionResult(ok=True, message_id=str(sent.message_id))
 
     async def _chat_permissions(self, chat_id: int) -> ChatPermissions:
