@@ -90,6 +90,13 @@ class Context:
             return await members.find(self.group.id, mention.username)
         return None
 
+    def named(self, raw: str) -> str:
+        """How a member reference the caller typed reads back: the display name a platform mention
+        carries (a Telegram member without a @username arrives as `<@id>`), else the text as typed."""
+        ev = self.event
+        known = ev.mentions.get(raw) if isinstance(ev, MessagePosted | CommandInvoked) else None
+        return (known.name if known is not None else raw)[:40]
+
     # --- changing settings ---------------------------------------------------------------------------
 
     async def set_setting(self, key: str, raw: str) -> GroupSettings:

@@ -158,7 +158,7 @@ class LifecycleFeature(Feature):
             tokens = tokenize(args.rest)
             named = tokens[0].text if tokens else None
             text = (
-                ctx.t("common.member_not_found", who=named[:40])
+                ctx.t("common.member_not_found", who=ctx.named(named))
                 if named
                 else ctx.t("common.usage", usage=ctx.t("cmd.whois.usage"))
             )

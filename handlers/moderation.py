@@ -688,7 +688,7 @@ class ModerationFeature(Feature):
             tokens = tokenize(rest)
             named = tokens[0].text if tokens and tokens[0].text.startswith("@") else None
             text = (
-                ctx.t("common.member_not_found", who=named[:40])
+                ctx.t("common.member_not_found", who=ctx.named(named))
                 if named
                 else ctx.t("common.usage", usage=ctx.t(usage))
             )

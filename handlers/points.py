@@ -297,7 +297,7 @@ class PointsFeature(Feature):
             return
         member = await ctx.resolve_member(args.member)
         if member is None:
-            await ctx.reply(ctx.t("points.no_member", who=args.member.raw[:64]), ephemeral=True)
+            await ctx.reply(ctx.t("points.no_member", who=ctx.named(args.member.raw)), ephemeral=True)
             return
         delta = args.amount if args.action == "give" else -args.amount
         reason = f"admin:{args.reason.strip()[:200]}" if args.reason.strip() else "admin"

@@ -156,7 +156,7 @@ class ToolsFeature(Feature):
             except ValueError:
                 found = None
             if found is None:
-                await ctx.reply(ctx.t("common.member_not_found", who=tokens[0].text[:40]), ephemeral=True)
+                await ctx.reply(ctx.t("common.member_not_found", who=ctx.named(tokens[0].text)), ephemeral=True)
                 return None
         else:
             replied = ctx.replied()

@@ -740,7 +740,7 @@ async def test_a_text_mention_of_someone_not_in_the_group_is_not_found(bot: Bot,
     say_naming(fake, CAROL, "/points give Zed 30", ("Zed", zed))
     say_naming(fake, CAROL, "/whois Zed", ("Zed", zed))
     texts = await replies(fake, 2)
-    assert texts[0].startswith("在本群找不到成员") and texts[1].startswith("本群没有找到成员")
+    assert texts[0].startswith("在本群找不到成员 Zed") and texts[1].startswith("本群没有找到成员 Zed")
     assert not any("/points give|take" in t or "/whois @" in t for t in texts)
 
 
