@@ -2,6 +2,18 @@
 
 Answers carry `Content-Type: application/json` exactly (discord.py reads anything else as text) and a
 429 carries a `Via` header (without one discord.py takes it for a Cloudflare ban).
+
+It refuses what Discord refuses, in Discord's shapes: a message whose content is over 2,000 characters,
+with more than 5 action rows or 5 buttons in a row, a custom_id over 100 characters (or repeated), a label
+over 80 (400 code 50035 "Invalid Form Body" with the nested `errors`); an empty message (50006); a second
+initial response to an interaction (400 code 40060) or one later than 3 s after the interaction was
+delivered (404 code 10062); a follow-up, or an edit or deletion of the original response, before any
+initial response (404 code 10015). Interactions are timed from `delivered(payload)` (call it as the
+payload goes to discord.py), else from when the payload was built. Every message it creates is kept in
+`messages` with its visibility: the first follow-up (or `@original` edit) after a deferral answers the
+"thinking…" message and keeps the deferral's visibility, whatever flags it asks for, as Discord does (a
+mismatch is recorded). Each refusal is also appended to `violations`, so a test can require
+`fake.violations == []`.
 """
 
 from __future__ import annotations
@@ -9,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +39,30 @@ ROLE_ADMIN, ROLE_LEVEL, ROLE_BOT, ROLE_HIGH = (700_000_000_000_000_300 + i for i
 MANAGE_GUILD = 1 << 5
 ALL_PERMISSIONS = (1 << 41) - 1
 _ids = itertools.count(800_000_000_000_000_000)
+CONTENT_LIMIT = 2000
+ACTION_ROWS = 5
+ROW_BUTTONS = 5
+CUSTOM_ID_LIMIT = 100
+LABEL_LIMIT = 80
+ANSWER_WINDOW = 3.0  # seconds Discord waits for an interaction's initial response
+EPHEMERAL = 64
+COMMAND_CALLBACKS = frozenset({4, 5, 9})  # an application command: a message, "thinking…", a modal
+COMPONENT_CALLBACKS = frozenset({4, 5, 6, 7, 9})  # a component may also update its message (6, 7)
+
+
+@dataclass
+class Built:
+    """An interaction payload as built: its token, when it was built, its kind, the message it sits on."""
+
+    interaction_id: str
+    token: str
+    kind: int
+    at: float
+    message_id: str | None
+
+
+_BUILT: dict[str, Built] = {}  # interaction id -> what the builder made (one fake at a time, as Route.BASE)
+_TOKENS: dict[str, str] = {}  # token -> interaction id
 
 
 def snowflake() -> int:
@@ -201,6 +238,14 @@ def interaction(
     }
     if message_payload is not None:
         payload["message"] = message_payload
+    _BUILT[payload["id"]] = Built(
+        payload["id"],
+        payload["token"],
+        kind,
+        time.monotonic(),
+        str(message_payload["id"]) if message_payload is not None else None,
+    )
+    _TOKENS[payload["token"]] = payload["id"]
     return payload
 
 
@@ -225,12 +270,65 @@ class Call:
     query: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Violation:
+    """A call Discord would refuse (or silently alter), and what it answers."""
+
+    method: str
+    path: str
+    code: int
+    message: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}: {self.code} {self.message}" + (
+            f" ({self.detail})" if self.detail else ""
+        )
+
+
+@dataclass
+class Created:
+    """A message the fake created: who sees it, and what it says."""
+
+    id: str
+    channel_id: str
+    content: str
+    components: list[dict[str, Any]]
+    ephemeral: bool
+    via: str  # "channel", "callback", "followup"
+    interaction_id: str | None = None
+    deleted: bool = False
+
+
+@dataclass
+class Answering:
+    """One interaction's answering, as Discord tracks it."""
+
+    interaction_id: str
+    token: str
+    kind: int  # 2 application command, 3 component
+    delivered: float
+    message_id: str | None = None  # a component's message
+    callbacks: list[tuple[int, float]] = field(default_factory=list)  # (type, seconds after delivery)
+    ephemeral: bool = False  # of the original response (a deferral decides it)
+    loading: bool = False  # a "thinking…" message not resolved yet
+    original: str | None = None  # the original response's message id
+    followups: list[str] = field(default_factory=list)
+
+    @property
+    def callback_type(self) -> int | None:
+        return self.callbacks[0][0] if self.callbacks else None
+
+
 @dataclass
 class FakeDiscordApi:
     calls: list[Call] = field(default_factory=list)
     failures: list[tuple[str, str, int, dict[str, Any]]] = field(default_factory=list)
     cdn: dict[str, bytes] = field(default_factory=dict)
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel id -> its messages
+    violations: list[Violation] = field(default_factory=list)
+    messages: dict[str, Created] = field(default_factory=dict)  # every message made, by id
+    answering: dict[str, Answering] = field(default_factory=dict)  # interaction id -> its answering
 
     def __post_init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -285,6 +383,42 @@ class FakeDiscordApi:
     def of(self, method: str, path_part: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and path_part in c.path]
 
+    def delivered(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Start an interaction's 3-second window now (as it goes to discord.py); returns the payload."""
+        built = _BUILT.get(str(payload["id"]))
+        message = payload.get("message")
+        self.answering[str(payload["id"])] = Answering(
+            str(payload["id"]),
+            str(payload["token"]),
+            int(payload["type"]),
+            time.monotonic(),
+            str(message["id"]) if message else (built.message_id if built else None),
+        )
+        _TOKENS[str(payload["token"])] = str(payload["id"])
+        return payload
+
+    def answers(self, interaction_id: str | int) -> list[Created]:
+        """The messages an interaction's responses made (original first, then follow-ups)."""
+        state = self.answering.get(str(interaction_id))
+        if state is None:
+            return []
+        ids = ([state.original] if state.original else []) + state.followups
+        return [self.messages[i] for i in ids if i in self.messages]
+
+    def _answering(self, interaction_id: str) -> Answering | None:
+        state = self.answering.get(interaction_id)
+        if state is None and interaction_id in _BUILT:
+            built = _BUILT[interaction_id]
+            state = Answering(interaction_id, built.token, built.kind, built.at, built.message_id)
+            self.answering[interaction_id] = state
+        return state
+
+    def _refuse(
+        self, request: web.Request, path: str, status: int, body: dict[str, Any], detail: str = ""
+    ) -> web.Response:
+        self.violations.append(Violation(request.method, path, body["code"], body["message"], detail))
+        return self._json(body, status)
+
     @staticmethod
     def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
         return web.Response(
@@ -294,14 +428,161 @@ class FakeDiscordApi:
         )
 
     def _message(
-        self, channel_id: str, body: dict[str, Any], author: dict[str, Any] = BOT_USER
+        self,
+        channel_id: str,
+        body: dict[str, Any],
+        author: dict[str, Any] = BOT_USER,
+        *,
+        via: str = "channel",
+        ephemeral: bool = False,
+        interaction_id: str | None = None,
+        reuse: str | None = None,
     ) -> dict[str, Any]:
+        """A message made (or, with `reuse`, rewritten) as Discord returns it, kept in `messages`."""
         # The bot's member data rides along, as on Discord: discord.py refreshes its cached roles from it.
         roles = [ROLE_BOT] if author is BOT_USER else []
-        return {
-            **message(snowflake(), author, body.get("content", ""), roles=roles, channel_id=int(channel_id)),
-            "components": body.get("components", []),
+        mid = int(reuse) if reuse else snowflake()
+        old = self.messages.get(str(mid))
+        content = body.get("content") if "content" in body else (old.content if old else "")
+        components = body.get("components") if "components" in body else (old.components if old else [])
+        self.messages[str(mid)] = Created(
+            str(mid),
+            str(channel_id),
+            content or "",
+            components or [],
+            ephemeral,
+            old.via if old else via,
+            interaction_id if old is None else old.interaction_id,
+        )
+        payload = {
+            **message(mid, author, content or "", roles=roles, channel_id=int(channel_id)),
+            "components": components or [],
         }
+        if ephemeral:
+            payload["flags"] = EPHEMERAL
+        return payload
+
+    def _edit(self, message_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        old = self.messages.get(message_id)
+        channel = old.channel_id if old else str(CHANNEL_ID)
+        return self._message(channel, body, reuse=message_id, ephemeral=bool(old and old.ephemeral))
+
+    # --- interactions ----------------------------------------------------------------------------------
+
+    def _callback(
+        self, request: web.Request, path: str, interaction_id: str, body: dict[str, Any]
+    ) -> web.Response:
+        """POST /interactions/{id}/{token}/callback: the one initial response, within 3 seconds."""
+        state = self._answering(interaction_id)
+        if state is None:
+            return self._refuse(
+                request, path, 404, {"message": "Unknown interaction", "code": 10062}, "never delivered"
+            )
+        if state.callbacks:
+            return self._refuse(
+                request, path, 400, {"message": "Interaction has already been acknowledged.", "code": 40060}
+            )
+        late = time.monotonic() - state.delivered
+        if late > ANSWER_WINDOW:
+            return self._refuse(
+                request,
+                path,
+                404,
+                {"message": "Unknown interaction", "code": 10062},
+                f"answered after {late:.2f} s",
+            )
+        kind = int(body.get("type", 0))
+        allowed = COMMAND_CALLBACKS if state.kind == 2 else COMPONENT_CALLBACKS
+        if kind not in allowed:
+            choices = _err("BASE_TYPE_CHOICES", f"Value must be one of {sorted(allowed)}.")
+            note = f"callback type {kind} for interaction type {state.kind}"
+            return self._refuse(request, path, 400, _invalid({"type": {"_errors": [choices]}}), note)
+        data = body.get("data") or {}
+        if kind in (4, 7):
+            refused = _form_errors(data, creating=kind == 4, prefix="data")
+            if refused is not None:
+                return self._refuse(request, path, *refused)
+        state.callbacks.append((kind, late))
+        ephemeral = bool(int(data.get("flags", 0) or 0) & EPHEMERAL)
+        resource: dict[str, Any] = {"type": kind}
+        if kind in (4, 5):
+            state.ephemeral, state.loading = ephemeral, kind == 5
+            made = self._message(
+                str(CHANNEL_ID), data if kind == 4 else {}, via="callback", ephemeral=ephemeral,
+                interaction_id=interaction_id,
+            )  # fmt: skip
+            state.original = made["id"]
+            if kind == 4:
+                resource["message"] = made
+        elif kind == 7 and state.message_id:
+            resource["message"] = self._edit(state.message_id, data)
+        return self._json(
+            {
+                "interaction": {
+                    "id": interaction_id,
+                    "type": state.kind,
+                    "response_message_id": state.original or state.message_id or str(snowflake()),
+                    "response_message_loading": kind == 5,
+                    "response_message_ephemeral": ephemeral,
+                },
+                "resource": resource,
+            }
+        )
+
+    def _webhook(
+        self, request: web.Request, path: str, parts: list[str], body: dict[str, Any]
+    ) -> web.Response:
+        """An interaction's webhook: follow-ups, and the original response edited or deleted."""
+        token = parts[2] if len(parts) > 2 else ""
+        state = self._answering(_TOKENS.get(token, ""))
+        unknown = {"message": "Unknown Webhook", "code": 10015}
+        if state is None or not state.callbacks:
+            return self._refuse(request, path, 404, unknown, "no initial response yet")
+        m = request.method
+        target = parts[4] if len(parts) > 4 else None  # messages/{id or @original}
+        if target is None and m == "POST":
+            refused = _form_errors(body, creating=True)
+            if refused is not None:
+                return self._refuse(request, path, *refused)
+            asked = bool(int(body.get("flags", 0) or 0) & EPHEMERAL)
+            if state.loading:  # the first follow-up answers the "thinking…" message, as deferred
+                return self._json(self._resolve(request, path, state, body, asked))
+            made = self._message(
+                str(CHANNEL_ID), body, via="followup", ephemeral=asked, interaction_id=state.interaction_id
+            )
+            state.followups.append(made["id"])
+            return self._json(made)
+        original = target == "@original"
+        message_id = (state.original or state.message_id) if original else target
+        if message_id is None or message_id not in self.messages or self.messages[message_id].deleted:
+            return self._refuse(request, path, 404, {"message": "Unknown Message", "code": 10008})
+        if m == "DELETE":
+            self.messages[message_id].deleted = True
+            state.loading = state.loading and not original
+            return web.Response(status=204)
+        if m == "PATCH":
+            refused = _form_errors(body, creating=False)
+            if refused is not None:
+                return self._refuse(request, path, *refused)
+            if original and state.loading:
+                return self._json(self._resolve(request, path, state, body, state.ephemeral))
+            return self._json(self._edit(message_id, body))
+        return web.Response(status=204)
+
+    def _resolve(
+        self, request: web.Request, path: str, state: Answering, body: dict[str, Any], asked: bool
+    ) -> dict[str, Any]:
+        """The deferred "thinking…" message gets its content; it stays as visible as the deferral made it."""
+        state.loading = False
+        if asked != state.ephemeral:
+            shown = "ephemeral" if state.ephemeral else "public"
+            note = f"asked {'ephemeral' if asked else 'public'}, shown {shown}"
+            self.violations.append(
+                Violation(request.method, path, 0, "visibility fixed by the deferral", note)
+            )
+        assert state.original is not None
+        made = self._edit(state.original, body)
+        return made
 
     async def _handle(self, request: web.Request, path: str) -> web.Response:
         body: Any = None
@@ -357,27 +638,16 @@ class FakeDiscordApi:
             limit = int(q.get("limit", 50))
             return self._json(chosen[-limit:] if "after" in q else chosen[:limit])
         if parts[0] == "channels" and parts[2:3] == ["messages"] and m in ("POST", "PATCH"):
+            refused = _form_errors(body or {}, creating=m == "POST" and len(parts) == 3)
+            if refused is not None:
+                return self._refuse(request, path, *refused)
+            if m == "PATCH" and len(parts) > 3:
+                return self._json(self._edit(parts[3], body or {}))
             return self._json(self._message(parts[1], body or {}))
-        if parts[0] == "webhooks" and m in ("POST", "PATCH"):
-            return self._json(self._message(str(CHANNEL_ID), body or {}))
-        if parts[0] == "interactions":
-            callback_type = (body or {}).get("type", 4)
-            data = (body or {}).get("data") or {}
-            resource: dict[str, Any] = {"type": callback_type}
-            if callback_type == 4:
-                resource["message"] = self._message(str(CHANNEL_ID), data)
-            return self._json(
-                {
-                    "interaction": {
-                        "id": parts[1],
-                        "type": 2,
-                        "response_message_id": str(snowflake()),
-                        "response_message_loading": callback_type == 5,
-                        "response_message_ephemeral": bool(data.get("flags", 0) & 64),
-                    },
-                    "resource": resource,
-                }
-            )
+        if parts[0] == "webhooks":
+            return self._webhook(request, path, parts, body or {})
+        if parts[0] == "interactions" and m == "POST":
+            return self._callback(request, path, parts[1], body or {})
         if parts[0] == "applications" and m == "PUT":
             return self._json(
                 [
@@ -402,6 +672,93 @@ class FakeDiscordApi:
         if parts[0] == "users" and m == "GET":
             return self._json(user(int(parts[1]), f"u{parts[1]}"))
         return web.Response(status=204)
+
+
+# --- Discord's form validation -----------------------------------------------------------------------
+
+
+def _err(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+def _invalid(errors: dict[str, Any]) -> dict[str, Any]:
+    return {"code": 50035, "errors": errors, "message": "Invalid Form Body"}
+
+
+def _put(tree: dict[str, Any], path: list[str], error: dict[str, str]) -> None:
+    for key in path:
+        tree = tree.setdefault(key, {})
+    tree.setdefault("_errors", []).append(error)
+
+
+def _form_errors(
+    body: dict[str, Any], *, creating: bool, prefix: str | None = None
+) -> tuple[int, dict[str, Any], str] | None:
+    """(status, Discord's error body, a note) when Discord would refuse this message body; else None."""
+    errors: dict[str, Any] = {}
+    base = [prefix] if prefix else []
+    content = body.get("content") or ""
+    notes = []
+    if len(content) > CONTENT_LIMIT:
+        _put(
+            errors,
+            [*base, "content"],
+            _err("BASE_TYPE_MAX_LENGTH", f"Must be {CONTENT_LIMIT} or fewer in length."),
+        )
+        notes.append(f"content of {len(content)} characters")
+    rows = body.get("components") or []
+    if len(rows) > ACTION_ROWS:
+        _put(
+            errors,
+            [*base, "components"],
+            _err("BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {ACTION_ROWS} in length."),
+        )
+        notes.append(f"{len(rows)} action rows")
+    seen: set[str] = set()
+    for r, row in enumerate(rows):
+        children = row.get("components") or []
+        where = [*base, "components", str(r), "components"]
+        if not 1 <= len(children) <= ROW_BUTTONS:
+            _put(
+                errors, where, _err("BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {ROW_BUTTONS} in length.")
+            )
+            notes.append(f"row {r} has {len(children)} buttons")
+        for b, button in enumerate(children):
+            label = button.get("label") or ""
+            if len(label) > LABEL_LIMIT:
+                _put(
+                    errors,
+                    [*where, str(b), "label"],
+                    _err("BASE_TYPE_MAX_LENGTH", f"Must be {LABEL_LIMIT} or fewer in length."),
+                )
+                notes.append(f"label of {len(label)} characters")
+            if button.get("style") == 5:  # a link button has a URL and no custom_id
+                continue
+            custom_id = str(button.get("custom_id") or "")
+            if not 1 <= len(custom_id) <= CUSTOM_ID_LIMIT:
+                _put(
+                    errors,
+                    [*where, str(b), "custom_id"],
+                    _err("BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {CUSTOM_ID_LIMIT} in length."),
+                )
+                notes.append(f"custom_id of {len(custom_id)} characters")
+            elif custom_id in seen:
+                _put(
+                    errors,
+                    [*where, str(b), "custom_id"],
+                    _err("COMPONENT_CUSTOM_ID_DUPLICATED", "Component custom id cannot be duplicated"),
+                )
+                notes.append(f"custom_id {custom_id!r} twice")
+            seen.add(custom_id)
+    if errors:
+        return 400, _invalid(errors), "; ".join(notes)
+    has_files = bool(body.get("_files") or body.get("attachments"))
+    empty = not (
+        content or body.get("embeds") or rows or has_files or body.get("sticker_ids") or body.get("poll")
+    )
+    if creating and empty:
+        return 400, {"message": "Cannot send an empty message", "code": 50006}, "no content"
+    return None
 
 
 def message_command(

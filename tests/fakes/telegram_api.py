@@ -3,6 +3,15 @@
 python-telegram-bot talks to it exactly as to api.telegram.org: long polling with offset and timeout,
 form-encoded requests with JSON-encoded complex values. It can be told to answer a method with a 429
 (retry_after), a 5xx, or a 403 once.
+
+It refuses what the Bot API refuses, with the Bot API's words (tdlib and telegram-bot-api are the
+reference): HTML that Telegram's parser rejects ("can't parse entities: …"), a text over 4,096 or a
+caption over 1,024 characters as a member sees them (tags not counted, entities decoded), an empty text,
+`callback_data` over 64 bytes, an inline button with neither a URL nor data, more than 8 buttons in a
+row or 100 in a keyboard, a callback answer over 200 characters or for a query that is unknown or
+already answered, and a message to a private chat whose user never wrote to the bot. Each refusal is
+also appended to `violations`, so a test can require `fake.violations == []`. A button with empty text
+is dropped silently by Telegram (tdlib skips it); the fake accepts the call and records a violation.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.loopback import serve
+from tests.fakes.telegram_html import EntityParseError, length, visible_text
 
 BOT_ID = 999_000
 BOT_USERNAME = "QunTestBot"
@@ -77,10 +87,34 @@ def member(u: dict[str, Any], status: str = "member") -> dict[str, Any]:
     return {"status": status, "user": u}
 
 
+MESSAGE_LIMIT = 4096  # characters of a text message as shown
+CAPTION_LIMIT = 1024
+CALLBACK_ANSWER_LIMIT = 200
+CALLBACK_DATA_BYTES = 64
+ROW_BUTTONS = 8  # inline keyboard buttons in one row
+KEYBOARD_BUTTONS = 100  # in the whole inline keyboard
+RAW_TEXT_BYTES = 1 << 15  # telegram-bot-api refuses a longer text before parsing it
+_TEXT_METHODS = frozenset({"sendMessage", "editMessageText"})
+_CAPTION_METHODS = ("sendPhoto", "sendDocument", "sendVideo", "sendAnimation", "sendAudio", "sendVoice")
+_SENDING = {"sendMessage", *_CAPTION_METHODS}
+
+
 @dataclass
 class Call:
     method: str
     params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A call the real Bot API would refuse (or silently alter), and what it answers."""
+
+    method: str
+    description: str
+    excerpt: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.method}: {self.description}" + (f" [{self.excerpt}]" if self.excerpt else "")
 
 
 @dataclass
@@ -94,6 +128,10 @@ class FakeBotApi:
     _next_message: int = 5000
     _closing: bool = False
     files: dict[str, bytes] = field(default_factory=dict)  # file_id -> content, served by getFile
+    violations: list[Violation] = field(default_factory=list)
+    sent: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)  # the bot's messages as shown
+    opened: set[int] = field(default_factory=set)  # users who wrote to the bot in private (DMs allowed)
+    _queries: dict[str, bool] = field(default_factory=dict)  # callback query id -> answered yet
 
     def __post_init__(self) -> None:
         self._changed = asyncio.Event()
@@ -136,8 +174,19 @@ class FakeBotApi:
             update_id = self._next_update
             self._next_update += 1
         self._updates.append({"update_id": update_id, **update})
+        self._note(update)
         self._changed.set()
         return update_id
+
+    def _note(self, update: dict[str, Any]) -> None:
+        """What Telegram learns from an update it delivers: a query to answer, a private chat opened."""
+        query = update.get("callback_query")
+        if query is not None:
+            self._queries.setdefault(str(query["id"]), False)
+        message = update.get("message") or {}
+        chat = message.get("chat") or {}
+        if chat.get("type") == "private":
+            self.opened.add(int(chat["id"]))
 
     def fail_next(self, method: str, status: int, description: str, retry_after: int | None = None) -> None:
         body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
@@ -199,9 +248,118 @@ class FakeBotApi:
         if queued:
             status, body = queued.pop(0)
             return web.json_response(body, status=status)
+        refused = self._refusal(method, params)
+        if refused is not None:
+            status, description = refused
+            excerpt = str(
+                params.get("text") or params.get("caption") or params.get("callback_query_id") or ""
+            )
+            self.violations.append(Violation(method, description, excerpt[:120]))
+            body = {"ok": False, "error_code": status, "description": description}
+            return web.json_response(body, status=status)
         handler = getattr(self, f"_m_{method}", None)
         result = await handler(params) if handler is not None else True
         return web.json_response({"ok": True, "result": result})
+
+    # --- what the Bot API refuses ----------------------------------------------------------------------
+
+    def _refusal(self, method: str, params: dict[str, Any]) -> tuple[int, str] | None:
+        """(status, description) when the real Bot API would refuse this call; None when it takes it."""
+        if method in _SENDING:
+            chat_id = _int(params.get("chat_id"))
+            if chat_id is not None and chat_id > 0 and chat_id not in self.opened:
+                return 403, "Forbidden: bot can't initiate conversation with a user"
+        if method in _TEXT_METHODS:
+            refused = self._text_refusal(method, params)
+            if refused:
+                return 400, refused
+        if method in _CAPTION_METHODS or method == "editMessageCaption":
+            refused = self._caption_refusal(params)
+            if refused:
+                return 400, refused
+        if "reply_markup" in params:
+            refused = self._markup_refusal(method, params["reply_markup"])
+            if refused:
+                return 400, refused
+        if method == "answerCallbackQuery":
+            return self._answer_refusal(params)
+        return None
+
+    def _text_refusal(self, method: str, params: dict[str, Any]) -> str | None:
+        raw = str(params.get("text") or "")
+        if not raw:
+            return "Bad Request: message text is empty"
+        if len(raw.encode("utf-8")) > RAW_TEXT_BYTES:
+            return "Bad Request: text is too long"
+        shown, refused = _shown(raw, params.get("parse_mode"))
+        if refused:
+            return refused
+        if not shown.strip():
+            return "Bad Request: message text is empty"
+        if length(shown) > MESSAGE_LIMIT:
+            # tdlib checks a bot's new message itself; an edit is refused by the server (MESSAGE_TOO_LONG)
+            return (
+                "Bad Request: message is too long"
+                if method == "sendMessage"
+                else "Bad Request: MESSAGE_TOO_LONG"
+            )
+        return None
+
+    @staticmethod
+    def _caption_refusal(params: dict[str, Any]) -> str | None:
+        raw = str(params.get("caption") or "")
+        if not raw:
+            return None
+        shown, refused = _shown(raw, params.get("parse_mode"))
+        if refused:
+            return refused
+        if length(shown) > CAPTION_LIMIT:
+            return "Bad Request: message caption is too long"
+        return None
+
+    def _markup_refusal(self, method: str, markup: Any) -> str | None:
+        if isinstance(markup, str):
+            try:
+                markup = json.loads(markup)
+            except json.JSONDecodeError:
+                return "Bad Request: can't parse reply keyboard markup JSON object"
+        rows = (markup or {}).get("inline_keyboard") if isinstance(markup, dict) else None
+        if not rows:
+            return None
+        total = 0
+        for row in rows:
+            if len(row) > ROW_BUTTONS:
+                return "Bad Request: reply markup is too long"
+            for button in row:
+                total += 1
+                url, data = button.get("url"), button.get("callback_data")
+                if not url and not data:
+                    return (
+                        "Bad Request: can't parse inline keyboard button: "
+                        "Text buttons are unallowed in the inline keyboard"
+                    )
+                if data and len(str(data).encode("utf-8")) > CALLBACK_DATA_BYTES:
+                    return "Bad Request: BUTTON_DATA_INVALID"
+                if not button.get("text"):  # tdlib drops it without a word: the member never sees it
+                    self.violations.append(
+                        Violation(method, "a button with empty text is dropped", str(button))
+                    )
+        if total > KEYBOARD_BUTTONS:
+            return "Bad Request: reply markup is too long"
+        return None
+
+    def _answer_refusal(self, params: dict[str, Any]) -> tuple[int, str] | None:
+        query_id = str(params.get("callback_query_id", ""))
+        if len(str(params.get("text") or "")) > CALLBACK_ANSWER_LIMIT:
+            return 400, "Bad Request: MESSAGE_TOO_LONG"
+        if self._queries.get(query_id, True):  # unknown, or answered already
+            return 400, "Bad Request: query is too old and response timeout expired or query ID is invalid"
+        self._queries[query_id] = True
+        return None
+
+    def answered(self, query_id: str) -> bool:
+        """Whether the bot answered this callback query (the member's button stops spinning)."""
+        return self._queries.get(query_id, False)
 
     async def _m_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = int(params.get("offset", 0) or 0)
@@ -229,23 +387,33 @@ class FakeBotApi:
     def _message(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
         chat = group(chat_id) if chat_id < 0 else {"id": chat_id, "type": "private", "first_name": "user"}
-        return {
+        message = {
             "message_id": int(params.get("message_id") or self.new_message_id()),
             "date": int(time.time()),
             "chat": chat,
             "from": BOT_USER,
             "text": params.get("text", ""),
         }
+        markup = params.get("reply_markup")
+        if isinstance(markup, dict) and markup.get("inline_keyboard"):
+            message["reply_markup"] = {"inline_keyboard": markup["inline_keyboard"]}
+        return message
+
+    def _remember(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Keep the bot's message as members see it (a button press carries it back)."""
+        key = (int(message["chat"]["id"]), int(message["message_id"]))
+        self.sent[key] = {**self.sent.get(key, {}), **message}
+        return message
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._message(params)
+        return self._remember(self._message(params))
 
     async def _m_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {**self._message(params), "document": self._uploaded(params.get("document"))}
+        return self._remember({**self._message(params), "document": self._uploaded(params.get("document"))})
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
         up = self._uploaded(params.get("photo"))
-        return {**self._message(params), "photo": [{**up, "width": 1200, "height": 630}]}
+        return self._remember({**self._message(params), "photo": [{**up, "width": 1200, "height": 630}]})
 
     @staticmethod
     def _uploaded(part: Any) -> dict[str, Any]:
@@ -269,10 +437,17 @@ class FakeBotApi:
         }
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._message(params)
+        message = self._message(params)
+        if "reply_markup" not in message:  # an edit without markup removes the keyboard
+            self.sent.get((int(params["chat_id"]), int(params["message_id"])), {}).pop("reply_markup", None)
+        return self._remember(message)
 
     async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._message(params)
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        message = {**self._message(params), "text": self.sent.get(key, {}).get("text", "")}
+        if "reply_markup" not in message:
+            self.sent.get(key, {}).pop("reply_markup", None)
+        return self._remember(message)
 
     async def _m_getChatAdministrators(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         admins = self.admins.get(int(params["chat_id"]), [])
@@ -299,6 +474,23 @@ class FakeBotApi:
             },
             "permissions": DEFAULT_PERMISSIONS,
         }
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _shown(raw: str, parse_mode: Any) -> tuple[str, str | None]:
+    """The text as members see it, or Telegram's refusal of its markup."""
+    if str(parse_mode or "").lower() != "html":
+        return raw, None
+    try:
+        return visible_text(raw), None
+    except EntityParseError as exc:
+        return "", f"Bad Request: can't parse entities: {exc}"
 
 
 # --- update builders ---------------------------------------------------------------------------------
@@ -368,20 +560,28 @@ def chat_member_update(chat_id: int, who: dict[str, Any], old: str, new: str) ->
 
 
 def callback(
-    query_id: str, chat_id: int, message_id: int, presser: dict[str, Any], data: str
+    query_id: str,
+    chat_id: int,
+    message_id: int,
+    presser: dict[str, Any],
+    data: str,
+    *,
+    message: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """A button press; `message` is the bot's message as sent (FakeBotApi.sent), else a stand-in."""
+    shown = message or {
+        "message_id": message_id,
+        "date": int(time.time()),
+        "chat": group(chat_id),
+        "from": BOT_USER,
+        "text": "poll",
+    }
     return {
         "callback_query": {
             "id": query_id,
             "from": presser,
             "chat_instance": "ci-1",
             "data": data,
-            "message": {
-                "message_id": message_id,
-                "date": int(time.time()),
-                "chat": group(chat_id),
-                "from": BOT_USER,
-                "text": "poll",
-            },
+            "message": shown,
         }
     }
