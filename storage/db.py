@@ -10,11 +10,18 @@ SQLite statements run inline, on the event loop's thread, under one lock: a hop 
 thread costs 110–150 µs on a small machine while a typical statement here costs 5–30 µs, so a check-in
 of twenty statements spent most of its time travelling. aiosqlite still opens and closes the
 connection (and owns it), and the lock keeps its thread and ours from ever using it at once.
+
+Inline, the connection never waits for SQLite's write lock (its busy timeout is 0): another process or
+connection holding it (a backup, a migration, a second bot) would stall the whole event loop for up to
+the timeout. A statement or BEGIN / COMMIT refused with SQLITE_BUSY is tried again after an
+`asyncio.sleep`, under the lock, on SQLite's own back-off schedule, for up to `busy_budget` seconds;
+then the "database is locked" error is raised as before, and `is_transient` takes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import sqlite3
 from abc import ABC, abstractmethod
@@ -84,6 +91,15 @@ class Database(Executor):
 
 # --- SQLite -----------------------------------------------------------------------------------------------
 
+BUSY_BUDGET = 5.0  # seconds a statement may wait for the write lock (what busy_timeout=5000 allowed)
+# SQLite's own busy handler's pauses (sqliteDefaultBusyCallback), then its last one over and over
+_BUSY_PAUSES = (0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.025, 0.025, 0.05, 0.05, 0.1)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY and its extended codes: another connection holds a lock this statement needs."""
+    return exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+
 
 class _SqliteExec(Executor):
     """Runs statements on the raw sqlite3 connection, synchronously (see the module docstring)."""
@@ -114,7 +130,13 @@ class SqliteDatabase(Database):
     """One connection in autocommit mode; a lock serialises transactions, as SQLite has one writer anyway.
 
     A statement outside any transaction runs at once when no other task holds one open, and waits for
-    the lock otherwise (it must not land inside another task's transaction)."""
+    the lock otherwise (it must not land inside another task's transaction). One refused with
+    SQLITE_BUSY waits for SQLite's lock holding ours (`_patiently`), so our statements keep their order.
+
+    Inside a transaction nothing waits: BEGIN IMMEDIATE took the write lock and, in WAL mode, the read
+    snapshot too, so a statement there has no lock left to wait for. Should one still be refused (a
+    rollback-journal database), the error is raised and the whole transaction rolled back, as SQLite
+    advises: retrying that one statement is not safe (a unit of work is run again, bot/app.py)."""
 
     dialect = "sqlite"
 
@@ -123,6 +145,7 @@ class SqliteDatabase(Database):
         self._raw = raw
         self._exec = _SqliteExec(raw)
         self._lock = asyncio.Lock()
+        self.busy_budget = BUSY_BUDGET
         self._tx: ContextVar[tuple[_SqliteExec, list[int]] | None] = ContextVar("sqlite_tx", default=None)
 
     @classmethod
@@ -131,23 +154,68 @@ class SqliteDatabase(Database):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False)
         conn.row_factory = aiosqlite.Row
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL"):
+        # in aiosqlite's thread, where waiting for a lock (switching to WAL) stalls nothing
+        busy_ms = int(BUSY_BUDGET * 1000)
+        for pragma in (f"busy_timeout={busy_ms}", "journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
             await conn.execute(f"PRAGMA {pragma}")
         raw = conn._conn  # the sqlite3 connection aiosqlite opened; used only under our lock
         raw.row_factory = sqlite3.Row
+        raw.execute("PRAGMA busy_timeout=0")  # inline from here on: never wait on the loop's thread
         return cls(conn, raw)
+
+    async def _patiently(self, call: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """`await call(*args)`, tried again after a pause while SQLite answers SQLITE_BUSY, for up to
+        `busy_budget` seconds; the caller holds the lock. Only for what is safe to repeat after BUSY:
+        BEGIN, COMMIT (the transaction stays open) and a statement outside any transaction that
+        changed nothing (`executemany` outside one commits row by row: once a row is in, it stops)."""
+        deadline: float | None = None
+        for pause in itertools.chain(_BUSY_PAUSES, itertools.repeat(_BUSY_PAUSES[-1])):
+            changes = self._raw.total_changes
+            try:
+                return await call(*args)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or self._raw.total_changes != changes:
+                    raise
+                now = asyncio.get_running_loop().time()
+                if deadline is None:
+                    deadline = now + self.busy_budget
+                if now >= deadline:
+                    raise
+            await asyncio.sleep(min(pause, deadline - now))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _statement(self, sql: str) -> None:
+        self._raw.execute(sql)
+
+    def _try(self, sql: str) -> bool:
+        """Run `sql` inline (the usual case, without a coroutine's cost); False when refused with BUSY."""
+        try:
+            self._raw.execute(sql)
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+            return False
+        return True
 
     async def _run(self, method: str, sql: str, *args: Any) -> Any:
         bound = self._tx.get()
         if bound is None and not method.startswith("fetch") and (opener := unit_opener.get()) is not None:
             await opener()
             bound = self._tx.get()
-        if bound is not None:
+        if bound is not None:  # this task's transaction: it holds the write lock, nothing to wait for
             return await getattr(bound[0], method)(sql, *args)
+        if method == "executemany" and not isinstance(args[0], list | tuple):
+            args = (list(args[0]),)  # a second attempt must see the rows the first one consumed
         if not self._lock.locked():
-            return await getattr(self._exec, method)(sql, *args)  # nothing awaits in between: atomic
+            changes = self._raw.total_changes
+            try:
+                return await getattr(self._exec, method)(sql, *args)  # nothing awaits in between: atomic
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or self._raw.total_changes != changes:
+                    raise
+            # refused: another connection holds SQLite's lock; wait below, never blocking the loop
         async with self._lock:
-            return await getattr(self._exec, method)(sql, *args)
+            return await self._patiently(getattr(self._exec, method), sql, *args)
 
     async def execute(self, sql: str, *params: Any) -> None:
         await self._run("execute", sql, *params)
@@ -191,7 +259,8 @@ class SqliteDatabase(Database):
             return
         async with self._lock:
             faults.hit("begin")
-            self._raw.execute("BEGIN IMMEDIATE")
+            if not self._try("BEGIN IMMEDIATE"):
+                await self._patiently(self._statement, "BEGIN IMMEDIATE")
             token = self._tx.set((self._exec, [0]))
             try:
                 yield self._exec
@@ -201,7 +270,15 @@ class SqliteDatabase(Database):
                 raise
             else:
                 faults.hit("commit")
-                self._raw.execute("COMMIT")
+                try:
+                    # a refused COMMIT leaves the transaction open: try again; given up, roll it
+                    # back, so the connection holds no lock once ours is released
+                    if not self._try("COMMIT"):
+                        await self._patiently(self._statement, "COMMIT")
+                except BaseException:
+                    with suppress(sqlite3.OperationalError):
+                        self._raw.execute("ROLLBACK")
+                    raise
                 faults.hit("committed")
             finally:
                 self._tx.reset(token)
