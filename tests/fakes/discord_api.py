@@ -554,6 +554,9 @@ class FakeDiscordApi:
             return self._json(made)
         original = target == "@original"
         message_id = (state.original or state.message_id) if original else target
+        if message_id is not None and message_id not in self.messages and message_id == state.message_id:
+            # a component's message the test built rather than the fake: it exists on Discord
+            self.messages[message_id] = Created(message_id, str(CHANNEL_ID), "", [], False, "channel")
         if message_id is None or message_id not in self.messages or self.messages[message_id].deleted:
             return self._refuse(request, path, 404, {"message": "Unknown Message", "code": 10008})
         if m == "DELETE":

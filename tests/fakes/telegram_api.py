@@ -471,6 +471,7 @@ class FakeBotApi:
                 "limited_gifts": False,
                 "unique_gifts": False,
                 "premium_subscription": False,
+                "gifts_from_channels": False,  # required by python-telegram-bot 22.6+
             },
             "permissions": DEFAULT_PERMISSIONS,
         }
