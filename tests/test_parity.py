@@ -38,6 +38,7 @@ TG_ALICE, TG_BOB, TG_CAROL = T.user(1001, "Alice"), T.user(1002, "Bob"), T.user(
 DC_ALICE, DC_BOB, DC_CAROL = D.user(1001, "Alice"), D.user(1002, "Bob"), D.user(1003, "Carol")
 MEMBER = "@MEMBER"  # in a row's arguments: the member acted on (Bob), as each platform names him
 MESSAGES = frozenset({"sendMessage", "sendPhoto", "sendDocument", "editMessageText"})
+MAX_PRESSES = 300  # distinct buttons pressed at most, menus and pages included
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,8 @@ async def _tg_say(
 ) -> tuple[int, str | None]:
     mid = bot.fake.new_message_id()
     bot.fake.push(T.text_message(CHAT, mid, sender, text, **extra))
-    return mid, await bot.handled.wait(lambda k: k.startswith(f"tg:{CHAT}:{mid}"))
+    key = f"tg:{CHAT}:{mid}"
+    return mid, await bot.handled.wait(lambda k: k == key or k.startswith(f"{key}:"))
 
 
 def _tg_texts(calls: list[T.Call]) -> list[str]:
@@ -262,16 +264,23 @@ async def _tg_command(bot: TelegramBot, spec: CommandSpec, row: Row, args: str, 
 
 
 async def _tg_buttons(bot: TelegramBot, report: Report) -> None:
+    """Press every button shown, then those the presses show (menus, pages), each distinct one once."""
     fake = bot.fake
     pressed: set[tuple[int, str]] = set()
-    for (chat_id, message_id), message in list(fake.sent.items()):
-        for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
-            for button in row:
-                data = button.get("callback_data")
-                if not data or (chat_id, data) in pressed:
-                    continue  # a link button opens a page: nothing to answer
-                pressed.add((chat_id, data))
-                await _tg_press(bot, chat_id, message_id, message, button, report)
+    while len(pressed) < MAX_PRESSES:
+        waiting = [
+            (chat_id, message_id, message, button)
+            for (chat_id, message_id), message in fake.sent.items()
+            for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
+            for button in row
+            if button.get("callback_data") and (chat_id, button["callback_data"]) not in pressed
+        ]  # a link button opens a page: nothing to answer
+        if not waiting:
+            return
+        chat_id, message_id, message, button = waiting[0]
+        pressed.add((chat_id, button["callback_data"]))
+        await _tg_press(bot, chat_id, message_id, message, button, report)
+    report.add("telegram buttons", f"more than {MAX_PRESSES} distinct buttons: pressing stopped")
 
 
 async def _tg_press(
@@ -454,18 +463,24 @@ def _dc_message_payload(made: D.Created) -> dict[str, Any]:
 
 
 async def _dc_buttons(bot: DiscordBot, report: Report) -> None:
+    """Press every button shown, then those the presses show (menus, pages), each distinct one once."""
     fake = bot.fake
     pressed: set[str] = set()
-    for made in list(fake.messages.values()):
-        if made.deleted:
-            continue
-        for row in made.components:
-            for button in row.get("components", []):
-                custom_id = button.get("custom_id")
-                if not custom_id or custom_id in pressed:
-                    continue  # a link button opens a page: no interaction
-                pressed.add(custom_id)
-                await _dc_press(bot, made, button, report)
+    while len(pressed) < MAX_PRESSES:
+        waiting = [
+            (made, button)
+            for made in fake.messages.values()
+            if not made.deleted
+            for row in made.components
+            for button in row.get("components", [])
+            if button.get("custom_id") and button["custom_id"] not in pressed
+        ]  # a link button opens a page: no interaction
+        if not waiting:
+            return
+        made, button = waiting[0]
+        pressed.add(button["custom_id"])
+        await _dc_press(bot, made, button, report)
+    report.add("discord buttons", f"more than {MAX_PRESSES} distinct buttons: pressing stopped")
 
 
 async def _dc_press(bot: DiscordBot, made: D.Created, button: dict[str, Any], report: Report) -> None:

@@ -8,8 +8,10 @@ with more than 5 action rows or 5 buttons in a row, a custom_id over 100 charact
 over 80 (400 code 50035 "Invalid Form Body" with the nested `errors`); an empty message (50006); a second
 initial response to an interaction (400 code 40060) or one later than 3 s after the interaction was
 delivered (404 code 10062); a follow-up, or an edit or deletion of the original response, before any
-initial response (404 code 10015). Interactions are timed from `delivered(payload)` (call it as the
-payload goes to discord.py), else from when the payload was built. Every message it creates is kept in
+initial response (404 code 10015); an ephemeral message edited or deleted through a channel's endpoint
+instead of its interaction's webhook (404 code 10008). Interactions are timed from `delivered(payload)`
+(call it as the payload goes to discord.py), else from when the payload was built. Every message it
+creates is kept in
 `messages` with its visibility: the first follow-up (or `@original` edit) after a deferral answers the
 "thinking…" message and keeps the deferral's visibility, whatever flags it asks for, as Discord does (a
 mismatch is recorded). Each refusal is also appended to `violations`, so a test can require
@@ -640,6 +642,18 @@ class FakeDiscordApi:
             )
             limit = int(q.get("limit", 50))
             return self._json(chosen[-limit:] if "after" in q else chosen[:limit])
+        if (
+            parts[0] == "channels"
+            and parts[2:3] == ["messages"]
+            and len(parts) == 4
+            and m in ("PATCH", "DELETE")
+        ):
+            made = self.messages.get(parts[3])
+            if made is not None and made.ephemeral:  # only its interaction's webhook reaches it
+                note = "an ephemeral message is edited or deleted through its interaction's webhook only"
+                return self._refuse(request, path, 404, {"message": "Unknown Message", "code": 10008}, note)
+            if made is not None and m == "DELETE":
+                made.deleted = True
         if parts[0] == "channels" and parts[2:3] == ["messages"] and m in ("POST", "PATCH"):
             refused = _form_errors(body or {}, creating=m == "POST" and len(parts) == 3)
             if refused is not None:
