@@ -101,7 +101,8 @@ def test_the_names_from_the_report_render_as_their_letters() -> None:
 def test_a_link_stays_a_working_address_without_an_embed() -> None:
     assert escape("see https://docs.example.com/a_b?x=1*2.") == "see <https://docs.example.com/a_b?x=1*2>."
     assert escape("(https://x.io/p)") == "(<https://x.io/p>)"
-    assert escape("https://") == "https://"
+    assert escape("https://") == "https\\://"  # no address: no link, and none can form
+    assert escape("https://a.cn/x>y") == "https\\://a.cn/x>y"  # a > would end the wrapper
 
 
 def test_escaping_is_linear_on_the_largest_message() -> None:

@@ -11,7 +11,8 @@ Telegram's HTML escaping does on the other side:
 * what only counts at the start of a line gets one there: headings and subtext (`#`, `-#`), block
   quotes (`>`, `>>>`), list bullets (`-`, `+`, `*`) and numbered lists (`1.`, `1)`);
 * a bare link is wrapped in `<…>`: still a visible, clickable address, but Discord shows no embed for
-  it, and nothing inside it is escaped (a backslash would break the address).
+  it, and nothing inside it is escaped (a backslash would break the address); any other `https://`
+  (one holding a `>`, which would end the wrapper, or with no address) gets its colon escaped.
 
 Discord hides a backslash before any ASCII punctuation, so the member sees exactly what was written.
 All of it is one linear scan per pattern (no backtracking patterns), on any input size.
@@ -27,24 +28,32 @@ from bot.markup import plain, split
 MESSAGE_LIMIT = 2000
 
 _INLINE = str.maketrans({c: "\\" + c for c in "\\*_~|`[]<"})
-_URL = re.compile(r"(?:https?|steam)://[^\s<>]+")
+_URL = re.compile(r"(?:https?|steam)://[^\s<]+")  # as Discord finds a bare link
+_SCHEME = re.compile(r"(https?|steam):(?=//)")
 _URL_TAIL = ".,:;\"')]"  # Discord ends a bare link before these; so do we
 _LINE_MARK = re.compile(r"^([ \t]*)([#>+\-])", re.MULTILINE)
 _LINE_NUMBER = re.compile(r"^([ \t]*)(\d{1,9})([.)])", re.MULTILINE)
 
 
+def _plain(text: str) -> str:
+    """Inline markers escaped, and the colon of any link scheme left here (one that is not wrapped)."""
+    return _SCHEME.sub(r"\1\\:", text.translate(_INLINE))
+
+
 def _inline(text: str) -> str:
-    """Inline markers escaped; bare links wrapped (their tail punctuation stays outside, escaped)."""
+    """Inline markers escaped; bare links wrapped (their tail punctuation stays outside, escaped). A link
+    holding a `>` (it would end the wrapper) or no address is no link at all: its scheme's colon is
+    escaped like every other scheme outside a wrapper."""
     out: list[str] = []
     pos = 0
     for m in _URL.finditer(text):
         url = m.group(0).rstrip(_URL_TAIL)
-        if len(url) <= len(m.group(0).split("://", 1)[0]) + 3:
-            continue  # "https://" alone is no link
-        out.append(text[pos : m.start()].translate(_INLINE))
+        if ">" in url or len(url) <= url.index("://") + 3:
+            continue
+        out.append(_plain(text[pos : m.start()]))
         out.append(f"<{url}>")
         pos = m.start() + len(url)
-    out.append(text[pos:].translate(_INLINE))
+    out.append(_plain(text[pos:]))
     return "".join(out)
 
 
