@@ -10,7 +10,15 @@ import os
 import random
 from datetime import timedelta
 
-from bot.events import ButtonPressed, MemberJoined, MemberLeft, MessagePosted, UserRef
+from bot.events import (
+    ButtonPressed,
+    CommandInvoked,
+    MemberJoined,
+    MemberLeft,
+    MessagePosted,
+    Replied,
+    UserRef,
+)
 from bot.i18n import t
 from tests.helpers import Harness
 
@@ -231,6 +239,14 @@ def _button(rng: random.Random) -> str:
             f"welcome:{rng.choice(('rules', 'tasks', n))}",
             f"{_noise(rng)[:60]}:{n}",
             "",
+            # the buttons of the features added since (needs, FAQ, recall, moderation's import lint)
+            f"needs:{rng.choice('vrscdnb')}:{n}",
+            f"needs:s:{n}:{rng.choice(('progress', 'done', 'declined', 'open', 'planned', n))}",
+            f"needs:d:{n}:{rng.choice(('alice', 'bob', n))}",
+            f"needs:n:{rng.choice(('alice', 'bob'))}:{_noise(rng)[:40]}",
+            f"faq:{rng.choice((n, 'list', f'p:{n}', f'no:{n}'))}",
+            f"recall:{rng.choice(('stop', f'stop:{n}', f'k:{n}:{n}', f'c:{n}:{n}', n))}",
+            f"mod:addall:{n}",
         )
     )
 
@@ -241,6 +257,7 @@ async def test_fuzzed_input_never_ends_in_an_internal_error(db, caplog) -> None:
     h = await Harness(db).start()
     names = sorted({n for spec in h.app.commands.all() for n in (spec.name, *spec.aliases)})
     names += [tr for spec in h.app.commands.all() for tr in spec.triggers]
+    specs = h.app.commands.all()
     internal = {t("zh-CN", "common.internal_error"), t("en", "common.internal_error")}
     caplog.set_level(logging.ERROR)
     bad: list[str] = []
@@ -277,10 +294,18 @@ async def test_fuzzed_input_never_ends_in_an_internal_error(db, caplog) -> None:
                 prefix = "" if head.startswith(("/", "／")) or not head.isascii() else "/"
                 text = f"{prefix}{head} {_args(rng)}" if rng.random() < 0.9 else _args(rng)
                 event: object = MessagePosted(**base, message_id=str(i), text=text)
-            elif roll < 0.95:
+            elif roll < 0.88:
                 event = ButtonPressed(
                     **base, message_id=str(rng.randrange(1, i + 2)), data=_button(rng), callback_id=str(i)
                 )
+            elif roll < 0.95:  # a native command (a Discord slash or context-menu command)
+                spec = rng.choice(specs)
+                replied = (
+                    Replied(str(rng.randrange(1, i + 2)), UserRef("bob", "bob", "bob"), _noise(rng)[:200])
+                    if spec.target == "message" or rng.random() < 0.1
+                    else None
+                )
+                event = CommandInvoked(**base, name=spec.name, args=_args(rng), replied=replied)
             elif roll < 0.98:
                 event = MemberJoined(**base)
             else:
