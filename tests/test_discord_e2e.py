@@ -799,3 +799,21 @@ async def test_the_need_status_menu_is_private_and_a_refused_dm_falls_back_on_di
     assert any("📌 需求 #1 · 已受理" in (c.body or {}).get("content", "") for c in edits)  # the card
     refused = "SELECT COUNT(*) FROM dm_refused WHERE user_id = '1001'"
     await eventually(lambda: _equals(db.fetchval(refused), 1))
+
+
+async def test_a_card_answered_privately_once_is_still_edited_in_the_channel(bot: Bot) -> None:
+    """A press answered with a private message of its own no longer owns the pressed card: a member's
+    refused press on the card, then the admin's status change, edits the card in the channel (before,
+    the edit went to that press's @original: the member's private refusal became the card, and the
+    channel's card kept its old status)."""
+    bot.post(ALICE, "/need 希望每周六晚上办一次线上分享会")
+    await bot.fake.wait_until(lambda: len(_in_channel(bot)) >= 1)
+    card_id, card = next((i, m) for i, m in bot.fake.messages.items() if m.content.startswith("📌 需求 #1"))
+    respond = card.components[0]["components"][1]
+    shown = F.message(int(card_id), F.BOT_USER, card.content)
+    pressed = F.interaction(3, {"custom_id": respond["custom_id"], "component_type": 2}, ALICE, message_payload=shown)
+    bot.state.parse_interaction_create(pressed)
+    await bot.fake.wait_until(lambda: any("只有管理员可以处理需求" in a.get("content", "") for a in _answers(bot)))
+    bot.post(CAROL, "/need 1 accepted", roles=[F.ROLE_ADMIN])
+    await bot.fake.wait_until(lambda: "已受理" in bot.fake.messages[card_id].content)
+    assert not [c for c in bot.fake.calls if c.method == "PATCH" and c.path.startswith("/webhooks")]

@@ -87,8 +87,10 @@ def make_client(shards: int | None = None, **options: Any) -> discord.Client:
     return discord.Client(intents=intents(), **options)
 
 
-def user_ref(user: discord.abc.User, *, webhook: bool = False) -> UserRef:
-    locale = getattr(user, "locale", None)
+def user_ref(user: discord.abc.User, *, webhook: bool = False, locale: object = None) -> UserRef:
+    """A member as the core sees them; `locale` is the client's language, which Discord sends with an
+    interaction only (a user object carries none)."""
+    locale = locale or getattr(user, "locale", None)
     return UserRef(
         user_id=str(user.id),
         name=user.display_name,
@@ -192,6 +194,9 @@ class _Pending:
         self.lock = asyncio.Lock()
         self.deferred = False
         self.answered = False
+        # a press's "original" is the pressed message until the press is answered with a message of
+        # its own (a private answer): from then on editing @original would edit that answer instead
+        self.owns_message = interaction.type is discord.InteractionType.component
 
 
 class _Remembered(OrderedDict[str, Any]):
@@ -376,7 +381,7 @@ class DiscordAdapter:
         admin = is_admin(interaction.user) or bool(
             interaction.permissions.administrator or interaction.permissions.manage_guild
         )
-        user = user_ref(interaction.user)
+        user = user_ref(interaction.user, locale=interaction.locale)
         key = f"dc:i:{interaction.id}"
         event: Event
         common: dict[str, Any] = {
@@ -442,7 +447,7 @@ class DiscordAdapter:
         event = ButtonPressed(
             event_key=key,
             chat=ChatRef(PLATFORM, f"dm:{interaction.user.id}"),
-            user=user_ref(interaction.user),
+            user=user_ref(interaction.user, locale=interaction.locale),
             is_admin=False,
             at=interaction.created_at,
             message_id=str(message.id) if message else "",
@@ -584,7 +589,7 @@ class DiscordAdapter:
             first = 0
             if not interaction.response.is_done():
                 callback = await interaction.response.send_message(parts[0], ephemeral=ephemeral, **extra(0))
-                pending.answered, first = True, 1
+                pending.answered, pending.owns_message, first = True, False, 1
                 message_id = None if callback.message_id is None else str(callback.message_id)
             elif pending.deferred and not pending.answered:
                 pending.answered = True
@@ -609,7 +614,11 @@ class DiscordAdapter:
     def _fresh_press(self, message_id: str) -> bool:
         """A press on this message whose interaction can still be used (Discord: 15 minutes)."""
         pending = self._pressed.get(message_id)
-        return pending is not None and datetime.now(UTC) - pending.interaction.created_at < PRESS_USABLE
+        return (
+            pending is not None
+            and pending.owns_message
+            and datetime.now(UTC) - pending.interaction.created_at < PRESS_USABLE
+        )
 
     async def _edit_pressed(self, pending: _Pending, text: str, buttons: A.Keyboard) -> A.ActionResult:
         """Edit the message a button was pressed on through the press itself: as its answer (an update of
@@ -648,6 +657,7 @@ class DiscordAdapter:
                     await interaction.edit_original_response(content=text)
                 elif not interaction.response.is_done():
                     await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+                    pending.owns_message = False
                 pending.answered = True
             except discord.HTTPException as exc:
                 log.warning("cannot close interaction %s: %s", interaction.id, exc)

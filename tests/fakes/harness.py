@@ -155,7 +155,7 @@ class DiscordBot:
         return True
 
     def post(self, author: dict[str, Any], content: str, roles: list[int] | None = None) -> int:
-        mid = D.snowflake()
+        mid = D.now_snowflake()  # discord.py dates a message by its id: this one is from now
         self.state.parse_message_create(D.message(mid, author, content, roles=roles))
         return mid
 
