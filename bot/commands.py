@@ -49,6 +49,14 @@ class CommandSpec:
     # The name of a file option the command reads through ctx.attachments() (/faq import), offered
     # where a native command can take a file; elsewhere the file rides on the message or its reply.
     file: str | None = None
+    # Where `args` is free text the handler reads itself (/warn @member [reason], or a reply), the
+    # options a native command offers instead (a member picker, a bounded number): their values are
+    # written back, in order, as the same text (adapters/discord/commands.py).
+    native_args: type[BaseModel] | None = None
+
+    @property
+    def native_model(self) -> type[BaseModel]:
+        return self.native_args or self.args
 
     @property
     def for_members(self) -> bool:

@@ -18,6 +18,7 @@ from bot.context import Context
 from bot.events import ButtonPressed
 from bot.feature import Feature, JobFunc
 from bot.markup import mention
+from bot.native import OnOff
 from config.group_settings import CheckinSettings
 from handlers.points import Paid, level_up
 from storage.checkins import AlreadyCheckedIn, CheckinRepo, MakeupRefused
@@ -64,7 +65,9 @@ class CheckinFeature(Feature):
                 feature=self.name,
             ),
             CommandSpec("streaks", self.streaks, aliases=("连签",), triggers=("连签榜",), feature=self.name),
-            CommandSpec("remind", self.remind, RemindArgs, aliases=("提醒",), feature=self.name),
+            CommandSpec(
+                "remind", self.remind, RemindArgs, aliases=("提醒",), feature=self.name, native_args=OnOff
+            ),
             CommandSpec("makeup", self.makeup, aliases=("bq",), triggers=("补签",), feature=self.name),
         ]
 

@@ -19,6 +19,7 @@ from bot.events import MessagePosted
 from bot.feature import Feature, JobFunc
 from bot.i18n import duration
 from bot.markup import mention
+from bot.native import MemberOnly
 from bot.parsing import REST, parse_int, parse_mention, tokenize
 from storage.checkins import CheckinRepo
 from storage.jobs import JobRecord
@@ -60,7 +61,13 @@ class LifecycleFeature(Feature):
                 "silent", self.silent_cmd, Args, aliases=("沉默成员",), admin_only=True, feature=self.name
             ),
             CommandSpec(
-                "whois", self.whois_cmd, Args, aliases=("查询成员",), admin_only=True, feature=self.name
+                "whois",
+                self.whois_cmd,
+                Args,
+                aliases=("查询成员",),
+                admin_only=True,
+                feature=self.name,
+                native_args=MemberOnly,
             ),
         ]
 

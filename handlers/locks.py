@@ -21,6 +21,7 @@ from bot.commands import CommandSpec
 from bot.context import Context
 from bot.events import MESSAGE_KINDS, MessagePosted
 from bot.feature import Feature
+from bot.native import Kinds
 from bot.parsing import REST, tokenize
 from handlers.trust import is_trusted
 from rules import detectors
@@ -73,9 +74,17 @@ class LocksFeature(Feature):
 
     def commands(self) -> list[CommandSpec]:
         return [
-            CommandSpec("lock", self.lock_cmd, Args, aliases=("锁定",), admin_only=True, feature=self.name),
             CommandSpec(
-                "unlock", self.unlock_cmd, Args, aliases=("解锁",), admin_only=True, feature=self.name
+                "lock", self.lock_cmd, Args, aliases=("锁定",), admin_only=True, feature=self.name, native_args=Kinds
+            ),
+            CommandSpec(
+                "unlock",
+                self.unlock_cmd,
+                Args,
+                aliases=("解锁",),
+                admin_only=True,
+                feature=self.name,
+                native_args=Kinds,
             ),
             CommandSpec("locks", self.locks_cmd, aliases=("锁定列表",), admin_only=True, feature=self.name),
         ]

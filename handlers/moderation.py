@@ -29,6 +29,7 @@ from bot.events import ButtonPressed, ChatRef, MessagePosted, UserRef
 from bot.feature import Feature
 from bot.i18n import duration, t
 from bot.markup import clean_name, mention
+from bot.native import MemberDurationReason, MemberOnly, MemberReason
 from bot.parsing import REST, parse_duration, parse_int, parse_mention, tokenize
 from bot.unit import current as current_unit
 from handlers import filters
@@ -68,6 +69,18 @@ class GroupRules:
 
     rules: RuleSet
     domains: frozenset[str] = field(default_factory=frozenset)
+
+
+NATIVE = {
+    "warn": MemberReason,
+    "kick": MemberReason,
+    "ban": MemberReason,
+    "mute": MemberDurationReason,
+    "warns": MemberOnly,
+    "unwarn": MemberOnly,
+    "unmute": MemberOnly,
+    "unban": MemberOnly,
+}
 
 
 class Args(BaseModel):
@@ -124,6 +137,7 @@ class ModerationFeature(Feature):
                 aliases=(alias,),
                 feature=self.name,
                 file="file" if name == "filter" else None,  # /filter import reads a list file
+                native_args=NATIVE.get(name),  # a member picker and its reason where Discord offers one
             )
             for name, (func, alias) in admin.items()
         ]

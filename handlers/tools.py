@@ -15,6 +15,7 @@ from bot.context import Context
 from bot.events import CommandInvoked, MessagePosted
 from bot.feature import Feature
 from bot.markup import mention
+from bot.native import Count, MemberOnly
 from bot.parsing import REST, parse_int, parse_mention, tokenize
 from storage.members import Member
 from storage.trust import TrustRepo
@@ -46,10 +47,18 @@ class ToolsFeature(Feature):
                 "unpin", self.unpin_cmd, aliases=("取消置顶",), admin_only=True, feature=self.name, target="message"
             ),
             spec("del", self.del_cmd, aliases=("删除",), admin_only=True, feature=self.name, target="message"),
-            spec("purge", self.purge_cmd, Args, aliases=("清理",), admin_only=True, feature=self.name),
-            spec("trust", self.trust_cmd, Args, aliases=("信任",), admin_only=True, feature=self.name),
+            spec("purge", self.purge_cmd, Args, aliases=("清理",), admin_only=True, feature=self.name, native_args=Count),
             spec(
-                "untrust", self.untrust_cmd, Args, aliases=("取消信任",), admin_only=True, feature=self.name
+                "trust", self.trust_cmd, Args, aliases=("信任",), admin_only=True, feature=self.name, native_args=MemberOnly
+            ),
+            spec(
+                "untrust",
+                self.untrust_cmd,
+                Args,
+                aliases=("取消信任",),
+                admin_only=True,
+                feature=self.name,
+                native_args=MemberOnly,
             ),
             spec("trusted", self.trusted_cmd, aliases=("信任名单",), admin_only=True, feature=self.name),
         ]

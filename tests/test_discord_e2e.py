@@ -817,3 +817,29 @@ async def test_a_card_answered_privately_once_is_still_edited_in_the_channel(bot
     bot.post(CAROL, "/need 1 accepted", roles=[F.ROLE_ADMIN])
     await bot.fake.wait_until(lambda: "已受理" in bot.fake.messages[card_id].content)
     assert not [c for c in bot.fake.calls if c.method == "PATCH" and c.path.startswith("/webhooks")]
+
+
+async def test_punishments_offer_a_member_picker_and_read_it_back(bot: Bot) -> None:
+    """/warn, /mute, /kick and /ban read free text in the core (a reply may name the member), but their
+    slash forms offer a USER option and typed ones: the chosen values come back as the same text."""
+    [sync] = await bot.calls("PUT", f"/applications/{F.APP_ID}/guilds/{F.GUILD_ID}/commands")
+    by_name = {c["name"]: c for c in sync.body}
+    assert [(o["name"], o["type"]) for o in by_name["mute"]["options"]] == [
+        ("member", 6),
+        ("duration", 3),
+        ("reason", 3),
+    ]
+    count = by_name["purge"]["options"][0]
+    assert (count["name"], count["type"], count["min_value"], count["max_value"]) == ("count", 4, 1, 500)
+    bot.post(ALICE, "大家好")
+    await asyncio.sleep(0.2)
+    options = [
+        {"name": "member", "type": 6, "value": ALICE["id"]},
+        {"name": "duration", "type": 3, "value": "2h"},
+        {"name": "reason", "type": 3, "value": "刷屏 广告"},
+    ]
+    bot.state.parse_interaction_create(F.slash("mute", CAROL, options, admin=True))
+    [timeout] = await bot.calls("PATCH", f"/guilds/{F.GUILD_ID}/members/{ALICE['id']}")
+    assert timeout.body["communication_disabled_until"]
+    [callback] = await bot.calls("POST", "/interactions/")
+    assert callback.body["data"]["content"].startswith("<@1001>") and "刷屏 广告" in callback.body["data"]["content"]

@@ -126,10 +126,11 @@ def _typed(spec: CommandSpec, annotation: Any, metadata: list[Any]) -> dict[str,
 def _option(spec: CommandSpec, name: str, info: FieldInfo) -> dict[str, Any]:
     annotation, metadata, _optional = _unwrap(info.annotation, list(info.metadata))
     key = f"cmd.{spec.name}.arg.{name}"
+    shared = f"slash_option_help.{name}"  # what an option of that name means in any command
     option: dict[str, Any] = {
         "name": name,
-        "description": _text("en", key, name),
-        "description_localizations": {"zh-CN": _text("zh-CN", key, name)},
+        "description": _text("en", key, catalog("en").get(shared, name)),
+        "description_localizations": {"zh-CN": _text("zh-CN", key, catalog("zh-CN").get(shared, name))},
         "required": info.is_required(),
         **_typed(spec, annotation, metadata),
     }
@@ -187,7 +188,7 @@ def command_payload(spec: CommandSpec) -> dict[str, Any] | None:
         return _menu_payload(spec)
     if not _OWN_NAME.match(spec.name):
         return None
-    options = [_option(spec, name, info) for name, info in spec.args.model_fields.items()]
+    options = [_option(spec, name, info) for name, info in spec.native_model.model_fields.items()]
     if spec.file:
         options.append(_file_option(spec, spec.file))
     payload: dict[str, Any] = {
@@ -234,7 +235,7 @@ def options_to_args(spec: CommandSpec | None, options: list[dict[str, Any]]) -> 
     if spec is None:
         return " ".join(str(o.get("value", "")) for o in given.values())
     parts = []
-    for field_name, info in spec.args.model_fields.items():
+    for field_name, info in spec.native_model.model_fields.items():
         option = given.get(field_name)
         if option is None:
             break  # later options cannot be placed without this one
