@@ -14,6 +14,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -40,8 +41,19 @@ def build_trigger(job: JobRecord) -> BaseTrigger:
             timezone=tz, start_date=datetime.fromisoformat(start) if start else None, **args
         )
     if job.trigger_type == "cron":
-        return CronTrigger(timezone=tz, **args)
+        return cron_trigger(tz, args)
     raise ValueError(f"unknown trigger type {job.trigger_type!r}")
+
+
+def cron_trigger(tz: Any, args: dict[str, Any]) -> BaseTrigger:
+    """A cron trigger; with `either_day` (bot/when.py sets it when a cron restricts both) a day of the
+    month OR a day of the week fires it, as standard cron reads them: CronTrigger alone ANDs them."""
+    args = dict(args)
+    if args.pop("either_day", False):
+        by_day = CronTrigger(timezone=tz, **{**args, "day_of_week": "*"})
+        by_weekday = CronTrigger(timezone=tz, **{**args, "day": "*"})
+        return OrTrigger([by_day, by_weekday])
+    return CronTrigger(timezone=tz, **args)
 
 
 class Scheduler:

@@ -2,7 +2,8 @@
 
     once       2026-12-01 20:00 · 12-01 20:00 · 明天 20:00 · tomorrow 8pm · in 2h · 2小时后
     repeating  每天 20:00 · daily 20:00 · 每周一 09:00 · mon 09:00 · 每月1号 10:00 · monthly 1 10:00 · every 3h
-    cron       cron "0 20 * * 1-5"  (five fields; day of week as cron counts it: 0 or 7 is Sunday)
+    cron       cron "0 20 * * 1-5"  (five fields; day of week as cron counts it: 0 or 7 is Sunday; a day of
+               the month and a day of the week both given fire on either, as standard cron does)
 
 `parse_when` reads the schedule at the start of a text and returns the rest (the post). Every pattern is
 anchored and free of nested quantifiers, and the input is capped: linear in the input, whatever it is.
@@ -20,12 +21,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import BaseCombiningTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.scheduler import build_trigger
+from bot.scheduler import build_trigger, cron_trigger
 from storage.jobs import JobRecord
 
 MAX_INPUT = 4096
+# A one-off at most this many years ahead: year 9999 overflows once turned to UTC or moved by a day.
+MAX_YEARS_AHEAD = 10
+# How far ahead "does it ever fire?" looks: nine years hold a 29 February even across 2100.
+NEVER_HORIZON = timedelta(days=366 * 9)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _ZH_DAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "1": 0, "2": 1, "3": 2,
             "4": 3, "5": 4, "6": 5, "7": 6}  # fmt: skip
@@ -72,12 +79,22 @@ class Schedule:
     def trigger(self) -> BaseTrigger:
         return build_trigger(JobRecord("", "", self.kind, self.args))  # type: ignore[arg-type]
 
-    def fires(self, after: datetime) -> Iterator[datetime]:
-        """Fire times after `after`, lazily (an interval of ten minutes has many)."""
+    def fires(self, after: datetime, until: datetime | None = None) -> Iterator[datetime]:
+        """Fire times after `after`, lazily (an interval of ten minutes has many). With `until`, none
+        later, and the search for the next one stops there too: a cron with no such day ("0 0 31 4 *")
+        otherwise walks month by month to the year 9999 (a third of a second) before saying so."""
         trigger, prev, now = self.trigger(), None, after
+        if until is not None:
+            _end_at(trigger, until)
         while (nxt := trigger.get_next_fire_time(prev, now)) is not None:
+            if until is not None and nxt > until:
+                return
             yield nxt
             prev, now = nxt, nxt + timedelta(microseconds=1)
+
+    def ever_fires(self, after: datetime) -> bool:
+        """Whether it fires at all after `after` (looked for within NEVER_HORIZON: bounded work)."""
+        return next(self.fires(after, after + NEVER_HORIZON), None) is not None
 
     def next_fires(self, after: datetime, count: int) -> list[datetime]:
         return list(islice(self.fires(after), count))
@@ -85,6 +102,15 @@ class Schedule:
     @property
     def repeats(self) -> bool:
         return self.kind != "date"
+
+
+def _end_at(trigger: BaseTrigger, end: datetime) -> None:
+    """Give a freshly built trigger an end date (APScheduler stops its search there)."""
+    if isinstance(trigger, BaseCombiningTrigger):
+        for part in trigger.triggers:
+            _end_at(part, end)
+    elif isinstance(trigger, CronTrigger | IntervalTrigger):
+        trigger.end_date = end if trigger.end_date is None else min(trigger.end_date, end)
 
 
 def normalize(text: str) -> str:
@@ -186,6 +212,7 @@ def _parse(text: str, now: datetime, timezone: str) -> tuple[Schedule, str]:
     local_now = now.astimezone(zone)
 
     def at_day(day: date, t: time, end: int, words: tuple[str, ...]) -> tuple[Schedule, str]:
+        _near(day, local_now, text[:end])
         when = datetime.combine(day, t, zone)
         if when <= local_now:
             raise WhenError("past", text[:end])
@@ -196,11 +223,22 @@ def _parse(text: str, now: datetime, timezone: str) -> tuple[Schedule, str]:
         if len(fields) != 5:
             raise WhenError("bad_cron", m.group(1))
         minute, hour, day, month, dow = fields
-        args = {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": _cron_dow(dow)}
+        args: dict[str, Any] = {
+            "minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": _cron_dow(dow),
+        }  # fmt: skip
         try:
-            CronTrigger(timezone=timezone, **args)
+            cron_trigger(timezone, args)
         except (ValueError, TypeError) as exc:
             raise WhenError("bad_cron", m.group(1)) from exc
+        if not day.startswith("*") and not dow.startswith("*"):
+            # "0 9 1 * 1": every 1st and every Monday, as cron reads it; unless no such day of the month
+            # ever comes ("31" of "4,6,9,11"), when the weekdays alone fire it (and nothing has to walk
+            # to the year 9999 to find the day never comes, at every fire)
+            by_day = Schedule("cron", {**args, "day_of_week": "*", "timezone": timezone})
+            if by_day.ever_fires(local_now):
+                args["either_day"] = True
+            else:
+                args["day"] = "*"
         return Schedule("cron", {**args, "timezone": timezone}, ("cron", m.group(1))), text[m.end() :]
     if m := _IN.match(low):
         unit = _UNITS.get(m.group(2))
@@ -254,6 +292,7 @@ def _parse(text: str, now: datetime, timezone: str) -> tuple[Schedule, str]:
         except ValueError as exc:
             raise WhenError("bad_date", m.group(0)) from exc
         t, end = _need_time(text, m.end(), "date")
+        _near(day, local_now, text[m.start() : end])
         if not m.group(1) and datetime.combine(day, t, zone) <= local_now:
             day = day.replace(year=year + 1)  # 01-05 in December: next January
         return at_day(day, t, end, ("once",))
@@ -267,6 +306,15 @@ def _parse(text: str, now: datetime, timezone: str) -> tuple[Schedule, str]:
             raise WhenError("unreadable", m.group(0))
         return _weekly(text, [_EN_DAYS[n] for n in names], m.end(), timezone)
     raise WhenError("unreadable", text[:20])
+
+
+def _near(day: date, local_now: datetime, fragment: str) -> None:
+    """Refuse a one-off years away: 9999-12-31 overflows once turned to UTC (or moved a day by an
+    event's encore), 0001-01-01 once turned back; either would answer an internal error."""
+    if day.year < local_now.year - 1:
+        raise WhenError("past", fragment)
+    if day.year > local_now.year + MAX_YEARS_AHEAD:
+        raise WhenError("too_far", fragment)
 
 
 def _weekly(text: str, days: list[int], end: int, timezone: str) -> tuple[Schedule, str]:

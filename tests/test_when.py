@@ -98,3 +98,50 @@ def test_the_gap_between_fires() -> None:
     every = parse_when("every 5m x", NOW, "UTC")[0]
     assert min_gap(every, NOW) is not None and min_gap(every, NOW).total_seconds() == 300  # type: ignore[union-attr]
     assert min_gap(parse_when("明天 20:00 x", NOW, "Asia/Shanghai")[0], NOW) is None
+
+
+def test_cron_with_day_and_weekday_fires_on_either_as_standard_cron() -> None:
+    # NOW is Sunday 2026-11-22: every 1st and every Monday, not only Mondays that are the 1st
+    assert fires('cron "0 9 1 * 1" text', n=5) == [
+        "2026-11-23 09:00 Mon",
+        "2026-11-30 09:00 Mon",
+        "2026-12-01 09:00 Tue",
+        "2026-12-07 09:00 Mon",
+        "2026-12-14 09:00 Mon",
+    ]
+    # a field starting with '*' makes it an AND again (cron's own rule): Mondays on the 1st, 11th, 21st, 31st
+    assert fires('cron "0 9 */10 * 1" text', n=1) == ["2026-12-21 09:00 Mon"]
+    assert fires('cron "0 9 1 * *" text', n=2) == ["2026-12-01 09:00 Tue", "2027-01-01 09:00 Fri"]
+    # no 31st of April, June, September or November: the Sundays of those months still fire
+    assert fires('cron "0 0 31 4,6,9,11 0" text', n=2) == ["2026-11-29 00:00 Sun", "2027-04-04 00:00 Sun"]
+
+
+def test_never_firing_cron_is_found_quickly() -> None:
+    import time
+
+    for cron in ("0 0 31 4,6,9,11 *", "0 20 31 2 *", "0 0 30 2 *"):
+        schedule, _ = parse_when(f'cron "{cron}" text', NOW, "Asia/Shanghai")
+        started = time.perf_counter()
+        assert not schedule.ever_fires(NOW)
+        assert time.perf_counter() - started < 0.05, cron  # was 0.34 s walking to the year 9999
+    leap, _ = parse_when('cron "0 0 29 2 *" text', NOW, "Asia/Shanghai")
+    assert leap.ever_fires(datetime(2097, 3, 1, tzinfo=SH))  # next 29 February: 2104, 7 years on
+
+
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", "America/Los_Angeles", "Pacific/Kiritimati"])
+@pytest.mark.parametrize("text", ["9999-12-31 23:59 text", "2040-01-01 10:00 text", "9999年12月31日 23:59 x"])
+def test_far_dates_are_refused_clearly(text: str, tz: str) -> None:
+    with pytest.raises(WhenError) as err:
+        parse_when(text, NOW, tz)
+    assert err.value.code == "too_far"
+
+
+@pytest.mark.parametrize("text", ["0001-01-01 00:00 text", "1900-05-05 10:00 text"])
+def test_ancient_dates_are_in_the_past(text: str) -> None:
+    with pytest.raises(WhenError) as err:
+        parse_when(text, NOW, "Pacific/Kiritimati")
+    assert err.value.code == "past"
+
+
+def test_a_date_ten_years_ahead_is_fine() -> None:
+    assert fires("2036-11-22 10:00 text", tz="America/Los_Angeles") == ["2036-11-22 10:00 Sat"]
