@@ -4,13 +4,14 @@ opt-in fuzzy terms. Pure: the handler builds one `RuleSet` per group and rebuild
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Literal
 
 from rapidfuzz import fuzz
 
 from rules.normalize import compact, normalize
-from rules.patterns import BadPattern, Pattern, compile_pattern, search
+from rules.patterns import MESSAGE_BUDGET, BadPattern, Pattern, TimedOut, compile_pattern, search_or_raise
 from rules.pinyin import SoundMatcher
 from rules.terms import Term, TermMatcher
 
@@ -121,6 +122,7 @@ class RuleSet:
             SoundMatcher([(rules[i].pattern, i) for i in self._sound_mode]) if self._sound_mode else None
         )
         self._regexes: list[tuple[Rule, Pattern]] = []
+        self.regex_budget_spent = 0  # messages whose regexes ran out of MESSAGE_BUDGET before the last one
         self._fuzzy: list[tuple[Rule, str]] = []
         for rule in rules:
             if rule.kind == "regex":
@@ -158,11 +160,27 @@ class RuleSet:
         return hits
 
     def _check_regexes(self, text: str) -> list[RuleHit]:
+        """Every regex against the text and its folded form, within MESSAGE_BUDGET seconds in all: each
+        search gets a fair share of what is left (and 50 ms at most), so every pattern is tried, and a
+        pattern that runs out of time moves to the back of the order, leaving the bigger shares to the
+        patterns that finish."""
         norm = normalize(text)
         out = []
-        for rule, pattern in self._regexes:
+        deadline = time.perf_counter() + MESSAGE_BUDGET
+        slow: list[int] = []
+        count = len(self._regexes)
+        for index, (rule, pattern) in enumerate(self._regexes):
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                self.regex_budget_spent += 1
+                break
+            share = left / (2 * (count - index))  # a fair share: every pattern gets its try
             for subject, origin in ((text, None), (norm.spaced, norm.spaced_origin)):
-                span = search(pattern, subject)
+                try:
+                    span = search_or_raise(pattern, subject, share)
+                except TimedOut:
+                    slow.append(index)
+                    break
                 if span is None:
                     continue
                 start, end = (
@@ -170,6 +188,11 @@ class RuleSet:
                 )
                 out.append(RuleHit(rule, start, end, text[start:end], subject[span[0] : span[1]]))
                 break
+        if slow:
+            cut = set(slow)
+            self._regexes = [r for i, r in enumerate(self._regexes) if i not in cut] + [
+                self._regexes[i] for i in slow
+            ]
         return out
 
     def _check_fuzzy(self, text: str) -> list[RuleHit]:

@@ -11,6 +11,9 @@ from rules.normalize import MAX_CHARS
 
 MAX_PATTERN = 300
 SEARCH_TIMEOUT = 0.05  # seconds per pattern per message
+# Seconds all of a group's regexes may take on one message together: 19 patterns like `(a+)+$` against a
+# 4,096-character message cost 0.5-1 s at 50 ms each (two subjects apiece), which one member can repeat.
+MESSAGE_BUDGET = 0.1
 
 
 class BadPattern(ValueError):
@@ -38,10 +41,22 @@ def compile_pattern(source: str) -> Pattern:
     return Pattern(source, compiled)
 
 
-def search(pattern: Pattern, text: str) -> tuple[int, int] | None:
+class TimedOut(Exception):
+    """A search ran out of its time: no match found, and the caller may want to know it was cut."""
+
+
+def search(pattern: Pattern, text: str, timeout: float = SEARCH_TIMEOUT) -> tuple[int, int] | None:
     """The first match's span, or None; a search that runs out of time counts as no match."""
     try:
-        m = pattern.compiled.search(text[:MAX_CHARS], timeout=SEARCH_TIMEOUT)
-    except TimeoutError:
+        return search_or_raise(pattern, text, timeout)
+    except TimedOut:
         return None
+
+
+def search_or_raise(pattern: Pattern, text: str, timeout: float = SEARCH_TIMEOUT) -> tuple[int, int] | None:
+    """As `search`, but a search cut by `timeout` (at most SEARCH_TIMEOUT) raises TimedOut."""
+    try:
+        m = pattern.compiled.search(text[:MAX_CHARS], timeout=max(0.001, min(timeout, SEARCH_TIMEOUT)))
+    except TimeoutError as exc:
+        raise TimedOut from exc
     return None if m is None else m.span()

@@ -110,3 +110,23 @@ def test_hits_far_into_a_long_message_are_checked_with_their_whole_context() -> 
     [hit] = matcher.find(text)
     assert hit.term.text == "加微信" and text[hit.start : hit.end] == "加 微 信"
     assert [h.term.text for h in matcher.find(pad + "法论")] == ["法论"]  # no allowed word around it
+
+
+def test_all_regex_rules_share_one_budget_per_message() -> None:
+    """Issue 29: 19 admin patterns like `(a+)+$` and a 4,096-character message took 0.5-1 s a message
+    (50 ms per pattern per subject); all of them now share MESSAGE_BUDGET, and a quick pattern after
+    them still gets its try."""
+    from rules.engine import Rule, RuleSet
+    from rules.patterns import MESSAGE_BUDGET
+
+    evil = [r"(a+)+$", r"(a|aa)+$", r"(a*)*$", r"(a|a?)+$", r"(\w+)+$", r"(.*a){12}$"]
+    rules = [Rule(i, "regex", evil[i % len(evil)] + "x" * (i // len(evil))) for i in range(19)]
+    rules.append(Rule(99, "regex", r"spam\d{3}"))
+    ruleset = RuleSet(rules)
+    message = "spam123 " + "a" * 4080 + "!"
+    for _ in range(3):
+        started = time.perf_counter()
+        hits = ruleset.check(message)
+        elapsed = time.perf_counter() - started
+        assert elapsed < MESSAGE_BUDGET + 0.25, elapsed  # generous for a loaded machine; was 0.5-1 s
+        assert [h.rule.id for h in hits] == [99]
