@@ -19,7 +19,9 @@ from aiolimiter import AsyncLimiter
 from bot.actions import (
     Action,
     ActionResult,
+    AnswerButton,
     DirectMessage,
+    EditMessage,
     Failure,
     PermanentError,
     RetryAfter,
@@ -100,9 +102,42 @@ class _Lane:
 Sleep = Callable[[float], Awaitable[None]]
 
 
+class _Edit:
+    """An edit of one message waiting for its turn: a newer edit of the same message replaces its
+    content (the latest state is what the message must show) and shares its result."""
+
+    __slots__ = ("action", "done")
+
+    def __init__(self, action: EditMessage) -> None:
+        self.action = action
+        self.done: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
+
+
+class _EditSlot:
+    """The edits of one message: one at the platform at a time, in order (an older text never lands
+    after a newer one), and at most one waiting, which newer edits update."""
+
+    __slots__ = ("lock", "users", "waiting")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.waiting: _Edit | None = None
+        self.users = 0
+
+
+def _budget_free(action: Action) -> bool:
+    """Calls that are no message in the group and so take no slot of its per-chat budget: a DM, a file
+    to a member, the answer to a button press (answerCallbackQuery; a Discord interaction response)."""
+    return isinstance(action, DirectMessage | AnswerButton) or (isinstance(action, SendFile) and bool(action.user_id))
+
+
 class Outbox:
     def __init__(self, *, max_retries: int = 5, backoff: float = 0.5, sleep: Sleep = asyncio.sleep) -> None:
         self._lanes: dict[str, _Lane] = {}
+        # Edits waiting for a slot, by (platform, chat, message): 15 presses on one card are at most one
+        # edit in flight and one waiting (with the latest text), not 15 against the group's budget.
+        self._edits: dict[tuple[str, str, str], _EditSlot] = {}
+        self.coalesced = 0  # edits replaced by a newer one of the same message before they were sent
         self._max_retries = max_retries
         self._backoff = backoff
         self._sleep = sleep
@@ -203,10 +238,50 @@ class Outbox:
         if lane is None:
             log.error("no adapter for platform %s: dropped %r", action.chat.platform, action)
             return ActionResult(ok=False, failure=Failure.NO_ADAPTER)
+        if not isinstance(action, EditMessage):
+            return await self._attempt(lane, action, background)
+        key = (action.chat.platform, action.chat.chat_id, action.message_id)
+        slot = self._edits.get(key)
+        if slot is not None and slot.waiting is not None:
+            # an older edit of this message has not taken its slot yet: it carries our text instead
+            slot.waiting.action = action
+            self.coalesced += 1
+            return await asyncio.shield(slot.waiting.done)
+        if slot is None:
+            slot = self._edits[key] = _EditSlot()
+        edit = slot.waiting = _Edit(action)
+        slot.users += 1
+        try:
+            async with slot.lock:
+                result = await self._attempt(lane, action, background, (slot, edit))
+        except BaseException as exc:
+            if not edit.done.done():
+                edit.done.set_exception(exc)
+                edit.done.exception()  # retrieved: the waiters get it, nobody else must
+            raise
+        finally:
+            if slot.waiting is edit:
+                slot.waiting = None
+            slot.users -= 1
+            if not slot.users and self._edits.get(key) is slot:
+                del self._edits[key]
+        if not edit.done.done():
+            edit.done.set_result(result)
+        return result
+
+    async def _attempt(
+        self, lane: _Lane, action: Action, background: bool, edit: tuple[_EditSlot, _Edit] | None = None
+    ) -> ActionResult:
         attempt = 0
         while True:
             await lane.resume.wait()
             await self._acquire(lane, action, background)
+            if edit is not None:
+                # it has its slot: it sends the latest text, and a newer edit now waits its own turn
+                slot, mine = edit
+                if slot.waiting is mine:
+                    slot.waiting = None
+                action = mine.action
             try:
                 return await lane.adapter.perform(action)
             except RetryAfter as exc:
@@ -253,7 +328,7 @@ class Outbox:
                     lane.foreground -= 1
                     if not lane.foreground:
                         lane.idle.set()
-        if not isinstance(action, DirectMessage) and not (isinstance(action, SendFile) and action.user_id):
+        if not _budget_free(action):
             chat = lane.chat_limiter(action.chat.chat_id)
             if chat is not None:
                 await chat.acquire()

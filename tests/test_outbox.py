@@ -152,3 +152,66 @@ async def test_background_sends_yield_to_answers() -> None:
     assert order.index("answer") <= before + 2  # not behind the fifty DMs still waiting
     await job
     assert len(adapter.actions) == 61
+
+
+async def test_button_answers_take_no_slot_of_the_groups_budget() -> None:
+    """Issue 29: every press cost an answer against the group's 20 a minute. Answers are not group
+    messages (answerCallbackQuery, an interaction response): after 20 sends fill the minute, answers
+    still go at once while the next group message waits."""
+    adapter = RecordingAdapter(RateLimits(per_chat_per_minute=20))
+    outbox = Outbox()
+    outbox.register(adapter)
+    chat = ChatRef(PLATFORM, "g1")
+    for i in range(20):
+        await outbox.deliver(send(f"m{i}"))
+    answers = [A.AnswerButton(chat=chat, callback_id=f"cb{i}", text="ok") for i in range(30)]
+    results = await asyncio.wait_for(asyncio.gather(*(outbox.deliver(a) for a in answers)), 1)
+    assert all(r.ok for r in results)
+    late = asyncio.ensure_future(outbox.deliver(send("m20")))
+    await asyncio.sleep(0.2)
+    assert not late.done()  # the group's own budget still holds
+    late.cancel()
+
+
+async def test_edits_of_one_message_coalesce_to_the_latest() -> None:
+    """15 vote presses on one card queued 15 edits against the group's budget (30 s for the group);
+    an edit waiting for its slot now takes the newer text, and the later callers share its result."""
+    adapter = RecordingAdapter(RateLimits(per_chat_per_minute=1200))  # a slot every 50 ms once spent
+    outbox = Outbox()
+    outbox.register(adapter)
+    chat = ChatRef(PLATFORM, "g1")
+    for i in range(1200):  # the minute's budget is spent
+        await outbox.deliver(send(f"m{i}"))
+    adapter.actions.clear()
+    edits = [A.EditMessage(chat=chat, message_id="7", text=f"votes {n}") for n in range(1, 16)]
+    other = A.EditMessage(chat=chat, message_id="8", text="another card")
+    tasks = [asyncio.ensure_future(outbox.deliver(e)) for e in [*edits, other]]
+    results = await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    assert all(r.ok for r in results) and outbox.coalesced == 14
+    sent = [(a.message_id, a.text) for a in adapter.actions if isinstance(a, A.EditMessage)]
+    assert sent == [("7", "votes 15"), ("8", "another card")]
+
+
+async def test_an_edit_in_flight_is_not_replaced_but_followed() -> None:
+    """An edit already at the platform cannot take a newer text: the newer one goes after it."""
+    adapter = RecordingAdapter()
+    outbox = Outbox()
+    outbox.register(adapter)
+    chat = ChatRef(PLATFORM, "g1")
+    gate = asyncio.Event()
+    perform = adapter.perform
+
+    async def slow(action: A.Action) -> A.ActionResult:
+        if isinstance(action, A.EditMessage) and action.text == "v1":
+            await gate.wait()
+        return await perform(action)
+
+    adapter.perform = slow  # type: ignore[method-assign]
+    first = asyncio.ensure_future(outbox.deliver(A.EditMessage(chat=chat, message_id="7", text="v1")))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(outbox.deliver(A.EditMessage(chat=chat, message_id="7", text="v2")))
+    third = asyncio.ensure_future(outbox.deliver(A.EditMessage(chat=chat, message_id="7", text="v3")))
+    await asyncio.sleep(0.01)
+    gate.set()
+    await asyncio.gather(first, second, third)
+    assert [a.text for a in adapter.actions if isinstance(a, A.EditMessage)] == ["v1", "v3"]
