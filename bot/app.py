@@ -192,6 +192,9 @@ class App:
         elif isinstance(event, CommandInvoked):
             spec = self.commands.get(event.name)
             await self._run_command(ctx, spec, event.name, event.args)
+            # Moderated as the same command typed would be (that one passes the message hooks first).
+            if await self._screened(ctx, event):
+                return
         elif isinstance(event, MemberJoined):
             await self._each(ctx, "on_join", event)
         elif isinstance(event, MemberLeft):
@@ -201,6 +204,17 @@ class App:
 
     async def _record_activity(self, ctx: Context, event: Event) -> None:
         user, gid, at_ms = event.user, ctx.group.id, to_ms(event.at)
+    async def _screened(self, ctx: Context, event: CommandInvoked) -> bool:
+        """A native command whose arguments moderation refuses is not run; a check that fails holds it."""
+        if not event.args.strip():
+            return False
+        try:
+            return await guarded_call(lambda: ctx.screen(event.args, enforce=True)) is not None
+        except Exception:
+            log.exception("moderation of /%s failed on %s", event.name, event.event_key)
+            await ctx.reply(ctx.t("common.internal_error"), ephemeral=True)
+            return True
+
         if isinstance(event, MemberJoined):
             await self.members.record_join(
                 gid, user.user_id, user.name, user.username, user.is_bot, at_ms, ctx.today()

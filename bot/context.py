@@ -15,6 +15,7 @@ from bot.events import Attachment, ButtonPressed, ChatRef, CommandInvoked, Event
 from bot.files import FileRefused, decode_text
 from bot.i18n import t
 from bot.parsing import Mention
+from bot.text import clean_text
 from config.group_settings import GroupSettings, apply_override
 from storage.db import unit_opener
 from storage.groups import Group
@@ -96,6 +97,18 @@ class Context:
         ev = self.event
         known = ev.mentions.get(raw) if isinstance(ev, MessagePosted | CommandInvoked) else None
         return (known.name if known is not None else raw)[:40]
+
+    async def screen(self, text: str, *, enforce: bool = False) -> str | None:
+        """Why moderation refuses `text` by the event's author (None: it may be shown). Member text the
+        bot shows again passes here whatever the command's form: the app screens a native command's
+        arguments before routing (`enforce`: a case, the ladder and a notice, as the typed command
+        would get), and features screen what they store from elsewhere (a replied message's text, a
+        button's payload). Admins and trusted members are exempt, as for messages."""
+        for feature in self.app.features:
+            check = getattr(feature, "screen_text", None)
+            if check is not None and (reason := await check(self, text, enforce=enforce)):
+                return str(reason)
+        return None
 
     # --- changing settings ---------------------------------------------------------------------------
 
@@ -332,7 +345,8 @@ class Context:
             )
             return None
         try:
-            return decode_text(await self.read_file(file, max_bytes))
+            # cleaned as an event's text is: a file must not smuggle in the markers of a mention
+            return clean_text(decode_text(await self.read_file(file, max_bytes)))
         except FileRefused as exc:
             await self.reply(
                 self.t(f"files.{exc.reason}", name=name, mb=max_bytes // 1_000_000), ephemeral=True

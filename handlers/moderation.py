@@ -25,7 +25,7 @@ from bot.actions import Button, Keyboard, keyboard
 from bot.clock import from_ms
 from bot.commands import CommandSpec
 from bot.context import Context
-from bot.events import ButtonPressed, ChatRef, MessagePosted, UserRef
+from bot.events import ButtonPressed, ChatRef, CommandInvoked, MessagePosted, UserRef
 from bot.feature import Feature
 from bot.i18n import duration, t
 from bot.markup import clean_name, mention
@@ -81,6 +81,19 @@ NATIVE = {
     "unmute": MemberOnly,
     "unban": MemberOnly,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """Member text moderation judges: a message, or a native command's arguments (no message to delete:
+    `message_id` None), so both meet the same rules, cases and ladder."""
+
+    user: UserRef
+    text: str
+    event_key: str
+    message_id: str | None = None
+    edited: bool = False
+    command: bool = False  # a refused native command: the member's notice says it was not run
 
 
 class Args(BaseModel):
@@ -245,32 +258,73 @@ class ModerationFeature(Feature):
     # --- the hook ------------------------------------------------------------------------------------
 
     async def on_message(self, ctx: Context, event: MessagePosted) -> bool:
+        return await self.moderate(
+            ctx, Written(event.user, event.text, event.event_key, event.message_id, event.edited)
+        )
+
+    async def screen_text(self, ctx: Context, text: str, *, enforce: bool = False) -> str | None:
+        """Why `text`, written by the event's author, may not be shown again (None: it may). Reached
+        through `Context.screen` by everything a member writes that the bot shows again, whatever the
+        command's form. `enforce` (a native command's arguments, before routing) treats it as the same
+        command typed: a case, the ladder, the member's notice; without it (text a feature stores) the
+        text is only refused, the member having been judged on what they sent already."""
+        if not text.strip():
+            return None
+        event = ctx.event
+        assert event is not None
+        if enforce:
+            name = event.name if isinstance(event, CommandInvoked) else ""
+            said = Written(event.user, f"/{name} {text}".strip(), event.event_key, command=True)
+            if not await self.moderate(ctx, said, track=False):
+                return None
+            return ctx.t("mod.told.command")
         s = ctx.settings.moderation
         if not s.enabled or ctx.is_admin or event.user.is_bot:
+            return None
+        try:
+            findings = await self.inspect(ctx, event.user.user_id, text, track=False)
+            live = [f for f in findings if not f.shadow and f.action not in ("off", "alert")]
+            if not live or await self._trusted(ctx, event.user.user_id):
+                return None
+        except Exception:
+            log.exception("moderation check of stored text failed on %s", event.event_key)
+            self.check_failures += 1
+            return ctx.t("mod.reason.unchecked")  # never fails open
+        return self.decide(live).reason
+
+    async def moderate(self, ctx: Context, said: Written, *, track: bool = True) -> bool:
+        """Judge member text and act on it; True when it must go no further (removed, or held because
+        the check failed)."""
+        s = ctx.settings.moderation
+        if not s.enabled or ctx.is_admin or said.user.is_bot:
             return False
         try:
-            findings = await self.inspect(ctx, event.user.user_id, event.text, edited=event.edited)
-            if not findings or await self._trusted(ctx, event.user.user_id):
+            findings = await self.inspect(ctx, said.user.user_id, said.text, edited=said.edited, track=track)
+            if not findings or await self._trusted(ctx, said.user.user_id):
                 return False
         except Exception:
             # A check that failed must never mean "allowed": hold the message (no points, no command)
             # and tell the admins, at most once per interval per group.
-            log.exception("moderation check failed on %s", event.event_key)
-            await self._check_failed(ctx, event)
+            log.exception("moderation check failed on %s", said.event_key)
+            if said.command:  # its caller's answer first: the admins' notice must not become it
+                await ctx.reply(ctx.t("mod.told.unchecked"), ephemeral=True)
+            await self._check_failed(ctx, said)
             return True
         for shadow in (f for f in findings if f.shadow):
-            await self._note(ctx, event, shadow, shadow=True)
+            await self._note(ctx, said, shadow, shadow=True)
         live = [f for f in findings if not f.shadow and f.action != "off"]
         if not live:
             return False
         decision = self.decide(live)
         if decision.action == "alert":
-            await self._note(ctx, event, decision, shadow=False)
+            await self._note(ctx, said, decision, shadow=False)
             return False
-        await self.enforce(ctx, event.user, decision, message_id=event.message_id, source_key=event.event_key)
+        await self.enforce(
+            ctx, said.user, decision, message_id=said.message_id, source_key=said.event_key, command=said.command
+        )
         return True
 
-    async def _check_failed(self, ctx: Context, event: MessagePosted) -> None:
+    async def _check_failed(self, ctx: Context, event: Written) -> None:
         self.check_failures += 1
         now = ctx.now_ms()
         last, count = self._failure_notes.get(ctx.group.id, (None, 0))
@@ -281,7 +335,7 @@ class ModerationFeature(Feature):
         text = ctx.t(
             "mod.log.check_failed",
             mention=mention(event.user.user_id, event.user.name),
-            message=event.message_id,
+            message=event.message_id or "—",
             excerpt=excerpt_of(event.text),
             since=ctx.t("mod.log.check_failed_more", count=count + 1) if count else "",
         )
@@ -386,8 +440,10 @@ class ModerationFeature(Feature):
         message_id: str | None,
         source_key: str,
         actor: str = "auto",
+        command: bool = False,
     ) -> Case | None:
         """Delete the message (if any), record the case, climb the ladder, act, tell the member and the log.
+        `command`: what was judged is a native command's arguments, refused (the notice says so).
 
         None when this source was handled already (a redelivered message does not warn twice)."""
         s = ctx.settings.moderation
@@ -446,9 +502,10 @@ class ModerationFeature(Feature):
                 warnings,
                 failed=not result,
                 buttons=self.undo_buttons(ctx, case, warned=warnings > 0),
+                command=command,
             )
         else:
-            await self._tell_member(ctx, user, case, warnings, failed=not result)
+            await self._tell_member(ctx, user, case, warnings, failed=not result, command=command)
             await self.log_case(ctx, case, warnings=warnings)
         return case
 
@@ -475,14 +532,24 @@ class ModerationFeature(Feature):
         return t(lang, f"mod.step.{case.action}")
 
     async def _tell_member(
-        self, ctx: Context, user: UserRef, case: Case, warnings: int, *, failed: bool, buttons: Keyboard = ()
+        self,
+        ctx: Context,
+        user: UserRef,
+        case: Case,
+        warnings: int,
+        *,
+        failed: bool,
+        buttons: Keyboard = (),
+        command: bool = False,
     ) -> None:
         # Posted in the group, so in the group's language: the reason (a rule's words, a detector's
         # text) is in it already, and a member's English client must not make the notice half English.
         lang = ctx.lang
         who = mention(user.user_id, user.name)
         if case.action == "delete":
-            text = t(lang, "mod.told.deleted", mention=who, reason=case.reason)
+            told = "mod.told.command_refused" if command else "mod.told.deleted"
+            text = t(lang, told, mention=who, reason=case.reason)
+            command = False  # said already
         else:
             text = t(
                 lang, "mod.told.action", mention=who, step=self._step_text(lang, case), reason=case.reason
@@ -502,6 +569,8 @@ class ModerationFeature(Feature):
                 )
         if failed:
             text += "\n" + t(lang, "mod.told.failed")
+        if command:
+            text += "\n" + t(lang, "mod.told.command")
         await ctx.send(text, buttons)
 
     # --- the admin log -------------------------------------------------------------------------------
@@ -520,7 +589,8 @@ class ModerationFeature(Feature):
         target = await self.log_target(ctx)
         if target is None:
             if fallback_here:
-                await ctx.send(text, buttons)
+                # a message of its own, never a native command's answer (nor carrying a member's postscript)
+                await ctx.act(A.Send(chat=ctx.chat, text=text, buttons=buttons))
             return
         chat = ChatRef(ctx.group.platform, target.chat_id)
         await ctx.act(A.Send(chat=chat, text=text, buttons=buttons, channel=target.channel))
@@ -573,7 +643,7 @@ class ModerationFeature(Feature):
         buttons = self.undo_buttons(ctx, case, warned=warnings > 0)
         await self.log(ctx, self.case_text(ctx, case, warnings=warnings), buttons)
 
-    async def _note(self, ctx: Context, event: MessagePosted, finding: Finding, *, shadow: bool) -> None:
+    async def _note(self, ctx: Context, event: Written, finding: Finding, *, shadow: bool) -> None:
         """A case that acts on nothing: shadow mode (what would have happened) or an alert (关键词预警),
         which leaves the message and gives admins the buttons to decide."""
         case = await ModerationRepo(ctx.app.db).record(

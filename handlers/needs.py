@@ -22,7 +22,7 @@ from bot.actions import Button, Keyboard, keyboard
 from bot.clock import from_ms, to_ms
 from bot.commands import CommandSpec
 from bot.context import Context
-from bot.events import ButtonPressed, MessagePosted
+from bot.events import ButtonPressed
 from bot.feature import Feature, JobFunc
 from bot.i18n import duration
 from bot.markup import mention
@@ -211,10 +211,11 @@ class NeedsFeature(Feature):
             else:
                 await self.respond_cmd(ctx, need_id, tail.strip())
             return
-        event = ctx.event
-        if not rest and isinstance(event, MessagePosted) and event.replied and event.replied.text:
-            author = event.replied.user or event.user
-            await self.submit(ctx, event.replied.text, author.user_id, author.name)
+        event, replied = ctx.event, ctx.replied()
+        if not rest and replied is not None and replied.text:
+            # Replying /need to a message files its text as the sender's own need: who asked is who
+            # sent the command (their quota, their name on the card), never the replied message's author.
+            await self.submit(ctx, replied.text, event.user.user_id, event.user.name)
             return
         if not rest:
             await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.need.usage")), ephemeral=True)
@@ -242,7 +243,7 @@ class NeedsFeature(Feature):
         if await repo.submitted_on(ctx.group.id, user_id, ctx.today()) >= s.per_day:
             await self.refuse(ctx, ctx.t("needs.per_day", limit=s.per_day))
             return False
-        refused = await self.screen(ctx, user_id, text)
+        refused = await self.screen(ctx, text)
         if refused:
             await self.refuse(ctx, ctx.t("needs.refused", reason=refused))
             return False
@@ -254,14 +255,11 @@ class NeedsFeature(Feature):
         await self.create(ctx, text, user_id, name)
         return True
 
-    async def screen(self, ctx: Context, user_id: str, text: str) -> str | None:
-        """The reason moderation would remove this text, if it would (a warning alone does not refuse)."""
-        moderation = next((f for f in ctx.app.features if f.name == "moderation"), None)
-        if moderation is None or not ctx.settings.moderation.enabled:
-            return None
-        findings = await moderation.inspect(ctx, user_id, text, track=False)  # type: ignore[attr-defined]
-        blocking = [f for f in findings if f.action != "warn" and not f.shadow]
-        return blocking[0].reason if blocking else None
+    async def screen(self, ctx: Context, text: str) -> str | None:
+        """The reason moderation refuses this text on a card, if it does (`Context.screen`: typed and
+        native commands were judged already; this catches a replied message's text and a "submit
+        anyway" press), judged as written by the event's author."""
+        return await ctx.screen(text)
 
     async def suggest(self, ctx: Context, like_id: int, text: str, user_id: str) -> None:
         assert ctx.event is not None
@@ -367,6 +365,9 @@ class NeedsFeature(Feature):
         voted = await repo.vote(gid, need_id, user_id, ctx.now_ms(), DOUBLE_TAP_MS)
         if voted is None:
             await ctx.answer_button(ctx.t("needs.closed_or_gone"), alert=True)
+            return
+        if not voted.changed:  # a double tap: the card already shows this; no edit in the group's budget
+            await ctx.answer_button(ctx.t("needs.voted", id=need_id, votes=voted.votes))
             return
         need = await repo.get(gid, need_id)
         assert need is not None

@@ -4,8 +4,10 @@ mode, reports, flood and link rules, and bad input. Every test runs on SQLite an
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import count
 
 from bot import actions as A
+from bot.events import CommandInvoked, UserRef
 from bot.markup import plain
 from tests.helpers import Harness
 
@@ -398,8 +400,6 @@ async def test_a_notice_in_the_group_is_in_the_groups_language_whatever_the_memb
     language, the reason in the group's. What the group reads is in the group's language alone."""
     from dataclasses import replace
 
-    from bot.events import UserRef
-
     h = await setup(db, "加微信")
 
     def english(user: str, text: str) -> A.Action:
@@ -419,4 +419,104 @@ async def test_a_notice_in_the_group_is_in_the_groups_language_whatever_the_memb
     await h.app.handle(chinese)
     [notice] = sent(h.take())
     assert notice.startswith("@Bob warned: blocked word “加微信”"), notice
+    await h.stop()
+
+
+# --- native commands (Discord slash commands) are moderated like the same command typed ---------------
+
+SPAM_NEED = "加入 discord.gg/freegift 领福利 兼职刷单日结"
+
+
+def native(h: Harness, user: str, name: str, args: str, *, admin: bool = False) -> CommandInvoked:
+    """A native command as the Discord adapter delivers it: its options rendered to argument text."""
+    n = next(_native_ids)
+    return CommandInvoked(
+        event_key=f"t:g1:slash:{n}",
+        chat=h.chat(),
+        user=UserRef(user, user, user),
+        is_admin=admin,
+        at=h.clock.now(),
+        name=name,
+        args=args,
+        message_id=f"i{n}",
+    )
+
+
+_native_ids = count(1)
+
+
+async def _needs(h: Harness) -> int:
+    return int(await h.db.fetchval("SELECT COUNT(*) FROM needs") or 0)
+
+
+async def test_a_slash_need_with_an_invite_and_a_banned_word_is_refused_and_warned_like_the_typed_one(db) -> None:  # type: ignore[no-untyped-def]
+    """Probe (issue 29, 4): `/need 加入 discord.gg/freegift 领福利 兼职刷单日结` as a slash command posted a
+    need card with the invite and the banned word; typed, it was deleted and warned. Now both are
+    judged by the same rules, case and ladder; the native one is refused, the member told why."""
+    h = await setup(db, "刷单")
+    typed = h.message("alice", f"/need {SPAM_NEED}")
+    await h.app.handle(typed)
+    typed_out = h.take()
+    assert A.Delete(chat=h.chat(), message_id=typed.message_id) in typed_out
+    [typed_notice] = sent(typed_out)
+    assert typed_notice.startswith("@alice 被警告：")
+    await h.app.handle(native(h, "dave", "need", SPAM_NEED))
+    out = h.take()
+    [notice] = sent(out)
+    assert notice.startswith("@dave 被警告：") and notice.endswith("（命令未执行。）")
+    assert not [a for a in out if isinstance(a, A.Send)] and await _needs(h) == 0  # no card
+    [reply] = [a for a in out if isinstance(a, A.Reply)]
+    assert not reply.ephemeral  # the notice answers the interaction, as the typed notice is public
+    h.clock.advance(timedelta(minutes=2))
+    await h.app.handle(native(h, "dave", "need", "加微信 abc12345 兼职刷单"))
+    assert "警告次数：2" in sent(h.take())[0]
+    [warns] = await h.say("carol", "/warns @dave", admin=True)
+    assert "有 2 次有效警告" in warns
+    query = "SELECT action, reason, excerpt, kind, message_id FROM mod_cases WHERE user_id = ? ORDER BY id"
+    [typed_case] = [tuple(r) for r in await h.db.fetchall(query, "alice")]
+    native_case = tuple((await h.db.fetchall(query, "dave"))[0])
+    assert native_case == (*typed_case[:4], None)  # the same case; no message to delete
+    # an innocent slash /need still posts its card
+    await h.app.handle(native(h, "erin", "need", "希望每周办一次线上分享会"))
+    assert any(isinstance(a, A.Reply) and "📌 需求 #1" in a.text for a in h.take())
+    await h.stop()
+
+
+async def test_admins_and_trusted_members_are_exempt_in_native_commands_as_in_messages(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db, "刷单")
+    await h.say("erin", "大家好")
+    await h.say("carol", "/trust @erin", admin=True)
+    await h.app.handle(native(h, "carol", "need", SPAM_NEED, admin=True))
+    assert any("📌 需求 #1" in a.text for a in h.take() if isinstance(a, A.Reply))
+    await h.app.handle(native(h, "erin", "need", "加入 discord.gg/another 一起玩 兼职刷单"))
+    assert any("📌 需求 #2" in a.text for a in h.take() if isinstance(a, A.Send | A.Reply))
+    assert await h.db.fetchval("SELECT COUNT(*) FROM mod_cases") == 0
+    await h.stop()
+
+
+async def test_a_native_command_whose_check_fails_is_held_and_the_member_told(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Moderation never fails open, for a slash command either: it is not run, and its caller hears so
+    privately (no 'done')."""
+    from handlers.moderation import ModerationFeature
+
+    h = await setup(db)
+
+    async def broken(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise RuntimeError("rules unavailable")
+
+    monkeypatch.setattr(ModerationFeature, "inspect", broken)
+    await h.app.handle(native(h, "dave", "need", "希望每周办一次线上分享会"))
+    out = h.take()
+    assert await _needs(h) == 0
+    replies = [a for a in out if isinstance(a, A.Reply)]
+    assert [r.ephemeral for r in replies] == [True] and "没有执行" in replies[0].text
+    await h.stop()
+
+
+async def test_an_alert_rule_lets_a_native_command_run_and_tells_the_admins(db) -> None:  # type: ignore[no-untyped-def]
+    h = await setup(db, "外挂 alert")
+    await h.app.handle(native(h, "dave", "need", "希望讨论一下外挂的问题怎么处理"))
+    out = h.take()
+    assert await _needs(h) == 1
+    assert any("外挂" in plain(a.text) and a.buttons for a in out if isinstance(a, A.Send))  # the alert
     await h.stop()

@@ -472,3 +472,46 @@ async def test_the_status_menu_is_the_pressing_admins_alone(db) -> None:  # type
         ("只有管理员可以处理需求。", True)
     ]
     await h.stop()
+
+
+async def test_a_need_replied_to_someone_elses_message_is_the_senders(db) -> None:  # type: ignore[no-untyped-def]
+    """Probe (issue 29, 8): mal replied /need to three of vic's messages: three cards "提出：@vic", vic's
+    daily quota spent, and vic's own need refused. Whoever sends the command is the submitter."""
+    h = await Harness(db).start()
+    await _ready(h, "mal", "vic")
+    wishes = ["希望增加夜间模式的主题", "希望每周公布一次积分榜单", "希望群文件能按照年份来整理"]
+    said = []
+    for wish in wishes:
+        said.append(h.message("vic", wish))
+        await h.app.handle(said[-1])
+    h.take()
+    for message in said:
+        h.clock.advance(timedelta(minutes=11))  # a bare "/need" again at once would be a repeat
+        await _do(h, "mal", "/need", reply_to=message)
+        card, _ = _card(h)
+        assert "提出：@mal" in card and "@vic" not in card
+    rows = await db.fetchall("SELECT user_id, text FROM needs ORDER BY id")
+    assert [tuple(r) for r in rows] == [("mal", w) for w in wishes]
+    await _do(h, "vic", "/need 希望能开一个读书分享的频道")  # vic's quota is untouched
+    card, _ = _card(h)
+    assert card.startswith("📌 需求 #4") and "提出：@vic" in card
+    h.clock.advance(timedelta(minutes=11))
+    refused = await h.say("mal", "/need", reply_to=h.message("vic", "希望有一个新人答疑的专区"))
+    assert refused == ["每人每天最多提 3 条需求，明天再来吧。"]  # mal's own quota paid for them
+    await h.stop()
+
+
+async def test_a_replied_text_is_screened_like_the_senders_own(db) -> None:  # type: ignore[no-untyped-def]
+    """The text of a replied message reaches a card without passing the message hook as the sender's
+    words (an admin wrote it, or a trusted member): it is screened for the sender, and a warn-level
+    finding refuses it too (the card would show the invite to everyone)."""
+    h = await Harness(db).start()
+    await _ready(h, "mal")
+    spam = h.message("carol", "加入 discord.gg/freegift 领福利 兼职刷单日结", admin=True)
+    await h.app.handle(spam)  # an admin's message: exempt, stays
+    h.take()
+    [answer] = await h.say("mal", "/need", reply_to=spam)
+    assert answer.startswith("这条需求没有发布：发布其他群的邀请链接")
+    assert await db.fetchval("SELECT COUNT(*) FROM needs") == 0
+    assert await db.fetchval("SELECT COUNT(*) FROM mod_cases") == 0  # refused, not punished: mal sent nothing bad
+    await h.stop()
