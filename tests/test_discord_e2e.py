@@ -843,3 +843,32 @@ async def test_punishments_offer_a_member_picker_and_read_it_back(bot: Bot) -> N
     assert timeout.body["communication_disabled_until"]
     [callback] = await bot.calls("POST", "/interactions/")
     assert callback.body["data"]["content"].startswith("<@1001>") and "刷屏 广告" in callback.body["data"]["content"]
+
+
+async def test_a_slash_need_with_an_invite_and_a_banned_word_is_refused_and_logged_like_the_typed_one(
+    bot: Bot,
+) -> None:
+    """Probe (issue 29, 4): typed, `/need 加入 discord.gg/freegift 领福利 兼职刷单日结` was deleted and
+    warned; as a slash command it posted a need card with the invite and the banned word. Now the slash
+    form is refused: its answer is the member's warning, and the admin log gets the same case."""
+    log_channel = F.CHANNEL_ID + 7
+    bot.state.parse_message_create(
+        F.message(F.snowflake(), CAROL, "/modlog set here", roles=[F.ROLE_ADMIN], channel_id=log_channel)
+    )
+    bot.post(CAROL, "/filter add 刷单", roles=[F.ROLE_ADMIN])
+    await bot.said(2)
+    spam = "加入 discord.gg/freegift 领福利 兼职刷单日结"
+    typed = bot.post(ALICE, f"/need {spam}")
+    await bot.calls("DELETE", f"/channels/{F.CHANNEL_ID}/messages/{typed}")
+    await bot.calls("POST", f"/channels/{log_channel}/messages", 2)  # confirmation, Alice's case
+    bob = F.user(1002, "Bob")
+    bot.state.parse_interaction_create(F.slash("need", bob, [{"name": "rest", "type": 3, "value": spam}]))
+    [answer] = await bot.calls("POST", "/interactions/")
+    content = answer.body["data"]["content"]
+    assert content.startswith("<@1002> 被警告：") and "命令未执行" in content
+    logged = await bot.calls("POST", f"/channels/{log_channel}/messages", 3)
+    alice_case, bob_case = logged[1].body["content"], logged[2].body["content"]
+    assert "<@1002>：被警告" in bob_case and "<@1001>：被警告" in alice_case
+    assert bob_case.split("\n")[2:5] == alice_case.split("\n")[2:5]  # reason, excerpt, warnings: alike
+    await asyncio.sleep(0.2)
+    assert not any("📌 需求" in t or "discord.gg" in t for t in bot._texts())  # no card, no echo
