@@ -27,6 +27,7 @@ from bot.feature import Feature, JobFunc
 from bot.files import FileStore
 from bot.i18n import DEFAULT_LANGUAGE, normalize_language, t
 from bot.outbox import Outbox
+from bot.presses import PressLimiter
 from bot.scheduler import Scheduler
 from bot.unit import act, guarded_call, resend, unit
 from config.group_settings import GroupSettings, from_overrides
@@ -76,6 +77,7 @@ class App:
         self.commands = CommandRegistry()
         self._job_funcs: dict[str, JobFunc] = {}
         self._buttons: dict[str, Feature] = {}
+        self.presses = PressLimiter()  # per (group, member): a flood of presses does no work (bot/presses.py)
         # Per hook, the features that implement it: most hooks are the base class's no-op, and a plain
         # message must not pay for twenty calls that do nothing.
         self._hooked: dict[str, list[Feature]] = {
@@ -311,6 +313,10 @@ class App:
         await act(self, A.AnswerButton(chat=event.chat, callback_id=event.callback_id, text=text))
 
     async def _on_button(self, ctx: Context, event: ButtonPressed) -> None:
+        if self.outbox.chat_limited(ctx.chat.platform) and not self.presses.allow(ctx.group.id, event.user.user_id):
+            # too fast: answered privately (no slot of the group's budget), nothing else is done
+            await ctx.answer_button(ctx.t("common.too_fast"))
+            return
         data = await self.buttons.resolve(event.data)
         prefix, _, payload = (data or "").partition(":")
         feature = self._buttons.get(prefix)

@@ -181,6 +181,12 @@ class Outbox:
         lane = self._lanes.get(platform)
         return UNLIMITED if lane is None else getattr(lane.adapter, "button_grid", UNLIMITED)
 
+    def chat_limited(self, platform: str) -> bool:
+        """Whether the platform's groups have a send budget (Telegram 20 a minute); not the console's or
+        tests' lifted limits. What a member's presses could exhaust there is rationed (bot/presses.py)."""
+        lane = self._lanes.get(platform)
+        return lane is not None and bool(lane.per_chat_rate)
+
     def dm_opt_in(self, platform: str) -> bool:
         lane = self._lanes.get(platform)
         return True if lane is None else bool(getattr(lane.adapter, "dm_opt_in", True))

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import date, datetime
+from datetime import time as dtime
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict
 from rapidfuzz import fuzz, process
 
 from bot.actions import URL_PREFIX, Button, Keyboard, keyboard
+from bot.clock import to_ms
 from bot.commands import CommandSpec
 from bot.context import Context
 from bot.events import ButtonPressed, MessagePosted
@@ -246,7 +249,10 @@ class FaqFeature(Feature):
             entry_id = parse_int(payload[3:], 1)
             entry = None if entry_id is None else await repo.get(ctx.group.id, entry_id)
             await ctx.answer_button(ctx.t("faq.told_admins"))
-            if entry is not None:
+            day_start = datetime.combine(date.fromisoformat(ctx.today()), dtime(), ctx.zone)
+            if entry is not None and not await repo.said_not_answered(
+                ctx.group.id, entry.id, event.user.user_id, to_ms(day_start)
+            ):  # once per member, entry and day: fifty presses are one notice, one figure
                 row = log_row(
                     ctx.group.id,
                     event.channel or "",

@@ -145,6 +145,18 @@ class FaqRepo:
         """A row made by `log_row`, inside the caller's unit (what the member was told commits with it)."""
         await self._db.execute(FAQ_LOG_INSERT, *row)
 
+    async def said_not_answered(self, group_id: int, entry_id: int, user_id: str, since_ms: int) -> bool:
+        """Whether this member pressed "not answered" on this entry since then (the admins heard once)."""
+        value = await self._db.fetchval(
+            "SELECT 1 FROM faq_log WHERE group_id = ? AND entry_id = ? AND kind = 'no' AND user_id = ? "
+            "AND at >= ? LIMIT 1",
+            group_id,
+            entry_id,
+            user_id,
+            since_ms,
+        )
+        return value is not None
+
     async def last_answer(self, group_id: int, chat: str, entry_id: int) -> int | None:
         """When the entry was last answered automatically in this chat (ms), if ever."""
         value = await self._db.fetchval(

@@ -64,6 +64,7 @@ def _need(r: Row) -> Need:
 class Voted:
     counted: bool  # True: the member's vote stands now; False: it was withdrawn
     votes: int
+    changed: bool = True  # False: a double tap, nothing moved (no card edit, no signal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +172,7 @@ class NeedsRepo:
                 "SELECT at FROM need_votes WHERE need_id = ? AND user_id = ?", need_id, user_id
             )
             if mine is not None and at_ms - int(mine) < debounce_ms:
-                return Voted(True, int(need[0]))
+                return Voted(True, int(need[0]), changed=False)
             if mine is None:
                 await tx.execute(
                     "INSERT INTO need_votes (need_id, user_id, at) VALUES (?, ?, ?)", need_id, user_id, at_ms
