@@ -5,6 +5,7 @@ the platform refused.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict
@@ -23,6 +24,10 @@ from storage.trust import TrustRepo
 QUIET = {"silent", "quiet", "静默", "安静"}
 PURGE_MAX = 500  # messages one /purge takes at most
 LOUD = {"loud", "notify", "通知"}
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
 
 
 class Args(BaseModel):
@@ -119,23 +124,35 @@ class ToolsFeature(Feature):
         if (replied is None and count is None) or (rest and count is None):
             await ctx.reply(ctx.t("common.usage", usage=ctx.t("cmd.purge.usage")), ephemeral=True)
             return
-        capped = count is not None and count > PURGE_MAX
         window = ctx.app.outbox.delete_window(ctx.chat.platform)
         if replied is not None and replied.at is not None and window and replied.at < ctx.now() - window:
             await ctx.reply(ctx.t("tools.purge_too_old", hours=int(window.total_seconds() // 3600)))
             return
-        result = await ctx.act_now(
-            A.Purge(
-                chat=ctx.chat,
-                until_message_id=getattr(event, "message_id", None),
-                from_message_id=replied.message_id if replied is not None else None,
-                count=min(count or 0, PURGE_MAX),
-                channel=event.channel if event is not None else None,
-            )
+        # A reply's range has the same cap as a count (the newest PURGE_MAX); an adapter that deletes in
+        # several calls does one per Purge and hands back what is left, each call through the outbox.
+        purge = A.Purge(
+            chat=ctx.chat,
+            until_message_id=getattr(event, "message_id", None),
+            from_message_id=replied.message_id if replied is not None else None,
+            count=min(count, PURGE_MAX) if count is not None else PURGE_MAX,
+            channel=event.channel if event is not None else None,
         )
-        if not result.ok:
+        result = await ctx.act_now(purge)
+        capped_range = result.extra.get("capped") == "1"  # the reply's range held more than the cap
+        deleted = _int(result.extra.get("deleted"))
+        calls = 1
+        while result.ok and result.extra.get("next_until") and calls < PURGE_MAX:
+            purge = replace(
+                purge, until_message_id=result.extra["next_until"], from_message_id=result.extra.get("next_from")
+            )
+            result = await ctx.act_now(purge)
+            deleted += _int(result.extra.get("deleted"))
+            calls += 1
+        if not result.ok and not deleted:
             await ctx.reply(self.refused(ctx, result, "tools.purge_failed"))
             return
+        capped = (count is not None and count > PURGE_MAX) or bool(capped_range)
+        result = A.ActionResult(ok=True, extra={**result.extra, "deleted": str(deleted)})
         # Telegram deletes an id range without saying which ids were there: its figure is the range's size.
         key = "tools.purged_range" if result.extra.get("unconfirmed") == "1" else "tools.purged"
         lines = [ctx.t(key, count=result.extra.get("deleted", "0"))]

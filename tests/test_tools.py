@@ -94,7 +94,7 @@ async def test_purge_takes_a_run_of_messages_and_is_capped(db) -> None:  # type:
     assert (purge.from_message_id, purge.until_message_id, purge.count) == (
         first.message_id,
         command.message_id,
-        0,
+        500,  # a reply's range has the same cap as /purge n (issue 29: no cap made 2,501 calls)
     )
     assert any(isinstance(a, A.Send) and "已清理" in a.text for a in out)  # a message of its own
     await h.app.handle(h.message("carol", "/清理 100000", admin=True))
@@ -178,3 +178,31 @@ async def test_members_at_the_trusted_level_skip_locks_as_they_skip_moderation(d
     await h.app.handle(h.message("bob", "看 https://example.org"))
     assert not any(isinstance(a, A.Delete) for a in h.take())  # level 2: trusted
     await h.stop()
+
+
+async def test_telegram_purge_is_one_capped_call_per_action_paced_through_the_outbox() -> None:
+    """Issue 29: a reply from message 1 to 250,001 made 2,501 deleteMessages calls in a tight loop inside
+    one action, unseen by the rate limiter. Now one call per Purge, the rest handed back, PURGE_MAX in all."""
+    from adapters.telegram.adapter import TelegramAdapter
+    from bot.events import ChatRef
+    from handlers.tools import PURGE_MAX
+
+    calls: list[list[int]] = []
+
+    class Bot:
+        async def delete_messages(self, chat_id: int, ids: list[int]) -> bool:
+            calls.append(ids)
+            return True
+
+    adapter = TelegramAdapter.__new__(TelegramAdapter)
+    adapter.bot = Bot()  # type: ignore[attr-defined]
+    purge = A.Purge(chat=ChatRef("telegram", "-100"), until_message_id="250001", from_message_id="1", count=PURGE_MAX)
+    result = await adapter._purge(purge, -100)
+    assert calls == [list(range(249_902, 250_002))]
+    assert result.extra["capped"] == "1" and result.extra["next_until"] == "249901"
+    assert result.extra["next_from"] == str(250_001 - PURGE_MAX)
+    while "next_until" in result.extra:
+        purge = A.Purge(chat=purge.chat, until_message_id=result.extra["next_until"],
+                        from_message_id=result.extra["next_from"], count=PURGE_MAX)  # fmt: skip
+        result = await adapter._purge(purge, -100)
+    assert len(calls) == 6 and sum(map(len, calls)) == PURGE_MAX + 1  # the last n and the command

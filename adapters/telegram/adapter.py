@@ -716,15 +716,21 @@ class TelegramAdapter:
         if action.until_message_id is None or not is_id(action.until_message_id):
             raise A.PermanentError(A.Failure.BAD_REQUEST, "no message to purge up to")
         until = int(action.until_message_id)
-        first = (
-            int(action.from_message_id)
-            if action.from_message_id and is_id(action.from_message_id)
-            else until - action.count
-        )
-        ids = list(range(max(1, first), until + 1))
-        for start in range(0, len(ids), 100):
-            await self.bot.delete_messages(chat_id, ids[start : start + 100])
-        return A.ActionResult(ok=True, extra={"deleted": str(len(ids)), "too_old": "0", "unconfirmed": "1"})
+        first, capped = until - action.count, False
+        if action.from_message_id and is_id(action.from_message_id):
+            # a reply's range, capped like a count (a reply to message 1 from 250,001 is not 2,501 calls)
+            asked = int(action.from_message_id)
+            capped = bool(action.count) and asked < first
+            first = max(asked, first if action.count else 0)
+        first = max(1, first)
+        # One call per Purge: the newest 100 of the range. The rest is handed back (next_until, next_from)
+        # for the core to ask again through the outbox, so the rate limiter sees every call.
+        start = max(first, until - 99)
+        await self.bot.delete_messages(chat_id, list(range(start, until + 1)))
+        extra = {"deleted": str(until + 1 - start), "too_old": "0", "unconfirmed": "1", "capped": "1" if capped else "0"}
+        if start > first:
+            extra |= {"next_until": str(start - 1), "next_from": str(first)}
+        return A.ActionResult(ok=True, extra=extra)
 
     async def _send_file(self, action: A.SendFile, chat_id: int) -> A.ActionResult:
         """sendPhoto (a chart, shown inline) or sendDocument (a CSV), uploaded as multipart."""
