@@ -294,9 +294,11 @@ class Context:
         channel: str | None = None,
         user_id: str | None = None,
         fallback: A.SendFile | None = None,
+        remember: str | None = None,
     ) -> A.ActionResult:
         """A file the app wrote under `app.files`: into this chat (the event's channel), another chat (the
-        admin log), or as a DM to `user_id` with `fallback` where the platform refuses it."""
+        admin log), or as a DM to `user_id` with `fallback` where the platform refuses it; `remember`
+        routes the platform's answer to a feature's `on_sent`."""
         if chat is None and channel is None and self.event is not None:
             channel = self.event.channel
         return await self.act(
@@ -309,7 +311,8 @@ class Context:
                 user_id=user_id,
                 channel=channel,
                 fallback=fallback,
-            )
+            ),
+            remember=remember,
         )
 
     def replied(self) -> Replied | None:

@@ -19,11 +19,12 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 
 from bot import actions as A
-from bot.clock import from_ms
+from bot.clock import from_ms, to_ms
 from bot.commands import CommandSpec
 from bot.context import Context
 from bot.events import ChatRef
 from bot.feature import Feature, JobFunc
+from bot.markup import mention
 from bot.parsing import REST, tokenize
 from storage.exports import (
     ACTIVITY_COLUMNS,
@@ -35,7 +36,7 @@ from storage.exports import (
     ExportRepo,
 )
 from storage.jobs import JobRecord
-from storage.moderation import ModerationRepo
+from storage.moderation import LogTarget, ModerationRepo
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -74,10 +75,19 @@ class Args(BaseModel):
 
 
 def cell(value: Any) -> Any:
-    """A text cell that cannot run as a spreadsheet formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    """A text cell that cannot run as a spreadsheet formula: spreadsheets skip leading blanks before
+    a formula's sign (" =HYPERLINK(…)" runs), so the sign is looked for after any leading whitespace."""
+    if isinstance(value, str) and (value.startswith(FORMULA_START) or value.lstrip().startswith(FORMULA_START)):
         return "'" + value
     return value
+
+
+def private_log(target: LogTarget | None, group: ChatRef) -> LogTarget | None:
+    """The admin log as a place for member data: not when it is the group itself (any place in it, a
+    topic or a channel), where members would read the file."""
+    if target is None or target.chat_id == group.chat_id:
+        return None
+    return target
 
 
 class ExportsFeature(Feature):
@@ -110,10 +120,13 @@ class ExportsFeature(Feature):
         assert ctx.event is not None
         app, uid = ctx.app, ctx.event.user.user_id
         platform = ctx.group.platform
-        by_dm = uid in await app.dms.may_dm(app.outbox, platform, [uid])
-        log_target = await ModerationRepo(app.db).log_target(ctx.group.id)
+        # Where DMs are tried rather than opted into, an admin asking for a file is always tried (a
+        # refusal remembered from long ago must not stop one who has opened their DMs since); a
+        # refusal now is told in on_sent. Never into the group: a log that is the group does not count.
+        by_dm = not app.outbox.dm_opt_in(platform) or uid in await app.dms.may_dm(app.outbox, platform, [uid])
+        log_target = private_log(await ModerationRepo(app.db).log_target(ctx.group.id), ctx.chat)
         if not by_dm and log_target is None:
-            await ctx.reply(ctx.t("export.nowhere_telegram" if platform == "telegram" else "export.nowhere"))
+            await ctx.reply(ctx.t("export.nowhere", how=self.how_to_open(ctx)), ephemeral=True)
             return
         # The file is written by a job of its own: a 1,000,000-row ledger takes seconds, and the group's
         # other messages must not wait behind it. The job is stored, so a restart still delivers.
@@ -132,7 +145,7 @@ class ExportsFeature(Feature):
         if ctx is None:
             return
         kind, days, uid = str(job.payload["kind"]), job.payload["days"], str(job.payload["user"])
-        log_target = await ModerationRepo(app.db).log_target(ctx.group.id)
+        log_target = private_log(await ModerationRepo(app.db).log_target(ctx.group.id), ctx.chat)
         await app.writer.flush()
         path = app.files.new_path(f"{kind}-{ctx.group.id}", ".csv")
         rows = await self.write(ctx, kind, days, str(path))
@@ -161,9 +174,32 @@ class ExportsFeature(Feature):
             else None
         )
         if job.payload.get("dm"):
-            await ctx.send_file(str(path), name, caption, user_id=uid, fallback=log_file)
+            remember = f"{self.name}:{ctx.group.id}:{uid}"  # a refusal is told to the admin (on_sent)
+            await ctx.send_file(str(path), name, caption, user_id=uid, fallback=log_file, remember=remember)
         elif log_file is not None:
             await ctx.act(log_file)
+
+    @staticmethod
+    def how_to_open(ctx: Context) -> str:
+        """How the admin opens a DM with the bot, by the platform's kind of DMs (never its name)."""
+        return ctx.t("export.open_dm_start" if ctx.app.outbox.dm_opt_in(ctx.chat.platform) else "export.open_dm")
+
+    async def on_sent(self, app: App, payload: str, result: A.ActionResult) -> None:
+        """The export's DM: learn whether DMs are open, and when neither it nor a private log took the
+        file, tell the admin in the group how to open one (the file itself never goes there)."""
+        group_ref, _, uid = payload.partition(":")
+        ctx = await app.context_for_group(int(group_ref))
+        if ctx is None:
+            return
+        now = to_ms(app.clock.now())
+        if result.ok and not result.extra.get("dm_refused"):
+            await app.dms.opened(ctx.group.platform, uid, now)
+            return
+        await app.dms.learn(ctx.group.platform, uid, result, now)
+        if not result.ok:
+            member = await app.members.get(ctx.group.id, uid)
+            who = mention(uid, member.name if member else uid)
+            await ctx.send(ctx.t("export.dm_refused", mention=who, how=self.how_to_open(ctx)))
 
     async def write(self, ctx: Context, kind: str, days: int | None, path: str) -> int:
         """Stream the rows into a UTF-8 (BOM) CSV at `path`; returns how many data rows it holds."""

@@ -822,3 +822,31 @@ async def test_members_menus_leave_out_commands_members_are_refused_by_default(
         assert all(1 <= len(c["description"]) <= 256 for c in call["commands"])
     say(fake, ALICE, "/stats")
     assert await replies(fake, 1) == ["/stats 仅限管理员使用。"]
+
+
+async def test_export_never_posts_the_member_file_into_the_group_that_is_its_own_admin_log(
+    bot: Bot, fake: FakeBotApi
+) -> None:
+    """Probe (issue 29, 7): `/modlog set here` in the group, and an admin who never sent /start: /export
+    members posted names, ids, usernames and balances into the group. Now nothing goes there but the
+    refusal, which says how to open a DM; after /start the file comes by DM."""
+    say(fake, ALICE, "大家好")
+    say(fake, CAROL, "/modlog set here")
+    await replies(fake, 1)
+    say(fake, CAROL, "/export members")
+    [_, refused] = await replies(fake, 2)
+    assert "不能发在群里" in refused and "/start" in refused
+    assert bot.app is not None
+    await bot.app.scheduler.run_due()
+    await asyncio.sleep(0.3)
+    assert not fake.of("sendDocument")
+    private = {"message_id": fake.new_message_id(), "date": int(datetime.now(UTC).timestamp()),
+               "chat": {"id": CAROL["id"], "type": "private", "first_name": "Carol"}, "from": CAROL,
+               "text": "/start", "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}  # fmt: skip
+    fake.push({"message": private})
+    await replies(fake, 3)
+    say(fake, CAROL, "/export members")
+    assert "私信" in (await replies(fake, 4))[-1]
+    await bot.app.scheduler.run_due()
+    [doc] = await fake.wait_for("sendDocument", 1)
+    assert doc["chat_id"] == str(CAROL["id"])
