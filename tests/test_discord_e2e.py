@@ -627,7 +627,12 @@ async def test_a_slash_command_that_only_acts_is_still_answered_once(bot: Bot) -
     bot.post(ALICE, "大家好")
     await asyncio.sleep(0.2)
     bot.state.parse_interaction_create(
-        F.slash("warn", CAROL, [{"name": "rest", "type": 3, "value": f"<@{ALICE['id']}> 刷屏"}], admin=True)
+        F.slash(
+            "warn",
+            CAROL,
+            [{"name": "member", "type": 6, "value": ALICE["id"]}, {"name": "reason", "type": 3, "value": "刷屏"}],
+            admin=True,
+        )
     )
     [callback] = await bot.calls("POST", "/interactions/")
     assert callback.body["type"] == 4 and callback.body["data"]["content"].startswith("<@1001>")
