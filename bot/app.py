@@ -192,11 +192,11 @@ class App:
         if isinstance(event, MessagePosted):
             await self._on_message(ctx, event)
         elif isinstance(event, CommandInvoked):
-            spec = self.commands.get(event.name)
-            await self._run_command(ctx, spec, event.name, event.args)
             # Moderated as the same command typed would be (that one passes the message hooks first).
             if await self._screened(ctx, event):
                 return
+            spec = self.commands.get(event.name)
+            await self._run_command(ctx, spec, event.name, event.args)
         elif isinstance(event, MemberJoined):
             await self._each(ctx, "on_join", event)
         elif isinstance(event, MemberLeft):
@@ -204,8 +204,6 @@ class App:
         elif isinstance(event, ButtonPressed):
             await self._on_button(ctx, event)
 
-    async def _record_activity(self, ctx: Context, event: Event) -> None:
-        user, gid, at_ms = event.user, ctx.group.id, to_ms(event.at)
     async def _screened(self, ctx: Context, event: CommandInvoked) -> bool:
         """A native command whose arguments moderation refuses is not run; a check that fails holds it."""
         if not event.args.strip():
@@ -217,6 +215,8 @@ class App:
             await ctx.reply(ctx.t("common.internal_error"), ephemeral=True)
             return True
 
+    async def _record_activity(self, ctx: Context, event: Event) -> None:
+        user, gid, at_ms = event.user, ctx.group.id, to_ms(event.at)
         if isinstance(event, MemberJoined):
             await self.members.record_join(
                 gid, user.user_id, user.name, user.username, user.is_bot, at_ms, ctx.today()
@@ -348,14 +348,30 @@ class App:
             log.error("job %s has unknown kind %s", job.id, job.kind)
             return
         at_ms = to_ms(at) if isinstance(at, datetime) else to_ms(self.clock.now())
-        async with unit(self, f"job:{job.id}:{at_ms}", at_ms, record=False, background=True):
-            ctx = None
-            if job.group_id is not None:
-                ctx = await self.context_for_group(job.group_id)
-                if ctx is None:
-                    log.warning("job %s belongs to a group that is gone", job.id)
-                    return
-            await func(self, ctx, job)
+        # A fire is an event: its key (the job and the time it stands for) commits with what it did,
+        # and a fire already recorded is not run again. A one-off's own row is its record: it is
+        # deleted in the same unit as the job's writes and actions, so a kill between that commit and
+        # the scheduler's clean-up cannot run it again after the restart (an export made twice, a
+        # reminder sent three times). Only the one action in flight at a kill may go out twice.
+        key = f"job:{job.id}:{at_ms}"
+        one_off = job.trigger_type == "date"
+        if not one_off and await self.processed.seen(key):
+            log.info("fire %s was handled already; not run again", key)
+            return
+        try:
+            async with unit(self, key, at_ms, background=True, record_idle=False) as uow:
+                ctx = None
+                if job.group_id is not None:
+                    ctx = await self.context_for_group(job.group_id)
+                    if ctx is None:
+                        log.warning("job %s belongs to a group that is gone", job.id)
+                        return
+                await func(self, ctx, job)
+                if one_off and uow.touched:
+                    await self.jobs.delete(job.id)
+        except BaseException:
+            self.processed.forget(key)
+            raise
 
     async def remembered(self, remember: str, result: A.ActionResult) -> None:
         """The platform's answer to an action a feature asked to hear about (a message id to keep)."""

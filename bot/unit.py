@@ -10,7 +10,9 @@ handled in full; killed after it, the outbox still holds the actions and the nex
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from contextvars import ContextVar
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bot import actions as A
 from bot import faults
 from bot.actioncodec import decode, encode
+from bot.clock import to_ms
 from storage.db import unit_opener
 
 if TYPE_CHECKING:
@@ -33,6 +36,15 @@ T = TypeVar("T")
 
 QUEUED = A.ActionResult(ok=True, extra={"queued": "1"})  # what `ctx.act` answers inside a unit
 
+# Strict: awaiting a thread or the platform while this task holds a write transaction raises instead of
+# being logged. The test suite turns it on (tests/conftest.py), so slow work inside a unit fails a test.
+_strict = os.environ.get("QUNBOT_STRICT_UNITS", "") == "1"
+
+
+class LockHeld(RuntimeError):
+    """A thread or the network was awaited while a unit of work held the write lock (SQLite's: every
+    other group's writes wait meanwhile)."""
+
 
 @dataclass(slots=True)
 class _Queued:
@@ -42,22 +54,36 @@ class _Queued:
 
 class UnitOfWork:
     def __init__(
-        self, app: App, key: str, at_ms: int, *, record: bool = True, background: bool = False
+        self,
+        app: App,
+        key: str,
+        at_ms: int,
+        *,
+        record: bool = True,
+        background: bool = False,
+        record_idle: bool = True,
     ) -> None:
         self.app = app
         self.background = background  # its sends yield to foreground traffic (bot.outbox)
         self.key = key
-        self.record = record  # False: a scheduled fire, whose key only names its outbox rows
+        self.record = record  # False: the key only names its outbox rows (a claim row guards the work)
+        self.record_idle = record_idle  # False: a unit that never opened did nothing worth a key (a fire)
         self.at_ms = at_ms
         self._stack: AsyncExitStack | None = None
         self._queued: list[_Queued] = []
         self._drained: list[Any] = []
         self._part = 0
         self._after: list[Callable[[], Awaitable[Any]]] = []
+        self._nested = 0  # hooks running inside a savepoint of this unit (no checkpoint there)
 
     @property
     def is_open(self) -> bool:
         return self._stack is not None
+
+    @property
+    def touched(self) -> bool:
+        """Whether it wrote or acted: open now, or committed a part already (`checkpoint`)."""
+        return self._stack is not None or self._part > 0
 
     async def begin(self) -> None:
         if self._stack is not None:
@@ -70,6 +96,18 @@ class UnitOfWork:
             unit_opener.reset(token)
         self._stack = stack
         await self._take_batch()
+
+    async def settle(self) -> None:
+        """Make every earlier message's batched rows visible to this unit's reads without opening it:
+        the batch commits in a transaction of its own, so a handler can read and compute (a chart, a
+        report) before its first write takes the write lock."""
+        if self._stack is not None:
+            return  # it took the batch in when it opened
+        token = unit_opener.set(None)
+        try:
+            await self.app.writer.flush()
+        finally:
+            unit_opener.reset(token)
 
     async def _take_batch(self) -> None:
         """Write the activity batch inside this transaction (a savepoint: a row the database refuses
@@ -108,6 +146,7 @@ class UnitOfWork:
                 await self.rollback()
                 raise
             return
+        self._nested += 1
         try:
             async with self.app.db.transaction():
                 yield
@@ -115,24 +154,55 @@ class UnitOfWork:
             del self._queued[queued:]
             del self._after[after:]  # a job it armed is not armed: its row went with the savepoint
             raise
+        finally:
+            self._nested -= 1
+
+    async def checkpoint(self) -> bool:
+        """Commit what the unit holds so far (its writes and queued actions, not yet its key), run its
+        after-commit steps and send those actions, so the handler can wait for the platform without the
+        write lock: `act_now` asks the platform this way (the case is on record before the mute). The
+        unit goes on and opens again at its next write; its key commits with its last part, so a kill
+        in between redelivers the event to a handler that finds its first part done (handlers are
+        idempotent on their cause). False when it cannot: a hook inside a savepoint of the unit."""
+        if self._stack is None:
+            return True
+        if self._nested:
+            return False
+        token = unit_opener.set(None)
+        try:
+            pending = await self._commit(final=False)
+        finally:
+            unit_opener.reset(token)
+        after, self._after = self._after, []
+        for fn in after:
+            try:
+                await fn()
+            except Exception:
+                log.exception("after-commit step of %s failed", self.key)
+        await send(self.app, pending, background=self.background)
+        return True
 
     async def commit(self) -> list[Outgoing]:
         """Commit the unit; returns the actions to send now (they are in the outbox table too)."""
         token = unit_opener.set(None)  # finishing: nothing from here on may open it again
         try:
-            return await self._commit()
+            return await self._commit(final=True)
         finally:
             unit_opener.reset(token)
 
-    async def _commit(self) -> list[Outgoing]:
+    async def _commit(self, *, final: bool) -> list[Outgoing]:
         if self._stack is None:
-            # A unit that never opened leaves its key to the batch; if that fills the batch, the
-            # writer's own flush commits it in a transaction of its own, not in a unit now closing.
-            if self.record and self._part == 0:
-                await self.app.writer.mark_processed(self.key, self.at_ms)
-            return []
+            if not final or not self.record:
+                return []
+            if self._part == 0:
+                # A unit that never opened leaves its key to the batch; if that fills the batch, the
+                # writer's own flush commits it in a transaction of its own, not in a unit now closing.
+                if self.record_idle:
+                    await self.app.writer.mark_processed(self.key, self.at_ms)
+                return []
+            await self.begin()  # checkpointed: its key must commit for sure, not ride a batch
         await self._take_batch()  # what plain messages left pending rides along: one commit for all
-        if self.record and self._part == 0:
+        if self.record and final:
             await self.app.processed.record(self.key, self.at_ms)
         rows = [
             (f"{self.key}#{self._part}.{i}", encode(q.action), q.remember) for i, q in enumerate(self._queued)
@@ -163,17 +233,78 @@ def current() -> UnitOfWork | None:
     return _current.get()
 
 
+def holding(app: App | None = None) -> bool:
+    """True while this task holds a write transaction: its unit of work is open, or (given the app) a
+    transaction it opened itself. On SQLite that is the database's one write lock."""
+    uow = _current.get()
+    if uow is not None and uow.is_open:
+        return True
+    return app is not None and app.db.in_transaction()
+
+
+def refuse_held(what: str, app: App | None = None) -> None:
+    """Called before awaiting a thread or the platform: with the write lock held, every other group's
+    writes would wait for it (a chart, an upload, a pin took seconds). Strict (tests): raise; else log."""
+    if not holding(app):
+        return
+    uow = _current.get()
+    msg = (
+        f"{what} awaited while {'unit ' + uow.key if uow is not None and uow.is_open else 'a transaction'}"
+        " holds the write lock: compute before the unit writes, or act after it commits"
+    )
+    if _strict:
+        raise LockHeld(msg)
+    log.warning(msg)
+
+
+_to_thread = asyncio.to_thread
+
+
+async def _checked_to_thread(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    refuse_held(f"a thread ({getattr(func, '__qualname__', func)!s})")
+    return await _to_thread(func, *args, **kwargs)
+
+
+def set_strict(on: bool) -> None:
+    """Strict mode (the test suite): a thread or the platform awaited inside an open unit raises. It also
+    watches every `asyncio.to_thread`, not only `off_loop`, so no feature can slip past it."""
+    global _strict
+    _strict = on
+    asyncio.to_thread = _checked_to_thread if on else _to_thread  # type: ignore[assignment]
+
+
+if _strict:
+    set_strict(True)
+
+
+async def off_loop(app: App, fn: Callable[..., T], /, *args: Any) -> T:
+    """`fn(*args)` in a worker thread (a chart, a file), never while this task holds the write lock."""
+    refuse_held(f"a thread ({getattr(fn, '__qualname__', fn)!s})", app)
+    return await _to_thread(fn, *args)
+
+
 @asynccontextmanager
 async def unit(
-    app: App, key: str, at_ms: int, *, eager: bool = False, record: bool = True, background: bool = False
+    app: App,
+    key: str,
+    at_ms: int,
+    *,
+    eager: bool = False,
+    record: bool = True,
+    background: bool = False,
+    record_idle: bool = True,
 ) -> AsyncIterator[UnitOfWork]:
     """Run a block as one unit of work; after it commits, send what it queued."""
-    uow = UnitOfWork(app, key, at_ms, record=record, background=background)
+    outer = _current.get()
+    if outer is not None and outer.is_open:
+        # it would be a savepoint of the outer one: its claim uncommitted, its sends under the lock
+        refuse_held(f"unit {key}", app)
+    uow = UnitOfWork(app, key, at_ms, record=record, background=background, record_idle=record_idle)
     token = _current.set(uow)
     opener = unit_opener.set(uow.begin)
     try:
-        if eager:
-            await uow.begin()
+        if eager:  # its reads see every earlier message; the write lock waits for its first write
+            await uow.settle()
         try:
             yield uow
             pending = await uow.commit()
@@ -214,6 +345,7 @@ async def act(app: App, action: A.Action, remember: str | None = None) -> A.Acti
     """Queue an action in the current unit (sent after its commit), or send it now outside any."""
     uow = _current.get()
     if uow is None:
+        refuse_held(f"{type(action).__name__} sent", app)
         result = await app.outbox.deliver(action)
         if remember:
             await app.remembered(remember, result)
@@ -227,26 +359,53 @@ async def act_now(app: App, action: A.Action) -> A.ActionResult:
     """Send at once, before the unit commits, and return the platform's answer: for a handler that must
     know it (did the mute work? did the DM get through?). Only for actions that are harmless to repeat —
     the platform applies a mute, kick, ban, lift or role idempotently — since a kill before the commit
-    means the redelivered event sends it again."""
+    means the redelivered event sends it again. An open unit commits what it holds first
+    (`UnitOfWork.checkpoint`): the platform is never awaited with the write lock held."""
+    uow = _current.get()
+    if uow is not None and uow.is_open:
+        await uow.checkpoint()
+    refuse_held(f"{type(action).__name__} sent now", app)
     faults.hit("send")
     return await app.outbox.deliver(action)
 
 
 async def send(app: App, outgoing: list[Outgoing], *, background: bool = False) -> None:
-    """Deliver committed actions in order; each leaves the outbox table once the platform took it."""
-    for outbox_id, action, remember in outgoing:
-        faults.hit("send")
-        result = await app.outbox.deliver(action, background=background)
-        faults.hit("sent")
-        try:
-            if remember:  # what the platform answered and "sent" commit together
-                async with app.db.transaction():
-                    await app.remembered(remember, result)
+    """Deliver committed actions in order; each leaves the outbox table once the platform took it.
+
+    Detached from any unit around the caller (a unit inside a job's): marking a row sent must never
+    open the outer unit's transaction, which would then hold the write lock over everything after it
+    and leave the rows unmarked until it commits (a kill re-sent every group's digest)."""
+    if not outgoing:
+        return
+    unit_token, opener_token = _current.set(None), unit_opener.set(None)
+    try:
+        for outbox_id, action, remember in outgoing:
+            refuse_held(f"{type(action).__name__} sent", app)
+            faults.hit("send")
+            result = await app.outbox.deliver(action, background=background)
+            faults.hit("sent")
+            try:
+                if remember:
+                    await _remembered(app, outbox_id, remember, result, background)
+                else:
                     await app.outbox_repo.sent(outbox_id)
-            else:
-                await app.outbox_repo.sent(outbox_id)
-        except Exception:
-            log.exception("cannot record that outbox action %s was sent", outbox_id)
+            except Exception:
+                log.exception("cannot record that outbox action %s was sent", outbox_id)
+    finally:
+        unit_opener.reset(opener_token)
+        _current.reset(unit_token)
+
+
+async def _remembered(
+    app: App, outbox_id: str, remember: str, result: A.ActionResult, background: bool
+) -> None:
+    """What the platform answered, "sent", and whatever the answer causes (a campaign post's pin)
+    commit together as a unit of their own: the pin is an outbox row sent after that commit, never a
+    call made while the transaction holds the write lock, and a kill after it still sends it once."""
+    now_ms = to_ms(app.clock.now())
+    async with unit(app, f"{outbox_id}>sent", now_ms, record=False, background=background):
+        await app.remembered(remember, result)
+        await app.outbox_repo.sent(outbox_id)
 
 
 async def resend(app: App) -> int:

@@ -575,10 +575,12 @@ class CampaignsFeature(Feature):
             c, before = done
             if c.options.get("pin") and result.message_id:
                 ctx = await app.context_for_group(c.group_id)
-                if ctx is not None:  # idempotent on the platform: safe outside a unit
-                    await ctx.act_now(A.Pin(chat=ctx.chat, message_id=result.message_id))
+                if ctx is not None:
+                    # queued in the unit that records the post as sent (bot/unit.py `_remembered`): sent
+                    # after its commit, never awaited inside it, and a kill after it still pins once
+                    await ctx.act(A.Pin(chat=ctx.chat, message_id=result.message_id))
                     if before and not c.options.get("replace"):
-                        await ctx.act_now(A.Pin(chat=ctx.chat, message_id=before, pinned=False))
+                        await ctx.act(A.Pin(chat=ctx.chat, message_id=before, pinned=False))
             return
         c = await repo.failed(post_id, f"{result.failure or 'failed'}: {result.detail}"[:200])
         if c is None or c.failures < FAILURES_TO_PAUSE or c.state != "active":

@@ -11,11 +11,11 @@ the text still goes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
@@ -30,7 +30,7 @@ from bot.events import ChatRef
 from bot.feature import Feature, JobFunc
 from bot.i18n import duration
 from bot.parsing import REST, tokenize
-from bot.unit import unit
+from bot.unit import off_loop, unit
 from handlers.onboarding import TASKS
 from rules.questions import repeated
 from storage.digest import (
@@ -82,6 +82,9 @@ WINDOWS = {"7d": 7, "30d": 30, "90d": 90, "7天": 7, "30天": 30, "90天": 90}
 CHART_DAYS = 28  # the daily chart covers at least four weeks
 LATE_LIMIT = timedelta(days=1)  # a digest missed while the bot was down goes out up to a day late
 TOP = 5
+# Unanswered FAQ questions grouped for the report: grouping is quadratic in the distinct wordings and
+# members choose that number (500 took 1.9 s), so the newest this many are grouped, in a worker thread.
+REPEATED_MAX = 150
 
 
 class Args(BaseModel):
@@ -147,7 +150,7 @@ class DigestFeature(Feature):
         return {"tick": self.tick_job}
 
     async def on_start(self, app: App) -> None:
-        await asyncio.to_thread(app.files.prune)
+        await off_loop(app, app.files.prune)
         await app.scheduler.ensure(
             JobRecord(TICK_JOB_ID, f"{self.name}.tick", "cron", {"minute": 0, "timezone": "UTC"})
         )
@@ -161,8 +164,11 @@ class DigestFeature(Feature):
     # --- the weekly push -----------------------------------------------------------------------------
 
     async def tick_job(self, app: App, _ctx: Context | None, _job: JobRecord) -> None:
+        """Each due group's report is a unit of its own, computed and drawn before it opens: the tick's
+        own unit never opens, so no group's slow work holds the write lock another group needs, and a
+        kill re-sends nothing a committed group's unit already claimed."""
         if app.clock.now().astimezone(UTC).hour == 0:  # once a day: charts and exports a week old go
-            await asyncio.to_thread(app.files.prune)
+            await off_loop(app, app.files.prune)
         for group_id in await app.groups.ids():
             ctx = await app.context_for_group(group_id)
             if ctx is None:
@@ -182,13 +188,18 @@ class DigestFeature(Feature):
                 log.exception("digest of group %s failed", group_id)
 
     async def push(self, ctx: Context, period: Period) -> bool:
-        """Compute, render, then claim and queue in one unit; False if this week's digest went already."""
+        """Compute, render, then claim and queue in one unit; False if this week's digest went already.
+
+        Nothing before the unit writes: the batch is flushed apart (a plain `flush` here would open
+        the tick's unit and hold the write lock over every later group), the figures are reads and the
+        charts a worker thread's. The claim, the message and the files commit together, so the week's
+        report goes out once whatever is killed when (the one send in flight at a kill may repeat)."""
         app = ctx.app
         where = await self.target(ctx)
         if where is None:
             return False  # no admin log yet: nowhere private to push to (/stats still answers)
         target, channel = where
-        await app.writer.flush()
+        await ctx.settle_apart()
         report = await self.compute(ctx, period, SECTIONS)
         text = self.text(ctx, report, weekly=True)
         files = await self.render(ctx, report)
@@ -203,7 +214,7 @@ class DigestFeature(Feature):
                     await ctx.send_file(path, name, caption, photo=True, chat=target, channel=channel)
         if not claimed:
             for path, _, _ in files:
-                await asyncio.to_thread(Path(path).unlink, missing_ok=True)
+                await off_loop(app, Path(path).unlink, True)
         return claimed
 
     async def target(self, ctx: Context) -> tuple[ChatRef, str | None] | None:
@@ -238,10 +249,12 @@ class DigestFeature(Feature):
             if not ctx.settings.digest.public_stats:
                 await ctx.reply(ctx.t("common.admin_only", name="stats"), ephemeral=True)
                 return
-            await ctx.settle()
+            await ctx.settle_apart()
             await ctx.reply(await self.public_text(ctx, days))
             return
-        await ctx.settle()
+        # Every read and the charts come before the first write: the reply opens the unit, and a 90-day
+        # report drawn inside it held the write lock every other group's commands wait for.
+        await ctx.settle_apart()
         today = date.fromisoformat(ctx.today())
         period = Period.ending(today, days, ctx.settings.timezone)
         sections = (section,) if section else SECTIONS
@@ -250,8 +263,9 @@ class DigestFeature(Feature):
         if section is None and ctx.settings.digest.target != "off" and await self.target(ctx) is None:
             s = ctx.settings.digest
             text += "\n" + ctx.t("digest.no_log_hint", day=ctx.t(f"digest.weekday.{s.day}"), hour=s.hour)
+        files = await self.render(ctx, report)
         await ctx.reply(text)
-        for path, name, caption in await self.render(ctx, report):
+        for path, name, caption in files:
             await ctx.send_file(path, name, caption, photo=True)
 
     async def public_text(self, ctx: Context, days: int) -> str:
@@ -329,9 +343,11 @@ class DigestFeature(Feature):
         if "campaigns" in wanted:
             r.campaigns = await repo.campaigns(gid, period)
         if "faq" in wanted:
-            r.faq = await FaqRepo(ctx.app.db).figures(gid, period.start_ms, period.end_ms, top=TOP)
+            r.faq = await FaqRepo(ctx.app.db).figures(
+                gid, period.start_ms, period.end_ms, top=TOP, misses=REPEATED_MAX
+            )
             misses = [(m.key, m.text, m.user_id) for m in r.faq.misses]
-            r.faq_repeated = await asyncio.to_thread(repeated, misses, top=TOP)
+            r.faq_repeated = await off_loop(ctx.app, partial(repeated, misses, top=TOP))
         return r
 
     # --- text ----------------------------------------------------------------------------------------
@@ -600,9 +616,9 @@ class DigestFeature(Feature):
         self, ctx: Context, stem: str, caption: str, fn: Callable[..., bytes], *args: Any
     ) -> list[tuple[str, str, str]]:
         try:
-            png = await asyncio.to_thread(fn, *args)
+            png = await off_loop(ctx.app, fn, *args)
             path = ctx.app.files.new_path(f"{stem}-{ctx.group.id}", ".png")
-            await asyncio.to_thread(path.write_bytes, png)
+            await off_loop(ctx.app, path.write_bytes, png)
         except Exception:
             log.exception(
                 "the %s chart of group %s failed to render; the text goes without it", stem, ctx.group.id

@@ -9,7 +9,6 @@ are prefixed with an apostrophe. An export never goes into the group itself: it 
 
 from __future__ import annotations
 
-import asyncio
 import csv
 from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, time, timedelta
@@ -26,6 +25,7 @@ from bot.events import ChatRef
 from bot.feature import Feature, JobFunc
 from bot.markup import mention
 from bot.parsing import REST, tokenize
+from bot.unit import off_loop
 from storage.exports import (
     ACTIVITY_COLUMNS,
     CASE_COLUMNS,
@@ -146,7 +146,11 @@ class ExportsFeature(Feature):
             return
         kind, days, uid = str(job.payload["kind"]), job.payload["days"], str(job.payload["user"])
         log_target = private_log(await ModerationRepo(app.db).log_target(ctx.group.id), ctx.chat)
-        await app.writer.flush()
+        # Every earlier message counted, in a transaction of its own: a plain flush here would open this
+        # job's unit and hold the write lock while the file is written (seconds for a big ledger). The
+        # unit opens at the file's send, which commits with the job's row removal (bot/app.py), so a
+        # kill after that commit does not make the file again.
+        await ctx.settle_apart()
         path = app.files.new_path(f"{kind}-{ctx.group.id}", ".csv")
         rows = await self.write(ctx, kind, days, str(path))
         window = (
@@ -227,16 +231,17 @@ class ExportsFeature(Feature):
                 )
         header = [ctx.t(f"export.col.{c}") for c in columns]
         convert = _converter(columns, zone)
-        fh = await asyncio.to_thread(_open, path)
+        app = ctx.app
+        fh = await off_loop(app, _open, path)
         count = 0
         try:
             writer = csv.writer(fh)
-            await asyncio.to_thread(writer.writerow, header)
+            await off_loop(app, writer.writerow, header)
             async for page in pages:
-                await asyncio.to_thread(writer.writerows, [convert(r) for r in page])
+                await off_loop(app, writer.writerows, [convert(r) for r in page])
                 count += len(page)
         finally:
-            await asyncio.to_thread(fh.close)
+            await off_loop(app, fh.close)
         return count
 
 
