@@ -17,7 +17,6 @@ from bot.i18n import t
 from bot.parsing import Mention
 from bot.text import clean_text
 from config.group_settings import GroupSettings, apply_override
-from storage.db import unit_opener
 from storage.groups import Group
 from storage.members import Member
 
@@ -138,13 +137,10 @@ class Context:
         opened: for a job that must see every earlier message, then ask the platform something (who
         is an admin) before it writes, without holding the write lock meanwhile."""
         uow = unit.current()
-        if uow is not None and uow.is_open:
-            return  # it took the batch in when it opened
-        token = unit_opener.set(None)
-        try:
+        if uow is not None:
+            await uow.settle()
+        else:
             await self.app.writer.flush()
-        finally:
-            unit_opener.reset(token)
 
     async def act(self, action: A.Action, *, remember: str | None = None) -> A.ActionResult:
         """Every action passes here. Inside an event's unit of work it is queued, committed with the
