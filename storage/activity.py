@@ -53,6 +53,7 @@ class ActivityWriter:
         self._faq: list[tuple[Any, ...]] = []
         self.awards_total = 0  # awards taken in since start (benches tell paying messages apart by it)
         self._task: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Lock()
         self.dropped = 0  # rows the database refused and that were logged and dropped
 
     @property
@@ -125,9 +126,13 @@ class ActivityWriter:
         """
         if self._db.in_transaction():
             return
-        rows = self.take()
-        if rows:
-            await self._write_isolating(rows)
+        # One flush at a time: a flush that found the batch already taken by another (the timer's) must
+        # still return only once those rows are written, or a reader that flushed first (settle, the
+        # digest) would read without them.
+        async with self._flushing:
+            rows = self.take()
+            if rows:
+                await self._write_isolating(rows)
 
     def take(self) -> list[_Row]:
         """Everything pending, as rows; the writer forgets them (put them back with `requeue`)."""
