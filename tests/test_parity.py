@@ -425,7 +425,7 @@ async def test_every_command_and_button_on_discord(
 
 
 async def _dc_command(bot: DiscordBot, spec: CommandSpec, args: str, report: Report) -> None:
-    fake, since = bot.fake, report.mark()
+    since = report.mark()
     payload = command_payload(spec)
     where = f"discord /{spec.name} {args!r}"
     if payload is None:
@@ -444,8 +444,17 @@ async def _dc_command(bot: DiscordBot, spec: CommandSpec, args: str, report: Rep
             report.add(where, f"table: {exc}")
             return
         command = D.interaction(2, data, DC_CAROL, admin=True)
+    await _dc_deliver(bot, command, where, spec, report, since)
+
+
+async def _dc_deliver(
+    bot: DiscordBot, payload: dict[str, Any], where: str, spec: Any, report: Report, since: Any
+) -> None:
+    """Deliver one interaction and check what Discord would: handled, answered once, nothing refused,
+    no wrong text, nothing logged."""
+    fake = bot.fake
     calls, violations = len(fake.calls), len(fake.violations)
-    interaction_id = bot.interact(command)
+    interaction_id = bot.interact(payload)
     if not await bot.finished(interaction_id):
         report.add(where, "the interaction was never handled")
     report.add(where, *_dc_answered(fake, interaction_id))
@@ -484,7 +493,7 @@ async def _dc_buttons(bot: DiscordBot, report: Report) -> None:
 
 
 async def _dc_press(bot: DiscordBot, made: D.Created, button: dict[str, Any], report: Report) -> None:
-    fake, since = bot.fake, report.mark()
+    since = report.mark()
     where = f"discord button {button.get('label')!r} on {made.content[:30]!r}"
     payload = D.interaction(
         3, {"custom_id": button["custom_id"], "component_type": 2}, DC_CAROL, admin=True,
@@ -497,14 +506,7 @@ async def _dc_press(bot: DiscordBot, made: D.Created, button: dict[str, Any], re
         payload["channel_id"] = made.channel_id
         payload["channel"] = {"id": made.channel_id, "type": 1}
         payload["context"] = 1
-    calls, violations = len(fake.calls), len(fake.violations)
-    interaction_id = bot.interact(payload)
-    if not await bot.finished(interaction_id):
-        report.add(where, "the press was never handled")
-    report.add(where, *_dc_answered(fake, interaction_id))
-    report.refused(where, fake.violations[violations:])
-    report.add(where, *_said_wrong(_dc_texts(fake.calls[calls:]), None))
-    report.logged(where, since)
+    await _dc_deliver(bot, payload, where, None, report, since)
 
 
 # --- the fakes refuse what the platforms refuse --------------------------------------------------------
